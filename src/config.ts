@@ -1,0 +1,160 @@
+// The one place that reads the environment. Everything else receives a validated Config.
+import { z } from 'zod';
+
+export const PROVIDER_NAMES = ['gemini', 'groq', 'openrouter'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off', ''] });
+const optionalSecret = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined));
+const url = z.url({ protocol: /^https?$/ });
+
+const commaList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  );
+
+const providerOrder = commaList.pipe(
+  z
+    .array(z.enum(PROVIDER_NAMES))
+    .min(1)
+    .refine((list) => new Set(list).size === list.length, 'must not repeat a provider'),
+);
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const envSchema = z
+  .object({
+    API_KEYS: commaList.pipe(z.array(z.string().min(1)).min(1, 'must list at least one client key')),
+    PORT: int(0, 65535).default(7860),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(10),
+    AUTH_FAILURES_PER_MINUTE: int(1, 1_000_000).default(20),
+
+    GEMINI_API_KEY: optionalSecret,
+    GROQ_API_KEY: optionalSecret,
+    OPENROUTER_API_KEY: optionalSecret,
+    GEMINI_MODEL: z.string().min(1).default('gemini-flash-lite-latest'),
+    GEMINI_EMBEDDING_MODEL: z.string().min(1).default('gemini-embedding-001'),
+    GROQ_MODEL: z.string().min(1).default('llama-3.1-8b-instant'),
+    OPENROUTER_MODEL: z.string().min(1).default('openrouter/free'),
+    GEMINI_BASE_URL: url.default('https://generativelanguage.googleapis.com'),
+    GROQ_BASE_URL: url.default('https://api.groq.com'),
+    OPENROUTER_BASE_URL: url.default('https://openrouter.ai/api/v1'),
+    OPENROUTER_APP_URL: z.string().optional(),
+    OPENROUTER_APP_TITLE: z.string().default('secure-llm-router'),
+    PROVIDER_ORDER: providerOrder.default(['gemini', 'groq', 'openrouter']),
+
+    PROVIDER_TIMEOUT_MS: int(50, 600_000).default(5000),
+    REQUEST_TIMEOUT_MS: int(50, 600_000).default(10_000),
+    FIRST_TOKEN_TIMEOUT_MS: int(50, 600_000).default(4000),
+    MAX_RETRIES: int(0, 10).default(1),
+    CIRCUIT_BREAKER_THRESHOLD: int(1, 1000).default(3),
+    CIRCUIT_BREAKER_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
+    SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+
+    TRUST_PROXY: bool.default(false),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    SIMULATED_PROVIDERS: bool.default(false),
+    SIMULATED_FAULTS: z.string().default(''),
+  })
+  .refine((env) => env.PROVIDER_TIMEOUT_MS <= env.REQUEST_TIMEOUT_MS, {
+    path: ['PROVIDER_TIMEOUT_MS'],
+    message: 'must not exceed REQUEST_TIMEOUT_MS',
+  });
+
+type Env = z.output<typeof envSchema>;
+
+export interface ProviderSettings {
+  name: ProviderName;
+  apiKey: string | undefined;
+  model: string;
+  baseUrl: string;
+}
+
+export interface Config {
+  apiKeys: string[];
+  port: number;
+  host: string;
+  rateLimitPerMinute: number;
+  authFailuresPerMinute: number;
+  providerOrder: ProviderName[];
+  providers: Record<ProviderName, ProviderSettings>;
+  geminiEmbeddingModel: string;
+  openrouterAppUrl: string | undefined;
+  openrouterAppTitle: string;
+  providerTimeoutMs: number;
+  requestTimeoutMs: number;
+  firstTokenTimeoutMs: number;
+  maxRetries: number;
+  breakerThreshold: number;
+  breakerCooldownMs: number;
+  shutdownGraceMs: number;
+  trustProxy: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+  simulated: boolean;
+  simulatedFaults: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates the environment; throws one ConfigError naming every bad variable. */
+export function loadConfig(source: Record<string, string | undefined>): Config {
+  // Empty strings mean "unset" so that a blank line in .env falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? 'environment');
+      const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+      return `${variable} ${message}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return toConfig(parsed.data);
+}
+
+function toConfig(env: Env): Config {
+  return {
+    apiKeys: env.API_KEYS,
+    port: env.PORT,
+    host: env.HOST,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+    providerOrder: env.PROVIDER_ORDER,
+    providers: {
+      gemini: { name: 'gemini', apiKey: env.GEMINI_API_KEY, model: env.GEMINI_MODEL, baseUrl: env.GEMINI_BASE_URL },
+      groq: { name: 'groq', apiKey: env.GROQ_API_KEY, model: env.GROQ_MODEL, baseUrl: env.GROQ_BASE_URL },
+      openrouter: {
+        name: 'openrouter',
+        apiKey: env.OPENROUTER_API_KEY,
+        model: env.OPENROUTER_MODEL,
+        baseUrl: env.OPENROUTER_BASE_URL,
+      },
+    },
+    geminiEmbeddingModel: env.GEMINI_EMBEDDING_MODEL,
+    openrouterAppUrl: env.OPENROUTER_APP_URL,
+    openrouterAppTitle: env.OPENROUTER_APP_TITLE,
+    providerTimeoutMs: env.PROVIDER_TIMEOUT_MS,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+    firstTokenTimeoutMs: env.FIRST_TOKEN_TIMEOUT_MS,
+    maxRetries: env.MAX_RETRIES,
+    breakerThreshold: env.CIRCUIT_BREAKER_THRESHOLD,
+    breakerCooldownMs: env.CIRCUIT_BREAKER_COOLDOWN_MS,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    trustProxy: env.TRUST_PROXY,
+    logLevel: env.LOG_LEVEL,
+    simulated: env.SIMULATED_PROVIDERS,
+    simulatedFaults: env.SIMULATED_FAULTS,
+  };
+}

@@ -1,0 +1,65 @@
+// The only error type that leaves an adapter. Each adapter maps its SDK's errors into it, so
+// the cascade never sees a provider-specific exception.
+import type { ProviderName } from '../config.ts';
+
+export type ProviderErrorKind =
+  /** 429 or quota: cool the provider down until retryAfterMs, try the next one. */
+  | 'rate_limited'
+  /** The attempt's own time ran out (the cascade's signal fired). */
+  | 'timeout'
+  /** Connection failure, reset or 5xx: worth one more try after a backoff. */
+  | 'unavailable'
+  /** 200 whose body is not an answer (malformed JSON, error inside a 200, blocked prompt, empty). */
+  | 'bad_response'
+  /** The provider refused this request (400, 413, 422): another provider may accept it. */
+  | 'rejected'
+  /** Bad provider key, unknown model, no credits (401, 402, 403, 404): an operator must act. */
+  | 'misconfigured'
+  /** The caller's signal aborted for a reason other than a timeout (client gone, shutdown). */
+  | 'aborted';
+
+const RETRYABLE: ReadonlySet<ProviderErrorKind> = new Set(['timeout', 'unavailable', 'bad_response']);
+
+export interface ProviderErrorOptions {
+  status?: number;
+  /** How long the provider asked us to wait, from Retry-After or RetryInfo. */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+export class ProviderError extends Error {
+  override name = 'ProviderError';
+  readonly provider: ProviderName;
+  readonly kind: ProviderErrorKind;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly retryable: boolean;
+
+  constructor(provider: ProviderName, kind: ProviderErrorKind, message: string, options: ProviderErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.provider = provider;
+    this.kind = kind;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.retryable = RETRYABLE.has(kind);
+  }
+}
+
+/** Maps an upstream HTTP status to our kind, the same way for every provider. */
+export function kindForStatus(status: number): ProviderErrorKind {
+  if (status === 429) return 'rate_limited';
+  if (status === 401 || status === 402 || status === 403 || status === 404) return 'misconfigured';
+  if (status === 408 || status === 409 || status === 498 || status >= 500) return 'unavailable';
+  return 'rejected';
+}
+
+/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds; undefined if absent or invalid. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (trimmed === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}

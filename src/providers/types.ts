@@ -1,0 +1,72 @@
+// The one interface every provider adapter implements. Adding a provider is one new file
+// that exports a factory returning a Provider, plus a line in registry.ts.
+import type { ProviderName } from '../config.ts';
+
+export type { ProviderName };
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface CompletionRequest {
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature: number;
+  topP?: number;
+  stop?: string[];
+  /** Overrides the provider's configured model for this call. */
+  model?: string;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'other';
+
+export interface Completion {
+  text: string;
+  /** The model that actually answered, as the provider reports it. */
+  model: string;
+  finishReason: FinishReason;
+  usage?: TokenUsage;
+}
+
+/** One piece of a streamed answer. The last chunk carries finishReason and, when known, usage. */
+export interface CompletionChunk {
+  text: string;
+  model?: string;
+  finishReason?: FinishReason;
+  usage?: TokenUsage;
+}
+
+export interface EmbeddingRequest {
+  inputs: string[];
+  model?: string;
+}
+
+export interface Embeddings {
+  vectors: number[][];
+  model: string;
+  usage?: { promptTokens: number };
+}
+
+export interface Provider {
+  readonly name: ProviderName;
+  readonly model: string;
+  /** Set when the provider can serve /v1/embeddings. */
+  readonly embeddingModel?: string;
+  /** Resolves with the whole answer or rejects with a ProviderError; honours the signal. */
+  complete(request: CompletionRequest, signal: AbortSignal): Promise<Completion>;
+  /**
+   * Yields text deltas. Throws ProviderError before or during iteration. A stream that ends
+   * because the signal aborted throws too: it never ends quietly.
+   */
+  stream(request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk>;
+  embed?(request: EmbeddingRequest, signal: AbortSignal): Promise<Embeddings>;
+  /** Releases the provider's connection pool. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,222 @@
+// Plumbing shared by the fake providers: a real HTTP server on loopback that records what it
+// received and answers according to a fault plan. Each provider's file renders its own wire format.
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type FaultKind =
+  /** A normal answer (optionally after delayMs). */
+  | 'ok'
+  /** The provider's own error body with `status` (default 503). */
+  | 'error'
+  /** 429 with the provider's Retry-After hint of `retryAfterSeconds` (default 30). */
+  | 'rate_limited'
+  /** The provider's answer to a bad key. */
+  | 'unauthorized'
+  /** Accept the request and never answer (until the client gives up). */
+  | 'hang'
+  /** Destroy the connection without answering. */
+  | 'reset'
+  /** 200 with a body that is not valid for the protocol (broken JSON, broken SSE). */
+  | 'malformed'
+  /** 200 that is a failure in disguise: blocked prompt, error inside a 200, empty answer. */
+  | 'bad_response'
+  /** A stream that sends `afterChunks` chunks, then fails mid-way. */
+  | 'stream_cut'
+  /** A normal answer whose chunks arrive `delayMs` apart. */
+  | 'trickle';
+
+export interface Fault {
+  kind: FaultKind;
+  status?: number;
+  retryAfterSeconds?: number;
+  /** For 'ok': wait before answering. For 'trickle': the gap between chunks. */
+  delayMs?: number;
+  afterChunks?: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body, or the raw text when it is not JSON, or undefined when empty. */
+  body: unknown;
+}
+
+export interface FakeContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  request: RecordedRequest;
+  fault: Fault;
+  /** Resolves after ms, or early (false) once the client has gone away. */
+  wait(ms: number): Promise<boolean>;
+  /** True once the client closed the connection. */
+  readonly clientGone: boolean;
+}
+
+export type FakeRoute = (ctx: FakeContext) => void | Promise<void>;
+
+export interface FakeProviderServer {
+  readonly name: string;
+  readonly url: string;
+  /** Every request received, in order. */
+  readonly requests: RecordedRequest[];
+  /** Number of requests whose client disconnected before the fake finished answering. */
+  readonly abortedRequests: number;
+  /** Faults used by the next requests, in order; after them the default applies. */
+  enqueue(...faults: Fault[]): void;
+  /** The fault used when the queue is empty. */
+  setDefault(fault: Fault): void;
+  /** Picks a fault per request (overrides the default, not the queue); null removes it. */
+  setChooser(chooser: (() => Fault) | null): void;
+  /** Clears the queue, the chooser, the recorded requests, and restores 'ok'. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  if (chunks.length === 0) return undefined;
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    ...headers,
+  });
+  res.end(payload);
+}
+
+export function startSse(res: ServerResponse, headers: Record<string, string> = {}): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    ...headers,
+  });
+  res.flushHeaders();
+}
+
+/** Deterministic answer text, so tests and people can see which provider answered. */
+export function simulatedAnswer(provider: string, model: string, prompt: string): string {
+  const shown = prompt.length > 60 ? `${prompt.slice(0, 57)}...` : prompt;
+  return `Simulated answer from ${provider} (${model}). You said: "${shown}"`;
+}
+
+/** Splits text into word-sized deltas for streaming. */
+export function toDeltas(text: string): string[] {
+  return text.match(/\S+\s*/g) ?? [text];
+}
+
+/** Rough token count for simulated usage figures. */
+export function countTokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+export async function startFakeServer(name: string, route: FakeRoute): Promise<FakeProviderServer> {
+  const requests: RecordedRequest[] = [];
+  const queue: Fault[] = [];
+  const sockets = new Set<Socket>();
+  let fallback: Fault = { kind: 'ok' };
+  let chooser: (() => Fault) | null = null;
+  let abortedRequests = 0;
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const request: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body: await readBody(req).catch(() => undefined),
+    };
+    requests.push(request);
+    const fault = queue.shift() ?? chooser?.() ?? fallback;
+
+    let clientGone = false;
+    const waiters = new Set<() => void>();
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        clientGone = true;
+        abortedRequests += 1;
+      }
+      for (const wake of waiters) wake();
+    });
+    const wait = (ms: number) =>
+      new Promise<boolean>((resolve) => {
+        if (clientGone) return resolve(false);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve(!clientGone);
+        };
+        const timer = setTimeout(done, ms);
+        waiters.add(done);
+      });
+
+    if (fault.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault.kind === 'hang') {
+      // Hold the request open; the socket is destroyed when the client aborts or on close().
+      return;
+    }
+    try {
+      await route({
+        req,
+        res,
+        request,
+        fault,
+        wait,
+        get clientGone() {
+          return clientGone;
+        },
+      });
+    } catch {
+      if (!res.headersSent) sendJson(res, 500, { error: { message: 'fake server failure' } });
+      else res.destroy();
+    }
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.keepAliveTimeout = 5000;
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    get abortedRequests() {
+      return abortedRequests;
+    },
+    enqueue: (...faults) => void queue.push(...faults),
+    setDefault: (fault) => void (fallback = fault),
+    setChooser: (next) => void (chooser = next),
+    reset() {
+      queue.length = 0;
+      requests.length = 0;
+      chooser = null;
+      fallback = { kind: 'ok' };
+      abortedRequests = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

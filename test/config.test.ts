@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({ API_KEYS: 'a-key' });
+    expect(config).toMatchObject({
+      apiKeys: ['a-key'],
+      port: 7860,
+      host: '0.0.0.0',
+      rateLimitPerMinute: 10,
+      providerOrder: ['gemini', 'groq', 'openrouter'],
+      providerTimeoutMs: 5000,
+      requestTimeoutMs: 10_000,
+      maxRetries: 1,
+      trustProxy: false,
+      logLevel: 'info',
+      simulated: false,
+    });
+    expect(config.providers.gemini).toEqual({
+      name: 'gemini',
+      apiKey: undefined,
+      model: 'gemini-flash-lite-latest',
+      baseUrl: 'https://generativelanguage.googleapis.com',
+    });
+    expect(config.providers.groq.baseUrl).toBe('https://api.groq.com');
+    expect(config.providers.openrouter.baseUrl).toBe('https://openrouter.ai/api/v1');
+  });
+
+  it('parses lists, booleans and numbers from strings', () => {
+    const config = loadConfig({
+      API_KEYS: ' one , two,,three ',
+      PROVIDER_ORDER: 'openrouter, gemini',
+      TRUST_PROXY: 'true',
+      PORT: '8080',
+      GROQ_API_KEY: 'gsk-placeholder',
+      GEMINI_API_KEY: '',
+    });
+    expect(config.apiKeys).toEqual(['one', 'two', 'three']);
+    expect(config.providerOrder).toEqual(['openrouter', 'gemini']);
+    expect(config.trustProxy).toBe(true);
+    expect(config.port).toBe(8080);
+    expect(config.providers.groq.apiKey).toBe('gsk-placeholder');
+    expect(config.providers.gemini.apiKey).toBeUndefined();
+  });
+
+  it.each([
+    [{}, /API_KEYS is required/],
+    [{ API_KEYS: ' , ' }, /API_KEYS must list at least one client key/],
+    [{ API_KEYS: 'k', PORT: 'eighty' }, /PORT/],
+    [{ API_KEYS: 'k', PORT: '70000' }, /PORT/],
+    [{ API_KEYS: 'k', PROVIDER_ORDER: 'gemini,openai' }, /PROVIDER_ORDER/],
+    [{ API_KEYS: 'k', PROVIDER_ORDER: 'groq,groq' }, /PROVIDER_ORDER must not repeat/],
+    [{ API_KEYS: 'k', GROQ_BASE_URL: 'not a url' }, /GROQ_BASE_URL/],
+    [{ API_KEYS: 'k', TRUST_PROXY: 'maybe' }, /TRUST_PROXY/],
+    [{ API_KEYS: 'k', LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ API_KEYS: 'k', PROVIDER_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /PROVIDER_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS/],
+  ])('rejects %j with a message naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('never puts a secret value into its error message', () => {
+    try {
+      loadConfig({ API_KEYS: 'k', GEMINI_API_KEY: 'AIza-secret-value', PORT: 'bad' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('AIza-secret-value');
+    }
+  });
+});
