@@ -1,0 +1,146 @@
+// Rendering shared by the fakes that speak OpenAI-style Chat Completions (Groq, OpenRouter):
+// reading the request, drafting the answer, and writing completions, chunks and SSE events.
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { countTokens, simulatedAnswer } from './fake-server.ts';
+
+export interface ChatRequest {
+  model: string;
+  lastUserText: string;
+  stream: boolean;
+  includeUsage: boolean;
+  maxTokens: number | undefined;
+}
+
+/** Reads the fields the fakes care about; a string is the reason the body is invalid. */
+export function readChatRequest(body: unknown): ChatRequest | string {
+  if (typeof body !== 'object' || body === null) return 'Request body must be a JSON object';
+  const fields = body as Record<string, unknown>;
+  if (typeof fields.model !== 'string' || fields.model === '') return "'model' : property 'model' is missing";
+  if (!Array.isArray(fields.messages) || fields.messages.length === 0) return "'messages' : minimum number of items is 1";
+  const users = fields.messages.filter((m): m is { content: string } => isMessage(m) && m.role === 'user');
+  const maxTokens = fields.max_tokens ?? fields.max_completion_tokens;
+  const streamOptions = fields.stream_options as { include_usage?: unknown } | undefined;
+  return {
+    model: fields.model,
+    lastUserText: users.at(-1)?.content ?? '',
+    stream: fields.stream === true,
+    includeUsage: streamOptions?.include_usage === true,
+    maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
+  };
+}
+
+function isMessage(value: unknown): value is { role: string; content: string } {
+  const m = value as { role?: unknown; content?: unknown } | null;
+  return typeof m === 'object' && m !== null && typeof m.role === 'string' && typeof m.content === 'string';
+}
+
+export interface Draft {
+  text: string;
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** The simulated answer, cut to max_tokens (roughly: four characters a token) like a real model. */
+export function draftAnswer(provider: string, servedModel: string, request: ChatRequest): Draft {
+  const full = simulatedAnswer(provider, servedModel, request.lastUserText);
+  const limit = request.maxTokens;
+  const cut = limit !== undefined && countTokens(full) > limit;
+  const text = cut ? full.slice(0, Math.max(1, limit * 4)) : full;
+  return {
+    text,
+    finishReason: cut ? 'length' : 'stop',
+    promptTokens: countTokens(request.lastUserText) + 8,
+    completionTokens: countTokens(text),
+  };
+}
+
+export function basicUsage(draft: Draft) {
+  return {
+    prompt_tokens: draft.promptTokens,
+    completion_tokens: draft.completionTokens,
+    total_tokens: draft.promptTokens + draft.completionTokens,
+  };
+}
+
+export function randomId(prefix: string): string {
+  return `${prefix}${randomBytes(12).toString('hex')}`;
+}
+
+export const unixNow = (): number => Math.floor(Date.now() / 1000);
+
+/** A non-streaming `chat.completion`; the extras add provider fields to the body and the choice. */
+export function completionBody(
+  id: string,
+  model: string,
+  draft: Draft,
+  extra: Record<string, unknown> = {},
+  choiceExtra: Record<string, unknown> = {},
+) {
+  return {
+    id,
+    object: 'chat.completion',
+    created: unixNow(),
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: draft.text },
+        logprobs: null,
+        finish_reason: draft.finishReason,
+        ...choiceExtra,
+      },
+    ],
+    usage: basicUsage(draft),
+    ...extra,
+  };
+}
+
+/** One choice of a chunk: `delta` plus its finish reason (null until the last one). */
+export function chunkChoice(delta: Record<string, unknown>, finishReason: string | null, extra: Record<string, unknown> = {}) {
+  return { index: 0, delta, logprobs: null, finish_reason: finishReason, ...extra };
+}
+
+/** One `chat.completion.chunk`; `choices` is empty for the usage-only chunk. */
+export function chunkBody(id: string, model: string, choices: object[], extra: Record<string, unknown> = {}) {
+  return { id, object: 'chat.completion.chunk', created: unixNow(), model, choices, ...extra };
+}
+
+/** Writes one SSE event; `data` is JSON-encoded unless it is already a string. */
+export function writeEvent(res: ServerResponse, data: unknown, separator = '\n\n'): void {
+  if (res.destroyed) return;
+  res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}${separator}`);
+}
+
+export function writeDone(res: ServerResponse, separator = '\n\n'): void {
+  writeEvent(res, '[DONE]', separator);
+  res.end();
+}
+
+/** A 200 JSON response whose body is cut off mid-object. */
+export function sendBrokenJson(res: ServerResponse, headers: Record<string, string> = {}): void {
+  const payload = '{"id":"chatcmpl-broken","object":"chat.completion","choices":[{"index":0,"message":{"content":"Hal';
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
+  res.end(payload);
+}
+
+export const BROKEN_EVENT = '{"id":"chatcmpl-broken","object":"chat.completion.chunk","choices":[{"delta":{"content":"Hal';
+
+/** Sends a JSON body in a few pieces `gapMs` apart; stops if the client goes away. */
+export async function trickleJson(
+  res: ServerResponse,
+  body: unknown,
+  gapMs: number,
+  wait: (ms: number) => Promise<boolean>,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  const payload = Buffer.from(JSON.stringify(body));
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': payload.length, ...headers });
+  const size = Math.ceil(payload.length / 4);
+  for (let start = 0; start < payload.length; start += size) {
+    if (start > 0 && !(await wait(gapMs))) return;
+    res.write(payload.subarray(start, start + size));
+  }
+  res.end();
+}

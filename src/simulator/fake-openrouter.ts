@@ -1,0 +1,227 @@
+// A local OpenRouter under /api/v1 as the openai SDK calls it: numeric error codes, errors inside
+// a 200, keep-alive comments in streams, and a usage-only chunk before [DONE].
+import { STATUS_CODES } from 'node:http';
+import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer } from './fake-server.ts';
+import {
+  BROKEN_EVENT,
+  basicUsage,
+  chunkBody,
+  chunkChoice,
+  completionBody,
+  draftAnswer,
+  randomId,
+  readChatRequest,
+  sendBrokenJson,
+  trickleJson,
+  writeDone,
+  writeEvent,
+  type Draft,
+} from './fake-openai-compatible.ts';
+
+export interface FakeOpenRouterOptions {
+  apiKey: string;
+  models?: string[];
+}
+
+const DEFAULT_MODELS = [
+  'openrouter/free',
+  'meta-llama/llama-3.3-70b-instruct:free',
+  'google/gemma-3-27b-it:free',
+  'openai/gpt-oss-20b:free',
+];
+const FREE_REQUESTS_PER_DAY = 50;
+const KEEP_ALIVE = ': OPENROUTER PROCESSING';
+
+type Headers = Record<string, string>;
+
+const routerError = (code: number, message: string, metadata?: Record<string, unknown>) => ({
+  error: metadata === undefined ? { message, code } : { message, code, metadata },
+});
+
+export function startFakeOpenRouter(options: FakeOpenRouterOptions): Promise<FakeProviderServer> {
+  const models = options.models ?? DEFAULT_MODELS;
+  const usage = { chats: 0 };
+
+  return startFakeServer('openrouter', async (ctx) => {
+    const { request, res, fault } = ctx;
+    const route = `${request.method} ${request.path}`;
+    if (fault.kind === 'unauthorized') return sendJson(res, 401, routerError(401, 'User not found.'));
+    if (route === 'GET /api/v1/models') {
+      // Public: no key needed.
+      if (failWithStatus(ctx, false)) return;
+      return sendJson(res, 200, { data: models.map(describeModel) });
+    }
+
+    const auth = request.headers.authorization;
+    if (auth === undefined) return sendJson(res, 401, routerError(401, 'No auth credentials found'));
+    if (auth !== `Bearer ${options.apiKey}`) return sendJson(res, 401, routerError(401, 'User not found.'));
+    if (route === 'POST /api/v1/chat/completions') {
+      usage.chats += 1;
+      return chat(ctx, models);
+    }
+    if (route === 'GET /api/v1/key') {
+      if (failWithStatus(ctx, false)) return;
+      return sendJson(res, 200, { data: keyInfo(usage.chats) });
+    }
+    return sendJson(res, 404, routerError(404, 'Not Found'));
+  });
+}
+
+function describeModel(id: string) {
+  return {
+    id,
+    name: id,
+    created: 1_700_000_000,
+    context_length: 131_072,
+    pricing: { prompt: '0', completion: '0', request: '0', image: '0' },
+    supported_parameters: ['max_tokens', 'temperature', 'top_p', 'stop'],
+  };
+}
+
+function keyInfo(used: number) {
+  return {
+    label: 'sk-or-v1-loc...al',
+    limit: null,
+    limit_reset: null,
+    limit_remaining: null,
+    usage: 0,
+    usage_daily: 0,
+    is_free_tier: true,
+    free_model_daily_requests: { limit: FREE_REQUESTS_PER_DAY, remaining: Math.max(0, FREE_REQUESTS_PER_DAY - used), used },
+  };
+}
+
+/** The router picks a concrete model; the response names it. */
+function servedModel(requested: string, models: string[]): string {
+  if (requested !== 'openrouter/free') return requested;
+  return models.find((id) => id.endsWith(':free')) ?? 'meta-llama/llama-3.3-70b-instruct:free';
+}
+
+async function chat(ctx: FakeContext, models: string[]): Promise<void> {
+  const { res, fault } = ctx;
+  const request = readChatRequest(ctx.request.body);
+  if (typeof request === 'string') return sendJson(res, 400, routerError(400, request));
+  if (!models.includes(request.model)) {
+    return sendJson(res, 404, routerError(404, `No endpoints found for ${request.model}.`));
+  }
+  if (failWithStatus(ctx, request.stream)) return;
+  if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
+
+  const model = servedModel(request.model, models);
+  const draft = draftAnswer('openrouter', model, request);
+  const id = randomId('gen-');
+  const headers = { 'x-generation-id': id };
+  if (request.stream) return streamAnswer(ctx, model, draft, id);
+  if (fault.kind === 'malformed') return sendBrokenJson(res, headers);
+  if (fault.kind === 'bad_response') {
+    // OpenRouter reports some upstream failures as a 200 whose body is only an error.
+    return sendJson(res, 200, { ...routerError(502, 'Provider returned error'), user_id: 'user_local' }, headers);
+  }
+  const body = completionBody(
+    id,
+    model,
+    draft,
+    { provider: 'Local', usage: routerUsage(draft) },
+    { native_finish_reason: draft.finishReason },
+  );
+  if (fault.kind === 'trickle') return trickleJson(res, body, fault.delayMs ?? 50, ctx.wait, headers);
+  return sendJson(res, 200, body, headers);
+}
+
+/** Answers the status-level faults (and a non-streamed cut, which is a 500); false when none applies. */
+function failWithStatus(ctx: FakeContext, streaming: boolean): boolean {
+  const { fault, res } = ctx;
+  if (fault.kind === 'rate_limited') {
+    const reset = new Date();
+    reset.setUTCHours(24, 0, 0, 0);
+    const limits = { 'X-RateLimit-Limit': String(FREE_REQUESTS_PER_DAY), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(reset.getTime()) };
+    const message = 'Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day';
+    const body = { ...routerError(429, message, { headers: limits, provider_name: null }), user_id: 'user_local' };
+    sendJson(res, 429, body, { ...limits, 'retry-after': String(fault.retryAfterSeconds ?? 30) });
+    return true;
+  }
+  if (fault.kind === 'error' || (fault.kind === 'stream_cut' && !streaming)) {
+    const status = fault.kind === 'error' ? (fault.status ?? 503) : 500;
+    const retryAfter: Headers = fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
+    sendJson(res, status, errorBody(status), retryAfter);
+    return true;
+  }
+  return false;
+}
+
+function errorBody(status: number) {
+  if (status === 503) return routerError(503, 'No instances available.', { error_type: 'provider_overloaded' });
+  if (status === 502) {
+    return routerError(502, 'Provider returned error', { error_type: 'provider_unavailable', provider_name: 'Local' });
+  }
+  if (status === 402) {
+    return routerError(402, 'Insufficient credits. Add more using https://openrouter.ai/settings/credits', {
+      error_type: 'payment_required',
+    });
+  }
+  if (status === 500) return routerError(500, 'Internal Server Error', { error_type: 'server' });
+  return routerError(status, STATUS_CODES[status] ?? 'Error');
+}
+
+function routerUsage(draft: Draft) {
+  return {
+    ...basicUsage(draft),
+    cost: 0,
+    is_byok: false,
+    prompt_tokens_details: { cached_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0 },
+  };
+}
+
+async function streamAnswer(ctx: FakeContext, model: string, draft: Draft, id: string): Promise<void> {
+  const { res, fault } = ctx;
+  // Real streams mix both separators; alternate so parsers that assume one of them break here.
+  let events = 0;
+  const send = (data: unknown) => writeEvent(res, data, events++ % 2 === 0 ? '\n\n' : '\r\n\r\n');
+  const chunk = (delta: Record<string, unknown>, finishReason: string | null, extra: Record<string, unknown> = {}) =>
+    chunkBody(id, model, [chunkChoice(delta, finishReason, { native_finish_reason: finishReason })], {
+      provider: 'Local',
+      ...extra,
+    });
+  // Upstream failed after the 200: 502 by default, or a rate limit when the fault's status is 429.
+  const upstream =
+    fault.status === 429
+      ? routerError(429, 'Rate limit exceeded', { error_type: 'rate_limit_exceeded' })
+      : routerError(502, 'Provider returned error', { error_type: 'provider_unavailable' });
+  const errorChunk = () => chunk({ content: '' }, 'error', upstream);
+
+  startSse(res, { 'x-generation-id': id });
+  res.write(`${KEEP_ALIVE}\n\n`);
+  if (fault.kind === 'bad_response') {
+    send(errorChunk());
+    res.end();
+    return;
+  }
+  if (fault.kind === 'malformed') {
+    send(chunk({ role: 'assistant', content: '' }, null));
+    send(BROKEN_EVENT);
+    return writeDone(res);
+  }
+
+  const gapMs = fault.kind === 'trickle' ? (fault.delayMs ?? 50) : 0;
+  const deltas = toDeltas(draft.text);
+  const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
+  let sent = 0;
+  for (const delta of deltas) {
+    if (sent === cutAfter) break;
+    if (gapMs > 0 && sent > 0 && !(await ctx.wait(gapMs))) return;
+    if (ctx.clientGone) return;
+    send(chunk({ role: 'assistant', content: delta }, null));
+    if (sent === 0) res.write(`${KEEP_ALIVE}\r\n\r\n`);
+    sent += 1;
+  }
+  if (sent === cutAfter) {
+    // Once the status is 200, a failure comes as one error chunk and the stream ends without [DONE].
+    send(errorChunk());
+    res.end();
+    return;
+  }
+  send(chunk({ role: 'assistant', content: '' }, draft.finishReason));
+  send(chunkBody(id, model, [], { provider: 'Local', usage: routerUsage(draft) }));
+  writeDone(res);
+}
