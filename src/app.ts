@@ -1,0 +1,98 @@
+// buildApp: the whole gateway as a Fastify instance that never listens by itself. The process
+// (server.ts) and the tests both build it from an already-validated Config.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import packageJson from '../package.json' with { type: 'json' };
+import type { Config } from './config.ts';
+import { ProviderHealth } from './cascade/provider-health.ts';
+import auth from './plugins/auth.ts';
+import errorHandler from './plugins/error-handler.ts';
+import rateLimiting from './plugins/rate-limit.ts';
+import requestId, { requestIdFor } from './plugins/request-id.ts';
+import swagger from './plugins/swagger.ts';
+import type { Provider } from './providers/types.ts';
+import healthRoute from './routes/health.ts';
+import queryRoute from './routes/query.ts';
+
+export const VERSION: string = packageJson.version;
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface AppDeps {
+  /** The configured providers in cascade order (see providers/registry.ts). */
+  providers: Provider[];
+  logger: FastifyBaseLogger;
+  /** Injectable clock for cooldowns. */
+  now?: () => number;
+}
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // One line per request, written in onResponse below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.trustProxy,
+    // Explicit server timeouts: a slow client cannot hold a socket, an idle keep-alive
+    // connection outlives a typical proxy's, and no request outlives its budget by much.
+    connectionTimeout: config.requestTimeoutMs + 30_000,
+    requestTimeout: config.requestTimeoutMs + 30_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+  app.server.headersTimeout = 15_000;
+  // Only JSON bodies: without this, Fastify would parse text/plain too and answer 400, not 415.
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const health = new ProviderHealth({
+    breakerThreshold: config.breakerThreshold,
+    breakerCooldownMs: config.breakerCooldownMs,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const { providers } = deps;
+
+  await app.register(rateLimiting);
+  await app.register(requestId);
+  await app.register(errorHandler, { notFoundPerMinute: Math.max(60, config.authFailuresPerMinute) });
+  await app.register(swagger, { version: VERSION });
+
+  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
+  await app.register(healthRoute, { config, providers, health, version: VERSION });
+
+  // Everything in here needs an API key and counts against that key's rate limit.
+  await app.register(async function protectedRoutes(api) {
+    await api.register(auth, { apiKeys: config.apiKeys, failuresPerMinute: config.authFailuresPerMinute });
+    api.addHook(
+      'onRequest',
+      api.rateLimit({
+        max: config.rateLimitPerMinute,
+        timeWindow: 60_000,
+        keyGenerator: (request) => request.clientId,
+      }),
+    );
+    await api.register(queryRoute, { config, providers, health });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        client: request.clientId || undefined,
+        provider: reply.getHeader('x-llm-provider'),
+      },
+      'request completed',
+    );
+  });
+  app.addHook('onClose', async () => {
+    await Promise.allSettled(providers.map((p) => p.close()));
+  });
+
+  return app;
+}

@@ -1,0 +1,155 @@
+// The provider cascade: try each provider in order within one time budget, retry transient
+// failures with backoff, skip providers that are cooling down, and turn the outcome into either
+// a value or one GatewayError (503 or 504). It knows nothing about HTTP routes or SDKs.
+import type { FastifyBaseLogger } from 'fastify';
+import type { ProviderName } from '../config.ts';
+import { GatewayError } from '../errors.ts';
+import { ProviderError } from '../providers/provider-error.ts';
+import type { Provider } from '../providers/types.ts';
+import { backoffDelay } from './backoff.ts';
+import type { Deadline } from './deadline.ts';
+import type { ProviderHealth } from './provider-health.ts';
+
+export type AttemptOutcome = 'ok' | 'cooling_down' | ProviderError['kind'];
+
+export interface AttemptRecord {
+  provider: ProviderName;
+  outcome: AttemptOutcome;
+  /** Upstream HTTP status when there was one. */
+  status?: number;
+  latency_ms: number;
+}
+
+export interface CascadeSettings {
+  maxRetries: number;
+  /** Time allowed for one attempt (capped by what is left of the request's budget). */
+  attemptTimeoutMs: number;
+}
+
+export interface CascadeContext {
+  deadline: Deadline;
+  health: ProviderHealth;
+  log: FastifyBaseLogger;
+  /** Filled in as the cascade goes, so a caller sees every attempt even on failure. */
+  attempts: AttemptRecord[];
+}
+
+export interface CascadeResult<T> {
+  value: T;
+  provider: Provider;
+}
+
+/** Thrown when the caller went away; there is nobody to answer. */
+export class RequestCancelledError extends Error {
+  override name = 'RequestCancelledError';
+}
+
+export type AttemptCall<T> = (provider: Provider, signal: AbortSignal) => Promise<T>;
+
+export async function runCascade<T>(
+  providers: readonly Provider[],
+  call: AttemptCall<T>,
+  settings: CascadeSettings,
+  context: CascadeContext,
+): Promise<CascadeResult<T>> {
+  const { deadline, health, log, attempts } = context;
+  const elapsed = (since: number) => Math.round(performance.now() - since);
+
+  for (const [index, provider] of providers.entries()) {
+    const cooling = health.cooldownRemaining(provider.name);
+    if (cooling > 0) {
+      attempts.push({ provider: provider.name, outcome: 'cooling_down', latency_ms: 0 });
+      continue;
+    }
+    const laterProviderReady = providers.slice(index + 1).some((p) => health.cooldownRemaining(p.name) === 0);
+
+    for (let retry = 0; retry <= settings.maxRetries; retry += 1) {
+      if (deadline.signal.aborted) return finish();
+      const attempt = deadline.attempt(settings.attemptTimeoutMs);
+      const started = performance.now();
+      try {
+        const value = await call(provider, attempt.signal);
+        attempt.disarm();
+        health.recordSuccess(provider.name);
+        attempts.push({ provider: provider.name, outcome: 'ok', latency_ms: elapsed(started) });
+        return { value, provider };
+      } catch (thrown) {
+        attempt.release();
+        if (deadline.cancelled) throw new RequestCancelledError('the caller went away', { cause: thrown });
+        const error = asProviderError(provider.name, thrown, attempt.timedOut || deadline.expired, log);
+        attempts.push({
+          provider: provider.name,
+          outcome: error.kind,
+          ...(error.status === undefined ? {} : { status: error.status }),
+          latency_ms: elapsed(started),
+        });
+        const cooldown = health.recordFailure(provider.name, error);
+        logFailure(log, error, cooldown);
+
+        if (deadline.expired) return finish();
+        // A provider that did not answer in time is unlikely to on a second try; the budget is
+        // better spent on the next provider. The last provider standing gets its retries.
+        const moveOn =
+          !error.retryable || cooldown > 0 || (error.kind === 'timeout' && laterProviderReady);
+        if (moveOn || retry === settings.maxRetries) break;
+        const delay = backoffDelay(retry);
+        if (delay >= deadline.remaining()) break;
+        await deadline.sleep(delay);
+      }
+    }
+  }
+  return finish();
+
+  function finish(): never {
+    if (deadline.cancelled) throw new RequestCancelledError('the caller went away');
+    throw cascadeFailure(providers, attempts, health, deadline.expired);
+  }
+}
+
+function asProviderError(
+  name: ProviderName,
+  thrown: unknown,
+  timedOut: boolean,
+  log: FastifyBaseLogger,
+): ProviderError {
+  if (thrown instanceof ProviderError) {
+    // The adapter saw its signal abort; only the cascade knows it was our timer.
+    if (timedOut && thrown.kind === 'aborted') return new ProviderError(name, 'timeout', 'attempt timed out', { cause: thrown });
+    return thrown;
+  }
+  // An adapter let a foreign error through: a bug in the adapter, but the provider is what failed.
+  log.error({ err: thrown, provider: name }, 'provider adapter threw an unmapped error');
+  return new ProviderError(name, timedOut ? 'timeout' : 'unavailable', 'unexpected adapter failure', { cause: thrown });
+}
+
+function logFailure(log: FastifyBaseLogger, error: ProviderError, cooldownMs: number): void {
+  const fields = { provider: error.provider, kind: error.kind, status: error.status, cooldown_ms: cooldownMs || undefined };
+  if (error.kind === 'misconfigured') {
+    log.error(fields, `provider ${error.provider} rejected our credentials or model (${error.message}); check its key and model`);
+  } else {
+    log.warn(fields, `provider ${error.provider} failed: ${error.message}`);
+  }
+}
+
+function cascadeFailure(
+  providers: readonly Provider[],
+  attempts: readonly AttemptRecord[],
+  health: ProviderHealth,
+  expired: boolean,
+): GatewayError {
+  const tried = attempts.filter((a) => a.outcome !== 'cooling_down');
+  if (expired || (tried.length > 0 && tried.every((a) => a.outcome === 'timeout'))) {
+    return new GatewayError('upstream_timeout');
+  }
+  // When every provider is waiting out a cooldown, tell the caller when the first one ends.
+  const waits = providers.map((p) => health.cooldownRemaining(p.name));
+  const retryAfterMs = waits.length > 0 && waits.every((w) => w > 0) ? Math.min(...waits) : undefined;
+  const message =
+    providers.length === 0
+      ? 'No LLM provider is configured.'
+      : 'No LLM provider could answer the request.';
+  return new GatewayError('providers_unavailable', {
+    message,
+    ...(retryAfterMs === undefined ? {} : { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) }),
+  });
+}

@@ -1,0 +1,108 @@
+// A request's time budget. Its signal aborts when the budget runs out or the caller goes away,
+// and every attempt's signal is linked to it, so nothing outlives the request.
+
+/** The reason a signal carries when time ran out; adapters map it to a 'timeout' error. */
+export function timeoutReason(message: string): DOMException {
+  return new DOMException(message, 'TimeoutError');
+}
+
+export function isTimeoutReason(reason: unknown): boolean {
+  return reason instanceof Error || reason instanceof DOMException ? reason.name === 'TimeoutError' : false;
+}
+
+export class Deadline {
+  readonly expiresAt: number;
+  readonly signal: AbortSignal;
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  readonly #parent: AbortSignal | undefined;
+  readonly #onParentAbort = () => this.#controller.abort(this.#parent?.reason);
+
+  constructor(budgetMs: number, parent?: AbortSignal) {
+    this.expiresAt = Date.now() + budgetMs;
+    this.signal = this.#controller.signal;
+    this.#timer = setTimeout(() => this.#controller.abort(timeoutReason('request budget exhausted')), budgetMs);
+    this.#parent = parent;
+    if (parent?.aborted) this.#onParentAbort();
+    else parent?.addEventListener('abort', this.#onParentAbort, { once: true });
+  }
+
+  remaining(): number {
+    return Math.max(0, this.expiresAt - Date.now());
+  }
+
+  /** True once the budget itself ran out (not the caller going away). */
+  get expired(): boolean {
+    return this.signal.aborted && isTimeoutReason(this.signal.reason);
+  }
+
+  /** True once the caller went away (client disconnect, shutdown). */
+  get cancelled(): boolean {
+    return this.signal.aborted && !isTimeoutReason(this.signal.reason);
+  }
+
+  /** A signal for one attempt: aborts after timeoutMs, or with the request. */
+  attempt(timeoutMs: number): AttemptSignal {
+    return new AttemptSignal(this.signal, Math.min(timeoutMs, this.remaining()));
+  }
+
+  /** Waits ms, or less if the request ends first. */
+  sleep(ms: number): Promise<void> {
+    if (this.signal.aborted || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#parent?.removeEventListener('abort', this.#onParentAbort);
+  }
+}
+
+/** One attempt's signal. disarm() stops its timer but keeps the link to the request. */
+export class AttemptSignal {
+  readonly signal: AbortSignal;
+  readonly #controller = new AbortController();
+  readonly #parent: AbortSignal;
+  #timer: NodeJS.Timeout | undefined;
+  #timedOut = false;
+  readonly #onParentAbort = () => this.#controller.abort(this.#parent.reason);
+
+  constructor(parent: AbortSignal, timeoutMs: number) {
+    this.signal = this.#controller.signal;
+    this.#parent = parent;
+    if (parent.aborted) {
+      this.#onParentAbort();
+      return;
+    }
+    parent.addEventListener('abort', this.#onParentAbort, { once: true });
+    this.#timer = setTimeout(() => {
+      this.#timedOut = true;
+      this.#controller.abort(timeoutReason('provider attempt timed out'));
+    }, timeoutMs);
+  }
+
+  /** True when this attempt's own timer fired. */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  /** Success: stop the timer; the signal still follows the request (client disconnect). */
+  disarm(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** Failure: abort whatever is still running and detach from the request. */
+  release(): void {
+    clearTimeout(this.#timer);
+    this.#parent.removeEventListener('abort', this.#onParentAbort);
+    if (!this.signal.aborted) this.#controller.abort(new DOMException('attempt finished', 'AbortError'));
+  }
+}

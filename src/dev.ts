@@ -1,0 +1,34 @@
+// npm run dev: the gateway with friendly local defaults. Without provider keys it runs the
+// built-in simulated providers; without API_KEYS it accepts one well-known development key.
+// Never used by npm start or the Docker image.
+import dotenv from 'dotenv';
+import { startServer } from './server.ts';
+
+export const DEV_API_KEY = 'dev-key-change-me';
+
+dotenv.config({ quiet: true });
+const env = process.env;
+const hasProviderKey = Boolean(env.GEMINI_API_KEY || env.GROQ_API_KEY || env.OPENROUTER_API_KEY);
+env.API_KEYS ||= DEV_API_KEY;
+env.HOST ||= '127.0.0.1';
+env.PORT ||= '7860';
+if (!hasProviderKey) env.SIMULATED_PROVIDERS ||= 'true';
+
+await startServer({
+  prettyLogs: !env.NO_PRETTY_LOGS,
+  onListening: (address, config) => {
+    const key = config.apiKeys[0] ?? '';
+    const shown = config.apiKeys.includes(DEV_API_KEY) ? DEV_API_KEY : `${key.slice(0, 4)}… (from API_KEYS)`;
+    process.stdout.write(
+      [
+        '',
+        `  secure-llm-router (development) on ${address}`,
+        `  providers: ${config.simulated ? 'simulated (no provider keys needed)' : 'real (keys from the environment)'}`,
+        `  API key:   ${shown}`,
+        `  docs:      ${address}/docs`,
+        `  try:       curl -s ${address}/query -H 'X-API-Key: ${DEV_API_KEY}' -H 'Content-Type: application/json' -d '{"prompt":"Hello"}'`,
+        '',
+      ].join('\n') + '\n',
+    );
+  },
+});

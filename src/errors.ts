@@ -1,0 +1,93 @@
+// Every error the gateway can answer with, declared once: a stable code, an HTTP status and a
+// message that is safe to show a client. Nothing else decides statuses.
+
+export const ERROR_TABLE = {
+  invalid_request: { status: 400, message: 'The request is invalid.' },
+  unauthorized: { status: 401, message: 'A valid API key is required.' },
+  not_found: { status: 404, message: 'No such route.' },
+  payload_too_large: { status: 413, message: 'The request body is larger than 64 KiB.' },
+  unsupported_media_type: { status: 415, message: 'The request body must be application/json.' },
+  rate_limited: { status: 429, message: 'Rate limit exceeded for this API key.' },
+  too_many_auth_failures: { status: 429, message: 'Too many failed authentication attempts.' },
+  internal_error: { status: 500, message: 'Internal server error.' },
+  providers_unavailable: { status: 503, message: 'No LLM provider could answer the request.' },
+  shutting_down: { status: 503, message: 'The gateway is shutting down.' },
+  upstream_timeout: { status: 504, message: 'The LLM providers did not answer in time.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+export interface GatewayErrorOptions {
+  message?: string;
+  details?: FieldIssue[];
+  /** Seconds, sent as Retry-After. */
+  retryAfterSeconds?: number;
+  /** OpenAI-style `param` for /v1 errors. */
+  param?: string;
+  cause?: unknown;
+}
+
+export class GatewayError extends Error {
+  override name = 'GatewayError';
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: FieldIssue[] | undefined;
+  readonly retryAfterSeconds: number | undefined;
+  readonly param: string | undefined;
+
+  constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
+    super(options.message ?? ERROR_TABLE[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.statusCode = ERROR_TABLE[code].status;
+    this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.param = options.param;
+  }
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; request_id: string; details?: FieldIssue[] };
+}
+
+export function errorBody(error: GatewayError, requestId: string): ErrorBody {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      request_id: requestId,
+      ...(error.details ? { details: error.details } : {}),
+    },
+  };
+}
+
+/** The OpenAI error `type` for a status, so OpenAI SDKs raise their usual classes. */
+function openAiType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return status === 500 ? 'server_error' : 'service_unavailable_error';
+  return 'invalid_request_error';
+}
+
+export interface OpenAiErrorBody {
+  error: { message: string; type: string; code: ErrorCode; param: string | null; request_id: string };
+}
+
+export function openAiErrorBody(error: GatewayError, requestId: string): OpenAiErrorBody {
+  const firstIssue = error.details?.[0];
+  const message = firstIssue ? `${error.message} ${firstIssue.field}: ${firstIssue.message}` : error.message;
+  return {
+    error: {
+      message,
+      type: openAiType(error.statusCode),
+      code: error.code,
+      param: error.param ?? firstIssue?.field ?? null,
+      request_id: requestId,
+    },
+  };
+}

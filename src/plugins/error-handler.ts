@@ -1,0 +1,82 @@
+// The one root error handler and the not-found handler. Every error leaves as the documented
+// JSON body (OpenAI's shape under /v1) with the request id; a message is exposed only for
+// statuses under 500, and causes go to the log, never to the client.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { errorBody, GatewayError, openAiErrorBody, type FieldIssue } from '../errors.ts';
+
+export interface ErrorHandlerOptions {
+  /** Requests per minute per client IP that may hit unknown routes. */
+  notFoundPerMinute: number;
+}
+
+const FRAMEWORK_CODES: Record<string, GatewayError['code']> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_request',
+};
+
+function validationIssues(error: FastifyError): FieldIssue[] {
+  return (error.validation ?? []).flatMap((issue) => {
+    const path = (issue.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
+    const keys = (issue.params as { keys?: unknown } | undefined)?.keys;
+    // Unknown keys are reported on the object; name each offending key instead.
+    if (issue.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
+      return keys.map((key) => ({ field: [path, String(key)].filter(Boolean).join('.'), message: 'is not an allowed field' }));
+    }
+    return [{ field: path || '(body)', message: issue.message ?? 'is invalid' }];
+  });
+}
+
+/** Turns anything thrown into a GatewayError; unknown errors become a 500. */
+export function toGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const fastifyError = error as FastifyError;
+  if (hasZodFastifySchemaValidationErrors(fastifyError)) {
+    return new GatewayError('invalid_request', { message: 'The request body is invalid.', details: validationIssues(fastifyError) });
+  }
+  const mapped = fastifyError.code ? FRAMEWORK_CODES[fastifyError.code] : undefined;
+  if (mapped === 'invalid_request' && fastifyError.code !== 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+    return new GatewayError('invalid_request', { message: 'The request body is not valid JSON.', cause: error });
+  }
+  if (mapped) return new GatewayError(mapped, { cause: error });
+  if (error instanceof SyntaxError) return new GatewayError('invalid_request', { message: 'The request body is not valid JSON.' });
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new GatewayError('invalid_request', { cause: error });
+  }
+  return new GatewayError('internal_error', { cause: error });
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+  const openAi = request.url.startsWith('/v1/');
+  return reply
+    .code(error.statusCode)
+    .type('application/json; charset=utf-8')
+    .send(openAi ? openAiErrorBody(error, request.id) : errorBody(error, request.id));
+}
+
+export default fp<ErrorHandlerOptions>(
+  async function errorHandler(app, options) {
+    app.setErrorHandler((error, request, reply) => {
+      const gatewayError = toGatewayError(error);
+      if (gatewayError.statusCode >= 500 && gatewayError.code === 'internal_error') {
+        request.log.error({ err: error }, 'unhandled error');
+      } else if (gatewayError.statusCode >= 500) {
+        request.log.warn({ code: gatewayError.code }, gatewayError.message);
+      }
+      return sendError(request, reply, gatewayError);
+    });
+
+    app.setNotFoundHandler(
+      // Unknown routes are an enumeration surface: limit them per client IP too.
+      { preHandler: app.rateLimit({ max: options.notFoundPerMinute, timeWindow: 60_000 }) },
+      (request, reply) => sendError(request, reply, new GatewayError('not_found')),
+    );
+  },
+  { name: 'error-handler', dependencies: ['@fastify/rate-limit'] },
+);

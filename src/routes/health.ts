@@ -1,0 +1,54 @@
+// GET /health: public; says honestly which providers can answer right now.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { PROVIDER_NAMES, type Config } from '../config.ts';
+import type { ProviderHealth } from '../cascade/provider-health.ts';
+import type { Provider } from '../providers/types.ts';
+import { healthResponseSchema } from '../schemas/health.ts';
+
+export interface HealthRouteOptions {
+  config: Config;
+  providers: readonly Provider[];
+  health: ProviderHealth;
+  version: string;
+}
+
+const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { config, providers, health, version }) => {
+  const startedAt = Date.now();
+  const configured = new Set(providers.map((p) => p.name));
+
+  app.get(
+    '/health',
+    {
+      schema: { tags: ['operations'], summary: 'Liveness and provider readiness', response: { 200: healthResponseSchema } },
+    },
+    async () => {
+      const list = PROVIDER_NAMES.map((name) => {
+        if (!configured.has(name)) {
+          return { name, configured: false, model: config.providers[name].model, state: 'not_configured' as const, consecutive_failures: 0 };
+        }
+        const snap = health.snapshot(name);
+        return {
+          name,
+          configured: true,
+          model: config.providers[name].model,
+          state: snap.state,
+          ...(snap.cooldownUntil ? { cooldown_until: new Date(snap.cooldownUntil).toISOString() } : {}),
+          ...(snap.reason ? { cooldown_reason: snap.reason } : {}),
+          consecutive_failures: snap.consecutiveFailures,
+        };
+      });
+      const usable = list.filter((p) => p.configured);
+      const ready = usable.filter((p) => p.state === 'ready').length;
+      const status = ready === 0 ? 'unavailable' : ready === usable.length ? 'ok' : 'degraded';
+      return {
+        status,
+        version,
+        uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+        simulated: config.simulated,
+        providers: list,
+      } as const;
+    },
+  );
+};
+
+export default healthRoute;

@@ -1,0 +1,79 @@
+// POST /query: one prompt in, one answer out, through the provider cascade.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Config } from '../config.ts';
+import { RequestCancelledError, runCascade, type AttemptRecord } from '../cascade/cascade.ts';
+import type { ProviderHealth } from '../cascade/provider-health.ts';
+import type { Provider, TokenUsage } from '../providers/types.ts';
+import { protectedErrorResponses } from '../schemas/error.ts';
+import { queryBodySchema, queryResponseSchema } from '../schemas/query.ts';
+import { requestDeadline } from './request-deadline.ts';
+
+export interface QueryRouteOptions {
+  config: Config;
+  providers: readonly Provider[];
+  health: ProviderHealth;
+}
+
+export function usageBody(usage: TokenUsage | undefined) {
+  return {
+    prompt_tokens: usage?.promptTokens ?? null,
+    completion_tokens: usage?.completionTokens ?? null,
+    total_tokens: usage?.totalTokens ?? null,
+  };
+}
+
+const queryRoute: FastifyPluginAsyncZod<QueryRouteOptions> = async (app, { config, providers, health }) => {
+  const cascadeSettings = { maxRetries: config.maxRetries, attemptTimeoutMs: config.providerTimeoutMs };
+
+  app.post(
+    '/query',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'Ask the providers, in cascade order, for one answer',
+        security: [{ ApiKeyAuth: [] }],
+        body: queryBodySchema,
+        response: { 200: queryResponseSchema, ...protectedErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { prompt, max_tokens, temperature } = request.body;
+      const completion = { messages: [{ role: 'user' as const, content: prompt }], maxTokens: max_tokens, temperature };
+      const deadline = requestDeadline(reply, config.requestTimeoutMs);
+      const attempts: AttemptRecord[] = [];
+      try {
+        const { value, provider } = await runCascade(
+          providers,
+          (p, signal) => p.complete(completion, signal),
+          cascadeSettings,
+          { deadline, health, log: request.log, attempts },
+        );
+        reply.header('x-llm-provider', provider.name);
+        return {
+          response: value.text,
+          provider: provider.name,
+          model: value.model,
+          finish_reason: value.finishReason,
+          latency_ms: Math.round(reply.elapsedTime),
+          request_id: request.id,
+          usage: usageBody(value.usage),
+          attempts,
+        };
+      } catch (error) {
+        if (error instanceof RequestCancelledError) {
+          // Nobody is left to answer; drop the socket without writing.
+          request.log.info({ attempts, status: 499 }, 'client disconnected before the answer');
+          reply.hijack();
+          reply.raw.destroy();
+          return reply;
+        }
+        request.log.warn({ attempts }, 'no provider answered');
+        throw error;
+      } finally {
+        deadline.dispose();
+      }
+    },
+  );
+};
+
+export default queryRoute;

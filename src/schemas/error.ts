@@ -1,0 +1,31 @@
+// The documented error bodies, for the OpenAPI document.
+import { z } from 'zod';
+import { ERROR_TABLE } from '../errors.ts';
+
+const codes = Object.keys(ERROR_TABLE) as [keyof typeof ERROR_TABLE, ...(keyof typeof ERROR_TABLE)[]];
+
+export const errorResponseSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(codes).describe('Stable machine-readable code'),
+      message: z.string().describe('Safe, human-readable explanation'),
+      request_id: z.string().describe('Same as the x-request-id response header'),
+      details: z
+        .array(z.object({ field: z.string(), message: z.string() }))
+        .optional()
+        .describe('For validation errors: which field and why'),
+    }),
+  })
+  .describe('Error');
+
+/** The error responses every protected route can give. */
+export const protectedErrorResponses = {
+  400: errorResponseSchema.describe('Malformed JSON or a schema violation; details names the field'),
+  401: errorResponseSchema.describe('Missing or wrong API key'),
+  413: errorResponseSchema.describe('Body larger than 64 KiB'),
+  415: errorResponseSchema.describe('Body is not application/json'),
+  429: errorResponseSchema.describe('Per-key rate limit exceeded (see Retry-After and x-ratelimit-* headers)'),
+  500: errorResponseSchema.describe('A bug in the gateway; the cause is logged, never returned'),
+  503: errorResponseSchema.describe('No provider could answer (all failed, cooling down or unconfigured); Retry-After when known'),
+  504: errorResponseSchema.describe('The providers did not answer within the request budget'),
+};

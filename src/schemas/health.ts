@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { PROVIDER_NAMES } from '../config.ts';
+
+export const healthResponseSchema = z
+  .object({
+    status: z.enum(['ok', 'degraded', 'unavailable']).describe('ok: every configured provider is ready; degraded: some configured providers are cooling down; unavailable: none is configured or ready'),
+    version: z.string(),
+    uptime_s: z.int(),
+    simulated: z.boolean().describe('True when the providers are the built-in simulators'),
+    providers: z.array(
+      z.object({
+        name: z.enum(PROVIDER_NAMES),
+        configured: z.boolean(),
+        model: z.string(),
+        state: z.enum(['ready', 'cooling_down', 'not_configured']),
+        cooldown_until: z.string().optional().describe('ISO time when a cooling provider is tried again'),
+        cooldown_reason: z.string().optional(),
+        consecutive_failures: z.int(),
+      }),
+    ),
+  })
+  .describe('Health');

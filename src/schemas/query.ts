@@ -1,0 +1,41 @@
+// POST /query: what a caller may send and what it gets back.
+import { z } from 'zod';
+import { PROVIDER_NAMES } from '../config.ts';
+
+export const queryBodySchema = z
+  .strictObject({
+    prompt: z.string().min(1).max(4000).describe('The prompt, 1 to 4000 characters'),
+    max_tokens: z.int().min(1).max(2048).default(256).describe('Upper bound on the answer length in tokens'),
+    temperature: z.number().min(0).max(2).default(0.7).describe('Sampling temperature'),
+  })
+  .describe('QueryRequest');
+
+export const usageSchema = z.object({
+  prompt_tokens: z.int().nullable(),
+  completion_tokens: z.int().nullable(),
+  total_tokens: z.int().nullable(),
+});
+
+export const attemptSchema = z.object({
+  provider: z.enum(PROVIDER_NAMES),
+  outcome: z
+    .string()
+    .describe('ok, cooling_down (skipped), or why it failed: rate_limited, timeout, unavailable, bad_response, rejected, misconfigured'),
+  status: z.int().optional().describe('Upstream HTTP status, when there was one'),
+  latency_ms: z.int(),
+});
+
+export const queryResponseSchema = z
+  .object({
+    response: z.string().describe('The answer text'),
+    provider: z.enum(PROVIDER_NAMES).describe('The provider that answered'),
+    model: z.string().describe('The model that answered'),
+    finish_reason: z.enum(['stop', 'length', 'content_filter', 'other']),
+    latency_ms: z.int().describe('Time spent in the gateway for this request'),
+    request_id: z.string(),
+    usage: usageSchema.describe('Token counts; null where the provider gave none'),
+    attempts: z.array(attemptSchema).describe('Every provider tried, in order, with its outcome and time'),
+  })
+  .describe('QueryResponse');
+
+export type QueryBody = z.output<typeof queryBodySchema>;

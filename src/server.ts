@@ -1,0 +1,62 @@
+// The process: load config, start the simulator if asked, build the app, listen, and drain on
+// SIGTERM/SIGINT within SHUTDOWN_GRACE_MS.
+import closeWithGrace from 'close-with-grace';
+import dotenv from 'dotenv';
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createLogger } from './logger.ts';
+import { createProviders } from './providers/registry.ts';
+import { startSimulator, type Simulator } from './simulator/start-simulator.ts';
+
+export interface StartOptions {
+  prettyLogs?: boolean;
+  /** Called once the server listens, with its address and final config. */
+  onListening?: (address: string, config: Config) => void;
+}
+
+export async function startServer(options: StartOptions = {}): Promise<void> {
+  dotenv.config({ quiet: true });
+  let config: Config;
+  let simulator: Simulator | undefined;
+  try {
+    config = loadConfig(process.env);
+    if (config.simulated) {
+      simulator = await startSimulator(config);
+      config = simulator.config;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  const logger = createLogger({ level: config.logLevel, pretty: options.prettyLogs ?? false });
+  const providers = createProviders(config);
+  const app = await buildApp(config, { providers, logger });
+
+  closeWithGrace({ delay: config.shutdownGraceMs, logger: false }, async ({ signal, err }) => {
+    if (err) logger.fatal({ err }, 'fatal error, shutting down');
+    else logger.info({ signal }, 'shutting down: draining in-flight requests');
+    await app.close();
+    await simulator?.close();
+    logger.info('stopped');
+    logger.flush();
+  });
+
+  const address = await app.listen({ port: config.port, host: config.host });
+  logger.info(
+    {
+      address,
+      providers: providers.map((p) => `${p.name}:${p.model}`),
+      simulated: config.simulated,
+    },
+    providers.length === 0
+      ? 'listening, but no provider is configured: every /query will answer 503'
+      : 'listening',
+  );
+  options.onListening?.(address, config);
+}
+
+if (import.meta.main) await startServer();

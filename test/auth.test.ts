@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorOf, KEY, OTHER_KEY, query, startGateway, type TestGateway } from './helpers/gateway.ts';
+
+describe('authentication', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startGateway({ AUTH_FAILURES_PER_MINUTE: '100' });
+  });
+  afterAll(() => gateway.close());
+
+  it('answers a missing and a wrong key the same way', async () => {
+    const missing = await query(gateway, { prompt: 'hi' }, { key: null });
+    const wrong = await query(gateway, { prompt: 'hi' }, { key: 'not-the-key' });
+    expect(missing.status).toBe(401);
+    expect(wrong.status).toBe(401);
+    const a = await errorOf(missing);
+    const b = await errorOf(wrong);
+    expect(a.code).toBe('unauthorized');
+    expect({ ...a, request_id: '' }).toEqual({ ...b, request_id: '' });
+  });
+
+  it('checks the key before looking at the body', async () => {
+    const response = await query(gateway, '{not json', { key: 'wrong' });
+    expect(response.status).toBe(401);
+  });
+
+  it('accepts every configured key, and the key as a Bearer token', async () => {
+    expect((await query(gateway, { prompt: 'hi' }, { key: KEY })).status).toBe(200);
+    expect((await query(gateway, { prompt: 'hi' }, { key: OTHER_KEY })).status).toBe(200);
+    const bearer = await query(gateway, { prompt: 'hi' }, { key: null, headers: { authorization: `Bearer ${KEY}` } });
+    expect(bearer.status).toBe(200);
+    const basic = await query(gateway, { prompt: 'hi' }, { key: null, headers: { authorization: `Basic ${KEY}` } });
+    expect(basic.status).toBe(401);
+  });
+
+  it('does not accept a prefix, a suffix or a differently cased key', async () => {
+    for (const candidate of [KEY.slice(0, -1), `${KEY}x`, KEY.toUpperCase(), `${KEY} extra`]) {
+      expect((await query(gateway, { prompt: 'hi' }, { key: candidate })).status, candidate).toBe(401);
+    }
+  });
+
+  it('keeps /health and /docs public', async () => {
+    expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
+    expect((await fetch(`${gateway.url}/docs/json`)).status).toBe(200);
+  });
+
+  it('limits failed attempts per client IP, while valid keys keep working', async () => {
+    const fresh = await startGateway({ AUTH_FAILURES_PER_MINUTE: '3' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i += 1) statuses.push((await query(fresh, { prompt: 'hi' }, { key: `guess-${i}` })).status);
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      const limited = await query(fresh, { prompt: 'hi' }, { key: 'guess-again' });
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await errorOf(limited)).code).toBe('too_many_auth_failures');
+      expect((await query(fresh, { prompt: 'hi' }, { key: KEY })).status).toBe(200);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('never writes a client key or a provider key to the log', async () => {
+    await query(gateway, { prompt: 'hi' }, { key: 'wrong-secret-value-123' });
+    await query(gateway, { prompt: 'hi' }, { key: null, headers: { authorization: `Bearer ${OTHER_KEY}` } });
+    const text = gateway.logText();
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).not.toContain(KEY);
+    expect(text).not.toContain(OTHER_KEY);
+    expect(text).not.toContain('wrong-secret-value-123');
+    const providerKey = gateway.config.providers.gemini.apiKey ?? 'unset';
+    expect(text).not.toContain(providerKey);
+    // The request line names the key by its id instead.
+    expect(gateway.logs.some((line) => line.client === 'key-2')).toBe(true);
+  });
+});

@@ -1,0 +1,214 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { errorOf, query, startGateway, type TestGateway, json } from './helpers/gateway.ts';
+
+interface Attempt {
+  provider: string;
+  outcome: string;
+  status?: number;
+}
+
+async function answer(response: Response): Promise<{ provider: string; attempts: Attempt[]; response: string }> {
+  expect(response.status).toBe(200);
+  return (await json(response)) as { provider: string; attempts: Attempt[]; response: string };
+}
+
+const outcomes = (attempts: Attempt[]) => attempts.map((a) => `${a.provider}:${a.outcome}`);
+
+describe('the provider cascade', () => {
+  let gateway: TestGateway;
+  afterEach(async () => {
+    await gateway?.close();
+  });
+
+  it('falls back to the next provider when the first answers 5xx, after one retry', async () => {
+    gateway = await startGateway();
+    gateway.fakes.gemini.setDefault({ kind: 'error', status: 503 });
+    const body = await answer(await query(gateway, { prompt: 'fallback' }));
+    expect(body.provider).toBe('groq');
+    expect(body.response).toContain('Simulated answer from groq');
+    expect(body.attempts).toMatchObject([
+      { provider: 'gemini', outcome: 'unavailable', status: 503 },
+      { provider: 'gemini', outcome: 'unavailable', status: 503 },
+      { provider: 'groq', outcome: 'ok' },
+    ]);
+    expect(gateway.fakes.gemini.requests).toHaveLength(2);
+  });
+
+  it('recovers on the same provider when a retry succeeds', async () => {
+    gateway = await startGateway();
+    gateway.fakes.gemini.enqueue({ kind: 'error', status: 500 });
+    const body = await answer(await query(gateway, { prompt: 'retry' }));
+    expect(body.provider).toBe('gemini');
+    expect(outcomes(body.attempts)).toEqual(['gemini:unavailable', 'gemini:ok']);
+  });
+
+  it('on 429 moves on at once, honours Retry-After, and skips the provider on the next request', async () => {
+    gateway = await startGateway();
+    gateway.fakes.gemini.enqueue({ kind: 'rate_limited', retryAfterSeconds: 30 });
+    const first = await answer(await query(gateway, { prompt: 'limited' }));
+    expect(first.provider).toBe('groq');
+    expect(first.attempts).toMatchObject([{ provider: 'gemini', outcome: 'rate_limited', status: 429 }, { provider: 'groq', outcome: 'ok' }]);
+
+    const second = await answer(await query(gateway, { prompt: 'again' }));
+    expect(outcomes(second.attempts)).toEqual(['gemini:cooling_down', 'groq:ok']);
+    expect(gateway.fakes.gemini.requests).toHaveLength(1);
+
+    const health = await json(fetch(`${gateway.url}/health`));
+    const gemini = health.providers.find((p: { name: string }) => p.name === 'gemini');
+    expect(health.status).toBe('degraded');
+    expect(gemini).toMatchObject({ state: 'cooling_down', cooldown_reason: 'rate_limited' });
+    const until = Date.parse(gemini.cooldown_until) - Date.now();
+    expect(until).toBeGreaterThan(25_000);
+    expect(until).toBeLessThanOrEqual(30_000);
+  });
+
+  it('honours a Retry-After header from an OpenAI-compatible provider too', async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'openrouter,groq' });
+    gateway.fakes.openrouter.enqueue({ kind: 'rate_limited', retryAfterSeconds: 120 });
+    const first = await answer(await query(gateway, { prompt: 'limited' }));
+    expect(outcomes(first.attempts)).toEqual(['openrouter:rate_limited', 'groq:ok']);
+    const health = await json(fetch(`${gateway.url}/health`));
+    const openrouter = health.providers.find((p: { name: string }) => p.name === 'openrouter');
+    expect(Date.parse(openrouter.cooldown_until) - Date.now()).toBeGreaterThan(110_000);
+  });
+
+  it('gives up on a hanging provider after PROVIDER_TIMEOUT_MS and answers from the next within the budget', async () => {
+    gateway = await startGateway({ PROVIDER_TIMEOUT_MS: '300', REQUEST_TIMEOUT_MS: '2000' });
+    gateway.fakes.gemini.setDefault({ kind: 'hang' });
+    const started = Date.now();
+    const body = await answer(await query(gateway, { prompt: 'hang' }));
+    const elapsed = Date.now() - started;
+    expect(body.provider).toBe('groq');
+    expect(outcomes(body.attempts)).toEqual(['gemini:timeout', 'groq:ok']);
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(2000);
+    // The hung upstream call was really aborted, not left running.
+    await expect.poll(() => gateway.fakes.gemini.abortedRequests).toBe(1);
+  });
+
+  it('treats a connection reset as transient: retry, then the next provider', async () => {
+    gateway = await startGateway();
+    gateway.fakes.gemini.setDefault({ kind: 'reset' });
+    const body = await answer(await query(gateway, { prompt: 'reset' }));
+    expect(outcomes(body.attempts)).toEqual(['gemini:unavailable', 'gemini:unavailable', 'groq:ok']);
+  });
+
+  it('treats a malformed upstream body as a failure', async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'groq,openrouter', MAX_RETRIES: '0' });
+    gateway.fakes.groq.setDefault({ kind: 'malformed' });
+    const body = await answer(await query(gateway, { prompt: 'malformed' }));
+    expect(outcomes(body.attempts)).toEqual(['groq:bad_response', 'openrouter:ok']);
+  });
+
+  it("treats OpenRouter's error inside a 200 as a failure", async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'openrouter,gemini', MAX_RETRIES: '0' });
+    gateway.fakes.openrouter.setDefault({ kind: 'bad_response' });
+    const body = await answer(await query(gateway, { prompt: 'error in 200' }));
+    expect(outcomes(body.attempts)).toEqual(['openrouter:bad_response', 'gemini:ok']);
+  });
+
+  it("treats Gemini's blocked prompt as a failure", async () => {
+    gateway = await startGateway({ MAX_RETRIES: '0' });
+    gateway.fakes.gemini.setDefault({ kind: 'bad_response' });
+    const body = await answer(await query(gateway, { prompt: 'blocked' }));
+    expect(outcomes(body.attempts)).toEqual(['gemini:bad_response', 'groq:ok']);
+  });
+
+  it('cools a provider down when its key is rejected, logs it loudly and goes on', async () => {
+    gateway = await startGateway();
+    gateway.fakes.gemini.setDefault({ kind: 'unauthorized' });
+    const first = await answer(await query(gateway, { prompt: 'bad key' }));
+    expect(outcomes(first.attempts)).toEqual(['gemini:misconfigured', 'groq:ok']);
+    const second = await answer(await query(gateway, { prompt: 'again' }));
+    expect(outcomes(second.attempts)).toEqual(['gemini:cooling_down', 'groq:ok']);
+    const loud = gateway.logs.find((line) => line.level === 50 && line.provider === 'gemini');
+    expect(loud?.msg).toMatch(/credentials or model/);
+    expect(gateway.logText()).not.toContain(gateway.config.providers.gemini.apiKey ?? 'unset');
+  });
+
+  it('answers 503 when every provider fails, then cools them down and says when to retry', async () => {
+    gateway = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '3', CIRCUIT_BREAKER_COOLDOWN_MS: '20000' });
+    for (const fake of Object.values(gateway.fakes)) fake.setDefault({ kind: 'error', status: 500 });
+    // Two failures each (one retry): below the threshold, so no cooldown and no Retry-After yet.
+    const first = await query(gateway, { prompt: 'all down' });
+    expect(first.status).toBe(503);
+    expect(first.headers.get('retry-after')).toBeNull();
+    const error = await errorOf(first);
+    expect(error.code).toBe('providers_unavailable');
+    expect(error.message).not.toMatch(/500|INTERNAL|fake/i);
+
+    // The third failure in a row cools each provider down; the answer says when to come back.
+    const second = await query(gateway, { prompt: 'still down' });
+    expect(second.status).toBe(503);
+    expect(Number(second.headers.get('retry-after'))).toBe(20);
+
+    // Now nobody is even asked.
+    const requestsBefore = Object.values(gateway.fakes).map((f) => f.requests.length);
+    const third = await query(gateway, { prompt: 'and again' });
+    expect(third.status).toBe(503);
+    const retryAfter = Number(third.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(15);
+    expect(retryAfter).toBeLessThanOrEqual(20);
+    expect(Object.values(gateway.fakes).map((f) => f.requests.length)).toEqual(requestsBefore);
+    const body = await json(third);
+    expect(body.error.code).toBe('providers_unavailable');
+
+    const health = await json(fetch(`${gateway.url}/health`));
+    expect(health.status).toBe('unavailable');
+    expect(health.providers.every((p: { state: string }) => p.state === 'cooling_down')).toBe(true);
+  });
+
+  it('answers 504 within the budget when every provider hangs', async () => {
+    gateway = await startGateway({ PROVIDER_TIMEOUT_MS: '200', REQUEST_TIMEOUT_MS: '1000' });
+    for (const fake of Object.values(gateway.fakes)) fake.setDefault({ kind: 'hang' });
+    const started = Date.now();
+    const response = await query(gateway, { prompt: 'all hang' });
+    const elapsed = Date.now() - started;
+    expect(response.status).toBe(504);
+    expect((await errorOf(response)).code).toBe('upstream_timeout');
+    expect(elapsed).toBeLessThan(1000 + 300);
+  });
+
+  it('answers 504 when the request budget runs out mid-attempt', async () => {
+    gateway = await startGateway({ PROVIDER_TIMEOUT_MS: '700', REQUEST_TIMEOUT_MS: '900' });
+    for (const fake of Object.values(gateway.fakes)) fake.setDefault({ kind: 'hang' });
+    const started = Date.now();
+    const response = await query(gateway, { prompt: 'budget' });
+    const elapsed = Date.now() - started;
+    expect(response.status).toBe(504);
+    expect(elapsed).toBeGreaterThanOrEqual(880);
+    expect(elapsed).toBeLessThan(900 + 300);
+    expect(gateway.fakes.openrouter.requests).toHaveLength(0);
+    await expect.poll(() => gateway.fakes.gemini.abortedRequests + gateway.fakes.groq.abortedRequests).toBe(2);
+  });
+
+  it('answers 503 with a clear message when no provider is configured', async () => {
+    gateway = await startGateway({ SIMULATED_PROVIDERS: 'false' });
+    const response = await query(gateway, { prompt: 'nobody home' });
+    expect(response.status).toBe(503);
+    const error = await errorOf(response);
+    expect(error.code).toBe('providers_unavailable');
+    expect(error.message).toMatch(/no LLM provider is configured/i);
+  });
+
+  it('aborts the upstream call when the client disconnects', async () => {
+    gateway = await startGateway({ PROVIDER_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '8000' });
+    gateway.fakes.gemini.setDefault({ kind: 'hang' });
+    const controller = new AbortController();
+    const pending = query(gateway, { prompt: 'leaving' }, { signal: controller.signal }).catch((e: Error) => e.name);
+    await expect.poll(() => gateway.fakes.gemini.requests.length).toBe(1);
+    controller.abort();
+    expect(await pending).toBe('AbortError');
+    await expect.poll(() => gateway.fakes.gemini.abortedRequests, { timeout: 1000 }).toBe(1);
+    // It did not go on to bother the next provider for a caller who left.
+    expect(gateway.fakes.groq.requests).toHaveLength(0);
+  });
+
+  it('follows PROVIDER_ORDER', async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'openrouter,gemini' });
+    const body = await answer(await query(gateway, { prompt: 'order' }));
+    expect(body.provider).toBe('openrouter');
+    const health = await json(fetch(`${gateway.url}/health`));
+    expect(health.providers.map((p: { name: string }) => p.name)).toEqual(['gemini', 'groq', 'openrouter']);
+  });
+});

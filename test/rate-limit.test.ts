@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorOf, OTHER_KEY, query, startGateway, type TestGateway } from './helpers/gateway.ts';
+
+describe('per-key rate limit', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startGateway({ RATE_LIMIT_PER_MINUTE: '10' });
+  });
+  afterAll(() => gateway.close());
+
+  it('lets 10 requests a minute through, answers the 11th with 429 and leaves other keys alone', async () => {
+    for (let i = 1; i <= 10; i += 1) {
+      const response = await query(gateway, { prompt: `request ${i}` });
+      expect(response.status, `request ${i}`).toBe(200);
+      expect(response.headers.get('x-ratelimit-limit')).toBe('10');
+      expect(response.headers.get('x-ratelimit-remaining')).toBe(String(10 - i));
+    }
+    const limited = await query(gateway, { prompt: 'one too many' });
+    expect(limited.status).toBe(429);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(limited.headers.get('x-ratelimit-limit')).toBe('10');
+    expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(limited.headers.get('x-ratelimit-reset'))).toBeGreaterThan(0);
+    const error = await errorOf(limited);
+    expect(error.code).toBe('rate_limited');
+
+    const other = await query(gateway, { prompt: 'another key' }, { key: OTHER_KEY });
+    expect(other.status).toBe(200);
+  });
+
+  it('limits on the key, not the address: the same key from "another IP" is still limited', async () => {
+    const response = await query(gateway, { prompt: 'spoofed' }, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+    expect(response.status).toBe(429);
+  });
+
+  it('does not count requests with a wrong key against a real key', async () => {
+    const fresh = await startGateway({ RATE_LIMIT_PER_MINUTE: '2' });
+    try {
+      for (let i = 0; i < 5; i += 1) expect((await query(fresh, { prompt: 'x' }, { key: 'nope' })).status).toBe(401);
+      expect((await query(fresh, { prompt: 'x' })).status).toBe(200);
+      expect((await query(fresh, { prompt: 'x' })).status).toBe(200);
+      expect((await query(fresh, { prompt: 'x' })).status).toBe(429);
+    } finally {
+      await fresh.close();
+    }
+  });
+});

@@ -1,0 +1,61 @@
+// The README's curl examples, run as written against `npm run dev` (src/dev.ts), with only the
+// port changed so the test never collides with a running instance.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, spawnNode, waitForOk, type Spawned } from './helpers/process.ts';
+
+const run = promisify(execFile);
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+/** Every fenced bash block that starts with curl, joined across line continuations. */
+function curlExamples(markdown: string): string[] {
+  const blocks = [...markdown.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+  return blocks.map((b) => b.trim()).filter((b) => b.startsWith('curl '));
+}
+
+describe('README examples against npm run dev', () => {
+  let dev: Spawned;
+  let port: number;
+  beforeAll(async () => {
+    port = await freePort();
+    dev = spawnNode(['src/dev.ts'], { PORT: String(port), NO_PRETTY_LOGS: '1', LOG_LEVEL: 'warn' });
+    await waitForOk(`http://127.0.0.1:${port}/health`);
+  });
+  afterAll(async () => {
+    dev.child.kill('SIGTERM');
+    await dev.exited;
+  });
+
+  it('prints a usable development key and says the providers are simulated', () => {
+    expect(dev.output()).toContain('API key:   dev-key-change-me');
+    expect(dev.output()).toContain('simulated');
+  });
+
+  const examples = curlExamples(readme);
+  it('has curl examples to check', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it.each(examples.map((example, index) => [index, example]))('example %i works as written', async (_index, example) => {
+    const command = example.replaceAll('http://localhost:7860', `http://127.0.0.1:${port}`);
+    const { stdout } = await run('bash', ['-c', command], { timeout: 10_000 });
+    const body = JSON.parse(stdout);
+    if (command.includes('wrong-key')) {
+      expect(body.error.code).toBe('unauthorized');
+    } else {
+      expect(body.error).toBeUndefined();
+      expect(body.status ?? body.provider ?? body.object).toBeTruthy();
+    }
+  });
+
+  it('drains and exits 0 on SIGTERM', async () => {
+    const secondPort = await freePort();
+    const second = spawnNode(['src/dev.ts'], { PORT: String(secondPort), NO_PRETTY_LOGS: '1', LOG_LEVEL: 'warn' });
+    await waitForOk(`http://127.0.0.1:${secondPort}/health`);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+});
+

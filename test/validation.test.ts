@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorOf, KEY, query, startGateway, type TestGateway } from './helpers/gateway.ts';
+
+describe('request validation', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startGateway();
+  });
+  afterAll(() => gateway.close());
+
+  const invalid: Array<[string, unknown, string]> = [
+    ['missing prompt', {}, 'prompt'],
+    ['empty prompt', { prompt: '' }, 'prompt'],
+    ['prompt over 4000 characters', { prompt: 'x'.repeat(4001) }, 'prompt'],
+    ['prompt of the wrong type', { prompt: 42 }, 'prompt'],
+    ['prompt null', { prompt: null }, 'prompt'],
+    ['max_tokens zero', { prompt: 'hi', max_tokens: 0 }, 'max_tokens'],
+    ['max_tokens over 2048', { prompt: 'hi', max_tokens: 2049 }, 'max_tokens'],
+    ['max_tokens not an integer', { prompt: 'hi', max_tokens: 1.5 }, 'max_tokens'],
+    ['max_tokens as a string', { prompt: 'hi', max_tokens: '10' }, 'max_tokens'],
+    ['temperature below 0', { prompt: 'hi', temperature: -0.1 }, 'temperature'],
+    ['temperature above 2', { prompt: 'hi', temperature: 2.01 }, 'temperature'],
+    ['temperature as a string', { prompt: 'hi', temperature: 'warm' }, 'temperature'],
+    ['an unknown field', { prompt: 'hi', model: 'gpt' }, 'model'],
+    ['an array body', [{ prompt: 'hi' }], '(body)'],
+    ['a string body', 'just text', '(body)'],
+  ];
+
+  it.each(invalid)('rejects %s with 400 naming the field', async (_name, body, field) => {
+    const response = await query(gateway, typeof body === 'string' ? JSON.stringify(body) : body);
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.code).toBe('invalid_request');
+    expect(error.details?.map((d) => d.field)).toContain(field);
+    expect(error.details?.every((d) => d.message.length > 0)).toBe(true);
+  });
+
+  it('accepts the edges of every field', async () => {
+    for (const body of [
+      { prompt: 'x' },
+      { prompt: 'y'.repeat(4000), max_tokens: 1, temperature: 0 },
+      { prompt: 'z', max_tokens: 2048, temperature: 2 },
+      { prompt: 'unicode ✓ 漢字 🙂' },
+    ]) {
+      const response = await query(gateway, body);
+      expect(response.status, JSON.stringify(body).slice(0, 40)).toBe(200);
+    }
+  });
+
+  it('rejects malformed JSON with 400', async () => {
+    const response = await query(gateway, '{"prompt": "hi",');
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toMatch(/JSON/);
+  });
+
+  it('rejects an empty body with 400', async () => {
+    const response = await query(gateway, '');
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe('invalid_request');
+  });
+
+  it('rejects a body over 64 KiB with 413', async () => {
+    const response = await query(gateway, JSON.stringify({ prompt: 'x'.repeat(70_000) }));
+    expect(response.status).toBe(413);
+    expect((await errorOf(response)).code).toBe('payload_too_large');
+  });
+
+  it('rejects a body that is not application/json with 415', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+      const response = await fetch(`${gateway.url}/query`, {
+        method: 'POST',
+        headers: { 'x-api-key': KEY, 'content-type': type },
+        body: 'prompt=hi',
+      });
+      expect(response.status, type).toBe(415);
+      expect((await errorOf(response)).code).toBe('unsupported_media_type');
+    }
+  });
+
+  it('accepts application/json with a charset', async () => {
+    const response = await query(gateway, { prompt: 'hi' }, { headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expect(response.status).toBe(200);
+  });
+});
