@@ -6,7 +6,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import type { Config } from './config.ts';
 import { ProviderHealth } from './cascade/provider-health.ts';
 import auth from './plugins/auth.ts';
-import errorHandler from './plugins/error-handler.ts';
+import errorHandler, { frameworkErrorHandler } from './plugins/error-handler.ts';
 import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
 import swagger from './plugins/swagger.ts';
@@ -41,6 +41,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    frameworkErrors: frameworkErrorHandler,
   });
   app.server.headersTimeout = 15_000;
   // Only JSON bodies: without this, Fastify would parse text/plain too and answer 400, not 415.

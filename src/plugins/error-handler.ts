@@ -5,6 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { errorBody, GatewayError, openAiErrorBody, type FieldIssue } from '../errors.ts';
+import { REQUEST_ID_HEADER } from './request-id.ts';
 
 export interface ErrorHandlerOptions {
   /** Requests per minute per client IP that may hit unknown routes. */
@@ -58,6 +59,15 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: G
     .code(error.statusCode)
     .type('application/json; charset=utf-8')
     .send(openAi ? openAiErrorBody(error, request.id) : errorBody(error, request.id));
+}
+
+/**
+ * Fastify's `frameworkErrors`: errors raised before routing (a URL that does not decode, such as
+ * `/%`), which skip the hooks and the error handler. Same body and request id as any other error.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header(REQUEST_ID_HEADER, request.id);
+  sendError(request, reply, toGatewayError(error));
 }
 
 export default fp<ErrorHandlerOptions>(
