@@ -12,6 +12,7 @@ import requestId, { requestIdFor } from './plugins/request-id.ts';
 import swagger from './plugins/swagger.ts';
 import type { Provider } from './providers/types.ts';
 import healthRoute from './routes/health.ts';
+import openAiRoutes from './routes/openai.ts';
 import queryRoute from './routes/query.ts';
 
 export const VERSION: string = packageJson.version;
@@ -76,6 +77,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       }),
     );
     await api.register(queryRoute, { config, providers, health });
+    await api.register(openAiRoutes, { prefix: '/v1', config, providers, health });
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -5,6 +5,7 @@ export const ERROR_TABLE = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
   unauthorized: { status: 401, message: 'A valid API key is required.' },
   not_found: { status: 404, message: 'No such route.' },
+  model_not_found: { status: 404, message: 'No such model on this gateway; GET /v1/models lists them.' },
   payload_too_large: { status: 413, message: 'The request body is larger than 64 KiB.' },
   unsupported_media_type: { status: 415, message: 'The request body must be application/json.' },
   rate_limited: { status: 429, message: 'Rate limit exceeded for this API key.' },

@@ -41,6 +41,18 @@ describe('README examples against npm run dev', () => {
   it.each(examples.map((example, index) => [index, example]))('example %i works as written', async (_index, example) => {
     const command = example.replaceAll('http://localhost:7860', `http://127.0.0.1:${port}`);
     const { stdout } = await run('bash', ['-c', command], { timeout: 10_000 });
+    if (command.includes('"stream": true')) {
+      // Server-sent events: chunks with text, the usage chunk, then [DONE] as the last event.
+      const events = stdout.split('\n\n').filter((e) => e.startsWith('data: '));
+      expect(events.at(-1)).toBe('data: [DONE]');
+      const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)));
+      expect(chunks.length).toBeGreaterThan(2);
+      expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
+      const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+      expect(text).toContain('Simulated');
+      expect(chunks.at(-1).usage.total_tokens).toBeGreaterThan(0);
+      return;
+    }
     const body = JSON.parse(stdout);
     if (command.includes('wrong-key')) {
       expect(body.error.code).toBe('unauthorized');

@@ -1,0 +1,123 @@
+// Streaming through the cascade. The failover applies until the first token: each attempt opens
+// the provider's stream and waits for its first text, and a failure, or silence past the
+// first-token timeout, moves on to the next provider without the caller seeing anything. Once
+// text is in hand the stream is the caller's: the request budget stops applying, a stall limit
+// between chunks and a cap on the whole stream take over, and only the caller leaving (or those
+// limits) aborts the upstream call.
+import { ProviderError } from '../providers/provider-error.ts';
+import type { CompletionChunk, CompletionRequest, Provider } from '../providers/types.ts';
+import { runCascade, type AttemptCall, type CascadeContext, type CascadeResult } from './cascade.ts';
+import { timeoutReason } from './deadline.ts';
+
+export interface OpenedStream {
+  /** The first chunk with text. */
+  first: CompletionChunk;
+  /** The chunks after it. */
+  rest: AsyncIterator<CompletionChunk>;
+  /** Aborts the upstream call. */
+  upstream: AbortController;
+}
+
+export interface StreamCascadeSettings {
+  maxRetries: number;
+  /** Time an attempt has to produce its first text (capped by what is left of the budget). */
+  firstTokenTimeoutMs: number;
+}
+
+/** Runs the cascade until one provider has sent text; wrap lets the caller adjust each attempt. */
+export function runStreamCascade(
+  providers: readonly Provider[],
+  request: CompletionRequest,
+  settings: StreamCascadeSettings,
+  context: CascadeContext,
+  wrap: (call: AttemptCall<OpenedStream>) => AttemptCall<OpenedStream> = (call) => call,
+): Promise<CascadeResult<OpenedStream>> {
+  return runCascade(
+    providers,
+    wrap((provider, signal) => openStream(provider, request, signal)),
+    { maxRetries: settings.maxRetries, attemptTimeoutMs: settings.firstTokenTimeoutMs },
+    context,
+  );
+}
+
+/**
+ * Opens a provider's stream and reads up to its first text. Until then the upstream call follows
+ * the attempt's signal (its timer, the request budget, the caller leaving); after that it no
+ * longer does, so the cascade's timers cannot cut an answer that is already flowing.
+ */
+export async function openStream(provider: Provider, request: CompletionRequest, signal: AbortSignal): Promise<OpenedStream> {
+  const upstream = new AbortController();
+  const follow = () => upstream.abort(signal.reason);
+  if (signal.aborted) follow();
+  else signal.addEventListener('abort', follow, { once: true });
+  const chunks = provider.stream(request, upstream.signal)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await chunks.next();
+      if (next.done) throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended before any text`);
+      if (next.value.text !== '') return { first: next.value, rest: chunks, upstream };
+    }
+  } catch (error) {
+    if (!upstream.signal.aborted) upstream.abort(new DOMException('attempt failed', 'AbortError'));
+    await chunks.return?.(undefined)?.catch(() => undefined);
+    throw error;
+  } finally {
+    signal.removeEventListener('abort', follow);
+  }
+}
+
+export interface StreamLimits {
+  /** Longest silence allowed between two chunks. */
+  idleMs: number;
+  /** Longest the rest of the stream may take. */
+  totalMs: number;
+  /** Aborts when the caller goes away. */
+  cancel: AbortSignal;
+}
+
+/**
+ * The rest of an opened stream. Throws ProviderError: 'timeout' when the provider stalls or the
+ * stream outlives its cap, 'aborted' when the caller left, or whatever the provider failed with.
+ * Stopping early (return) aborts the upstream call.
+ */
+export async function* continueStream(provider: Provider, opened: OpenedStream, limits: StreamLimits): AsyncGenerator<CompletionChunk> {
+  const { rest, upstream } = opened;
+  const onCancel = () => upstream.abort(limits.cancel.reason);
+  if (limits.cancel.aborted) onCancel();
+  else limits.cancel.addEventListener('abort', onCancel, { once: true });
+  const endsAt = performance.now() + limits.totalMs;
+  let finished = false;
+  try {
+    for (;;) {
+      const left = endsAt - performance.now();
+      const stalled = left > limits.idleMs;
+      const timer = setTimeout(
+        () => upstream.abort(timeoutReason(stalled ? 'provider stalled mid-stream' : 'stream time limit reached')),
+        Math.max(0, Math.min(limits.idleMs, left)),
+      );
+      let next: IteratorResult<CompletionChunk>;
+      try {
+        next = await rest.next();
+      } catch (error) {
+        if (error instanceof ProviderError && error.kind === 'timeout') {
+          const why = stalled ? `sent nothing for ${limits.idleMs} ms` : 'ran past the stream time limit';
+          throw new ProviderError(provider.name, 'timeout', `${provider.name} ${why} mid-stream`, { cause: error });
+        }
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    limits.cancel.removeEventListener('abort', onCancel);
+    if (!finished) {
+      upstream.abort(new DOMException('stream abandoned', 'AbortError'));
+      await rest.return?.(undefined)?.catch(() => undefined);
+    }
+  }
+}

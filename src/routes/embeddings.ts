@@ -1,0 +1,91 @@
+// POST /v1/embeddings: OpenAI's Embeddings over the providers that can embed (today Gemini),
+// falling back to the next such provider like the chat cascade does.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Config } from '../config.ts';
+import { RequestCancelledError, runCascade, type AttemptRecord } from '../cascade/cascade.ts';
+import type { ProviderHealth } from '../cascade/provider-health.ts';
+import { GatewayError } from '../errors.ts';
+import type { Provider } from '../providers/types.ts';
+import { embeddingBodySchema, embeddingListSchema, openAiErrorResponses } from '../schemas/openai.ts';
+import { exactModelCall, resolveModel, routeFailure } from './model-routing.ts';
+import { publicModel } from './openai-mapping.ts';
+import { requestDeadline } from './request-deadline.ts';
+
+export interface EmbeddingsRouteOptions {
+  config: Config;
+  providers: readonly Provider[];
+  health: ProviderHealth;
+}
+
+type EmbeddingProvider = Provider & { embed: NonNullable<Provider['embed']> };
+
+const canEmbed = (provider: Provider): provider is EmbeddingProvider => typeof provider.embed === 'function';
+
+/** Little-endian float32 values, base64-encoded: what OpenAI sends for encoding_format "base64". */
+export function toBase64Floats(vector: readonly number[]): string {
+  const floats = new Float32Array(vector);
+  const bytes = Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength);
+  // Float32Array uses the platform's byte order; OpenAI's format is little-endian.
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) bytes.swap32();
+  return bytes.toString('base64');
+}
+
+const embeddingsRoute: FastifyPluginAsyncZod<EmbeddingsRouteOptions> = async (app, { config, providers, health }) => {
+  const embedders = providers.filter(canEmbed);
+
+  app.post(
+    '/embeddings',
+    {
+      schema: {
+        tags: ['openai'],
+        summary: 'OpenAI-compatible embeddings, from the providers that can embed',
+        security: [{ BearerAuth: [] }, { ApiKeyAuth: [] }],
+        body: embeddingBodySchema,
+        response: { 200: embeddingListSchema, ...openAiErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { input, model, encoding_format } = request.body;
+      const route = resolveModel(model, embedders, 'embeddings');
+      if (route.providers.length === 0) {
+        throw new GatewayError('providers_unavailable', { message: 'No configured provider serves embeddings.' });
+      }
+      const inputs = typeof input === 'string' ? [input] : input;
+      const deadline = requestDeadline(reply, config.requestTimeoutMs);
+      const attempts: AttemptRecord[] = [];
+      try {
+        const { value, provider } = await runCascade(
+          route.providers,
+          exactModelCall(route, (p, signal) => (p as EmbeddingProvider).embed({ inputs, ...(route.exactModel ? { model: route.exactModel } : {}) }, signal)),
+          { maxRetries: config.maxRetries, attemptTimeoutMs: config.providerTimeoutMs },
+          { deadline, health, log: request.log, attempts },
+        );
+        reply.header('x-llm-provider', provider.name);
+        const tokens = value.usage?.promptTokens ?? 0;
+        return {
+          object: 'list' as const,
+          data: value.vectors.map((vector, index) => ({
+            object: 'embedding' as const,
+            index,
+            embedding: encoding_format === 'base64' ? toBase64Floats(vector) : vector,
+          })),
+          model: publicModel(provider.name, value.model),
+          usage: { prompt_tokens: tokens, total_tokens: tokens },
+        };
+      } catch (error) {
+        if (error instanceof RequestCancelledError) {
+          request.log.info({ attempts, status: 499 }, 'client disconnected before the answer');
+          reply.hijack();
+          reply.raw.destroy();
+          return reply;
+        }
+        request.log.warn({ attempts }, 'no provider answered');
+        throw routeFailure(route, attempts, error);
+      } finally {
+        deadline.dispose();
+      }
+    },
+  );
+};
+
+export default embeddingsRoute;

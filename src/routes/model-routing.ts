@@ -1,0 +1,96 @@
+// What an OpenAI-style `model` means here, and how a failure of that route reads to the caller.
+//   "auto" (or none)        the cascade over the configured providers in PROVIDER_ORDER
+//   "groq"                  the cascade, starting at that provider, then the rest in order
+//   "groq/llama-3.3-70b…"   that model on that provider only (split on the first "/"), no fallback
+import { PROVIDER_NAMES, type ProviderName } from '../config.ts';
+import type { AttemptCall, AttemptRecord } from '../cascade/cascade.ts';
+import { GatewayError } from '../errors.ts';
+import { ProviderError } from '../providers/provider-error.ts';
+import type { Provider } from '../providers/types.ts';
+
+export const AUTO_MODEL = 'auto';
+
+export interface ModelRoute<P extends Provider = Provider> {
+  /** The providers to try, in order. */
+  providers: P[];
+  /** Set for "provider/model-id": the model to ask for, with no fallback. */
+  exactModel?: string;
+}
+
+// Model ids as providers spell them ("meta-llama/llama-3.3-70b-instruct:free"). Gemini's id goes
+// into the request URL, so it may not contain "/" there; ".." segments are refused for everyone.
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@+/-]*$/;
+
+const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
+
+/**
+ * Resolves `model` against the configured providers (already in PROVIDER_ORDER). `capability`
+ * names what the providers were filtered for ("embeddings"), for the error message.
+ */
+export function resolveModel<P extends Provider>(model: string | null | undefined, providers: readonly P[], capability?: string): ModelRoute<P> {
+  if (model === undefined || model === null || model === AUTO_MODEL) return { providers: [...providers] };
+  const slash = model.indexOf('/');
+  const name = slash === -1 ? model : model.slice(0, slash);
+  const provider = providers.find((p) => p.name === name);
+  if (!provider) throw notServed(name, capability);
+  if (slash === -1) return { providers: [provider, ...providers.filter((p) => p !== provider)] };
+
+  const id = model.slice(slash + 1);
+  const unsafe = !MODEL_ID.test(id) || id.split('/').includes('..') || (provider.name === 'gemini' && id.includes('/'));
+  if (unsafe) {
+    throw new GatewayError('invalid_request', {
+      message: 'The model id is not valid: use "provider/model-id" with letters, digits and . _ : @ + - /.',
+      param: 'model',
+    });
+  }
+  return { providers: [provider], exactModel: id };
+}
+
+function notServed(name: string, capability: string | undefined): GatewayError {
+  const known = isProviderName(name);
+  const message = !known
+    ? 'No such model on this gateway. Use "auto", a provider name or "provider/model-id"; GET /v1/models lists them.'
+    : capability
+      ? `Provider ${name} does not serve ${capability} on this gateway; GET /v1/models lists what does.`
+      : `Provider ${name} is not configured on this gateway; GET /v1/models lists the models it serves.`;
+  return new GatewayError('model_not_found', { message, param: 'model' });
+}
+
+/**
+ * For an exact model, an upstream 404 means the caller asked for a model the provider does not
+ * have: the request's fault, not the provider's, so it must not cool the provider down for
+ * everyone (the cascade ignores 'rejected' failures when it keeps health).
+ */
+export function exactModelCall<T>(route: ModelRoute, call: AttemptCall<T>): AttemptCall<T> {
+  if (route.exactModel === undefined) return call;
+  return async (provider, signal) => {
+    try {
+      return await call(provider, signal);
+    } catch (error) {
+      if (error instanceof ProviderError && error.status === 404) {
+        throw new ProviderError(provider.name, 'rejected', `${provider.name} does not serve the requested model`, { status: 404, cause: error });
+      }
+      throw error;
+    }
+  };
+}
+
+/**
+ * The caller's error for a failed cascade. With an exact model there was one provider to ask;
+ * when it refused the request itself, say so (404 for an unknown model, 400 otherwise) instead of
+ * a 503 that invites a retry.
+ */
+export function routeFailure(route: ModelRoute, attempts: readonly AttemptRecord[], error: unknown): unknown {
+  if (route.exactModel === undefined) return error;
+  const last = attempts.at(-1);
+  if (last?.outcome !== 'rejected') return error;
+  if (last.status === 404) {
+    return new GatewayError('model_not_found', {
+      message: `Provider ${last.provider} does not serve that model; GET /v1/models lists the configured ones.`,
+      param: 'model',
+    });
+  }
+  return new GatewayError('invalid_request', {
+    message: `Provider ${last.provider} refused this request for that model${last.status ? ` (HTTP ${last.status})` : ''}.`,
+  });
+}

@@ -1,0 +1,213 @@
+// POST /v1/chat/completions without streaming, driven by the official openai SDK: the answer's
+// shape, what reaches the provider, and what `model` selects.
+import OpenAI, { APIError } from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { simulatedAnswer } from '../../src/simulator/fake-server.ts';
+import { json, startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { USER_HELLO, sdk } from './helpers.ts';
+
+const GEMINI_MODEL = 'gemini-flash-lite-latest';
+
+describe('POST /v1/chat/completions', () => {
+  let gateway: TestGateway;
+  let client: OpenAI;
+  beforeAll(async () => {
+    gateway = await startGateway();
+    client = sdk(gateway);
+  });
+  afterAll(() => gateway.close());
+  beforeEach(() => gateway.resetFakes());
+
+  it('answers a plain completion in the chat.completion shape, with the provider header', async () => {
+    const { data, response } = await client.chat.completions.create({ model: 'auto', messages: USER_HELLO }).withResponse();
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-llm-provider')).toBe('gemini');
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(data.id).toMatch(/^chatcmpl-[0-9a-f]{24}$/);
+    expect(data.object).toBe('chat.completion');
+    expect(Math.abs(data.created - Date.now() / 1000)).toBeLessThan(5);
+    expect(data.model).toBe(`gemini/${GEMINI_MODEL}`);
+    expect(data.choices).toEqual([
+      {
+        index: 0,
+        message: { role: 'assistant', content: simulatedAnswer('gemini', GEMINI_MODEL, 'Say hello'), refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ]);
+    expect(data.usage?.prompt_tokens).toBeGreaterThan(0);
+    expect(data.usage?.completion_tokens).toBeGreaterThan(0);
+    expect(data.usage?.total_tokens).toBe((data.usage?.prompt_tokens ?? 0) + (data.usage?.completion_tokens ?? 0));
+  });
+
+  it('sends the caller parameters and the whole conversation upstream', async () => {
+    await client.chat.completions.create({
+      model: 'auto',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'developer', content: 'Answer in English.' },
+        { role: 'user', content: 'First question' },
+        { role: 'assistant', content: 'First answer' },
+        { role: 'user', content: [{ type: 'text', text: 'Second' }, { type: 'text', text: 'question' }] },
+      ],
+      max_tokens: 100,
+      temperature: 0.3,
+      top_p: 0.9,
+      stop: ['END', 'STOP'],
+      user: 'someone',
+      n: 1,
+      presence_penalty: 0,
+      frequency_penalty: 0,
+      seed: 7,
+    });
+    // toMatchObject: the Gemini SDK adds an empty safetySettings of its own.
+    expect(gateway.fakes.gemini.requests[0]?.body).toMatchObject({
+      contents: [
+        { role: 'user', parts: [{ text: 'First question' }] },
+        { role: 'model', parts: [{ text: 'First answer' }] },
+        { role: 'user', parts: [{ text: 'Second\nquestion' }] },
+      ],
+      generationConfig: { maxOutputTokens: 100, temperature: 0.3, topP: 0.9, stopSequences: ['END', 'STOP'] },
+      systemInstruction: { role: 'system', parts: [{ text: 'Be brief.\n\nAnswer in English.' }] },
+    });
+  });
+
+  it('applies the documented defaults, reads max_completion_tokens and a single stop string', async () => {
+    await client.chat.completions.create({ model: 'auto', messages: USER_HELLO });
+    expect(gateway.fakes.gemini.requests[0]?.body).toMatchObject({ generationConfig: { maxOutputTokens: 1024, temperature: 1 } });
+    expect(gateway.fakes.gemini.requests[0]?.body).not.toHaveProperty('generationConfig.stopSequences');
+
+    await client.chat.completions.create({ model: 'auto', messages: USER_HELLO, max_completion_tokens: 77, stop: 'END' });
+    expect(gateway.fakes.gemini.requests[1]?.body).toMatchObject({ generationConfig: { maxOutputTokens: 77, stopSequences: ['END'] } });
+  });
+
+  it('reports finish_reason "length" when the answer was cut at max_tokens', async () => {
+    const data = await client.chat.completions.create({ model: 'auto', messages: USER_HELLO, max_tokens: 2 });
+    expect(data.choices[0]?.finish_reason).toBe('length');
+    expect(data.choices[0]?.message.content).toBe(simulatedAnswer('gemini', GEMINI_MODEL, 'Say hello').slice(0, 8));
+  });
+
+  it('accepts no model at all as "auto"', async () => {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.config.apiKeys[0]}` },
+      body: JSON.stringify({ messages: USER_HELLO }),
+    });
+    expect(response.status).toBe(200);
+    expect((await json(response)).model).toBe(`gemini/${GEMINI_MODEL}`);
+  });
+
+  describe('model routing', () => {
+    it('"auto" falls back along PROVIDER_ORDER', async () => {
+      gateway.fakes.gemini.setDefault({ kind: 'error', status: 503 });
+      const { data, response } = await client.chat.completions.create({ model: 'auto', messages: USER_HELLO }).withResponse();
+      expect(response.headers.get('x-llm-provider')).toBe('groq');
+      expect(data.model).toBe('groq/llama-3.1-8b-instant');
+      expect(gateway.fakes.gemini.requests).toHaveLength(2);
+    });
+
+    it('a provider name starts the cascade at that provider, then the rest in order', async () => {
+      const { data, response } = await client.chat.completions.create({ model: 'openrouter', messages: USER_HELLO }).withResponse();
+      expect(response.headers.get('x-llm-provider')).toBe('openrouter');
+      // The configured "openrouter/free" router names the model that really answered.
+      expect(data.model).toBe('openrouter/meta-llama/llama-3.3-70b-instruct:free');
+      expect(gateway.fakes.gemini.requests).toHaveLength(0);
+
+      gateway.resetFakes();
+      gateway.fakes.openrouter.setDefault({ kind: 'error', status: 502 });
+      const fallback = await client.chat.completions.create({ model: 'openrouter', messages: USER_HELLO }).withResponse();
+      expect(fallback.response.headers.get('x-llm-provider')).toBe('gemini');
+      expect(gateway.fakes.groq.requests).toHaveLength(0);
+    });
+
+    it('"provider/model-id" asks that provider for exactly that model', async () => {
+      const { data, response } = await client.chat.completions.create({ model: 'groq/llama-3.3-70b-versatile', messages: USER_HELLO }).withResponse();
+      expect(response.headers.get('x-llm-provider')).toBe('groq');
+      expect(data.model).toBe('groq/llama-3.3-70b-versatile');
+      expect(gateway.fakes.groq.requests[0]?.body).toMatchObject({ model: 'llama-3.3-70b-versatile' });
+      expect(data.choices[0]?.message.content).toBe(simulatedAnswer('groq', 'llama-3.3-70b-versatile', 'Say hello'));
+    });
+
+    it('splits "provider/model-id" on the first slash only', async () => {
+      const data = await client.chat.completions.create({ model: 'openrouter/meta-llama/llama-3.3-70b-instruct:free', messages: USER_HELLO });
+      expect(data.model).toBe('openrouter/meta-llama/llama-3.3-70b-instruct:free');
+      expect(gateway.fakes.openrouter.requests[0]?.body).toMatchObject({ model: 'meta-llama/llama-3.3-70b-instruct:free' });
+
+      const gemini = await client.chat.completions.create({ model: 'gemini/gemini-3-flash', messages: USER_HELLO });
+      expect(gemini.model).toBe('gemini/gemini-3-flash');
+      expect(gateway.fakes.gemini.requests.at(-1)?.path).toBe('/v1beta/models/gemini-3-flash:generateContent');
+    });
+
+    it('an exact model that fails is an error, never another provider', async () => {
+      gateway.fakes.groq.setDefault({ kind: 'error', status: 503 });
+      const error = await client.chat.completions.create({ model: 'groq/llama-3.3-70b-versatile', messages: USER_HELLO }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+      expect((error as APIError).status).toBe(503);
+      expect((error as APIError).code).toBe('providers_unavailable');
+      expect(gateway.fakes.groq.requests).toHaveLength(2);
+      expect(gateway.fakes.gemini.requests).toHaveLength(0);
+      expect(gateway.fakes.openrouter.requests).toHaveLength(0);
+    });
+
+    it('a model the provider does not have is a 404 that does not take the provider out for others', async () => {
+      const groqHealth = async () => {
+        const health = await json(fetch(`${gateway.url}/health`));
+        return health.providers.find((p: { name: string }) => p.name === 'groq');
+      };
+      const before = await groqHealth();
+      expect(before.state).toBe('ready');
+      const error = await client.chat.completions.create({ model: 'groq/no-such-model', messages: USER_HELLO }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+      expect((error as APIError).code).toBe('model_not_found');
+      expect((error as APIError).param).toBe('model');
+      // Not retried, and not counted against the provider.
+      expect(gateway.fakes.groq.requests).toHaveLength(1);
+      expect(await groqHealth()).toEqual(before);
+      const again = await client.chat.completions.create({ model: 'groq', messages: USER_HELLO });
+      expect(again.model).toBe('groq/llama-3.1-8b-instant');
+    });
+
+    it.each([
+      ['an unknown model name', 'gpt-4o'],
+      ['an unknown provider', 'mistral/mistral-small'],
+      ['an empty provider', '/llama'],
+    ])('answers %s with 404 model_not_found naming param "model"', async (_what, model) => {
+      const error = await client.chat.completions.create({ model, messages: USER_HELLO }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(error).toMatchObject({ status: 404, code: 'model_not_found', param: 'model', type: 'not_found_error' });
+      expect(Object.values(gateway.fakes).every((fake) => fake.requests.length === 0)).toBe(true);
+    });
+
+    it.each([
+      ['a path segment', 'gemini/../../v1beta/files'],
+      ['a slash in a Gemini model id', 'gemini/tunedModels/mine'],
+      ['an empty model id', 'groq/'],
+      ['odd characters', 'groq/llama 3?x=1'],
+    ])('refuses %s in the model id with 400 naming param "model"', async (_what, model) => {
+      const error = await client.chat.completions.create({ model, messages: USER_HELLO }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(error).toMatchObject({ status: 400, code: 'invalid_request', param: 'model' });
+      expect(Object.values(gateway.fakes).every((fake) => fake.requests.length === 0)).toBe(true);
+    });
+  });
+});
+
+describe('POST /v1/chat/completions with a provider left out of PROVIDER_ORDER', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'groq,gemini' });
+  });
+  afterAll(() => gateway.close());
+
+  it.each(['openrouter', 'openrouter/openrouter/free'])('answers model "%s" with 404 model_not_found', async (model) => {
+    const error = await sdk(gateway).chat.completions.create({ model, messages: USER_HELLO }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as APIError).message).toMatch(/openrouter is not configured/);
+    expect(gateway.fakes.openrouter.requests).toHaveLength(0);
+  });
+
+  it('runs "auto" in the configured order', async () => {
+    const { response } = await sdk(gateway).chat.completions.create({ model: 'auto', messages: USER_HELLO }).withResponse();
+    expect(response.headers.get('x-llm-provider')).toBe('groq');
+  });
+});
