@@ -1,6 +1,7 @@
 // Spawning the gateway as a real process, the way a person or the container starts it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { delimiter, dirname } from 'node:path';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -20,10 +21,15 @@ export interface Spawned {
 }
 
 export function spawnNode(args: string[], env: Record<string, string>, cwd = process.cwd()): Spawned {
-  // A clean environment: only what the test passes, plus PATH/HOME to find node and npm.
-  const child = spawn(process.execPath, args, {
+  return spawnProcess(process.execPath, args, env, cwd);
+}
+
+/** Any command, with a clean environment: only what the test passes, plus PATH/HOME. */
+export function spawnProcess(command: string, args: string[], env: Record<string, string>, cwd = process.cwd()): Spawned {
+  const child = spawn(command, args, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    // The Node running the tests comes first, so a script's `node` is the same one.
+    env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,0 +1,25 @@
+# secure-llm-router: one container for Hugging Face Spaces (or anywhere Docker runs).
+# Node 24 runs the TypeScript sources directly, so there is no build step: the first stage only
+# installs the production dependencies, the second copies them next to the sources.
+
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=7860
+WORKDIR /app
+# The official image's "node" user has uid 1000, the uid Spaces runs containers with.
+COPY --chown=node:node --from=deps /app/node_modules ./node_modules
+COPY --chown=node:node package.json start-app.sh ./
+COPY --chown=node:node src ./src
+USER node
+EXPOSE 7860
+# Node's own fetch: the slim image has no curl.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||7860)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Exec form: SIGTERM goes to start-app.sh, which execs Node, so the server itself receives it and drains.
+ENTRYPOINT ["./start-app.sh"]

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Container entry point: check the environment, say what will run, then replace this shell with
+# Node so that SIGTERM from the platform reaches the server (which drains, then exits 0).
+set -eu
+cd "$(dirname "$0")"
+
+if [ -z "$(printf '%s' "${API_KEYS:-}" | tr -d ' ,')" ]; then
+  echo "start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys" >&2
+  exit 1
+fi
+
+configured=""
+for provider in gemini groq openrouter; do
+  case $provider in
+    gemini) key=${GEMINI_API_KEY:-} ;;
+    groq) key=${GROQ_API_KEY:-} ;;
+    openrouter) key=${OPENROUTER_API_KEY:-} ;;
+  esac
+  if [ -n "$key" ]; then configured="$configured $provider"; fi
+done
+
+case $(printf '%s' "${SIMULATED_PROVIDERS:-}" | tr 'A-Z' 'a-z') in
+  true | 1 | yes | on) simulated=true ;;
+  *) simulated=false ;;
+esac
+
+if [ "$simulated" = true ]; then
+  echo "start-app.sh: providers: simulated (SIMULATED_PROVIDERS=true); answers are not real"
+elif [ -z "$configured" ]; then
+  echo "start-app.sh: WARNING: no provider key is set (GEMINI_API_KEY, GROQ_API_KEY, OPENROUTER_API_KEY); every /query will answer 503" >&2
+else
+  echo "start-app.sh: providers configured:$configured"
+fi
+echo "start-app.sh: starting on ${HOST:-0.0.0.0}:${PORT:-7860}"
+
+exec node src/server.ts
