@@ -1,7 +1,7 @@
 // Client authentication for the protected routes only (registered inside their encapsulated
 // context, so /health and /docs stay public). Keys are compared in constant time as SHA-256
 // digests; the rate limiter and the logs see a key's id, never the key.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError } from '../errors.ts';
@@ -19,7 +19,8 @@ export interface AuthOptions {
   failuresPerMinute: number;
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+// One-shot hashing: no Hash object per request.
+const digest = (value: string) => hash('sha256', value, 'buffer');
 
 /** Takes the key from X-API-Key, or from "Authorization: Bearer" as the OpenAI SDKs send it. */
 export function presentedKey(request: FastifyRequest): string | undefined {
