@@ -33,4 +33,5 @@ else
 fi
 echo "start-app.sh: starting on ${HOST:-0.0.0.0}:${PORT:-7860}"
 
-exec node src/server.ts
+# The same command as `npm start` (a smaller young generation keeps memory down under load).
+exec node --max-semi-space-size=8 src/server.ts

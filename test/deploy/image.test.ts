@@ -87,6 +87,11 @@ describe('the Dockerfile', () => {
     expect(statSync(join(ROOT, 'start-app.sh')).mode & 0o111).not.toBe(0);
   });
 
+  it('starts Node exactly as npm start does', () => {
+    const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    expect(readFileSync(join(ROOT, 'start-app.sh'), 'utf8')).toContain(`\nexec ${start}\n`);
+  });
+
   it('keeps secrets, tests and local installs out of the build context', () => {
     const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
     for (const entry of ['.env', '.env.*', '.git', 'node_modules', 'test']) expect(ignored).toContain(entry);

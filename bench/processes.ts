@@ -1,0 +1,271 @@
+// The processes under test: the fake upstream, the bare pass-through proxy and the gateway, each
+// in its own process so its CPU time and memory can be read apart from the load generator's.
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+export const BENCH_KEY = 'bench-client-key-0001';
+
+export interface Child {
+  name: string;
+  pid: number;
+  /** Set when the process ended without being asked to. */
+  readonly crashed: boolean;
+  url: string;
+  stop(): Promise<void>;
+  /** Immediate SIGKILL, for when the benchmark itself is exiting. */
+  kill(): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU time and memory, read from /proc (Linux). Elsewhere they read as NaN and print as "n/a".
+
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU time of a process so far, in microseconds. */
+export function cpuMicros(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which sits in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks / clockTicks()) * 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The machine's CPU time so far, and the part the hypervisor gave to other guests ("steal"). */
+export function machineTicks(): { total: number; steal: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    // user nice system idle iowait irq softirq steal
+    const total = fields.slice(0, 8).reduce((sum, v) => sum + v, 0);
+    return { total, steal: fields[7] ?? Number.NaN };
+  } catch {
+    return { total: Number.NaN, steal: Number.NaN };
+  }
+}
+
+/** Steal as a percentage of the machine's CPU time between two readings. */
+export function stealPercent(before: { total: number; steal: number }, after: { total: number; steal: number }): number {
+  const total = after.total - before.total;
+  return total > 0 ? ((after.steal - before.steal) / total) * 100 : Number.NaN;
+}
+
+/** Resident set size of a process, in megabytes. */
+export function rssMegabytes(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Watches for an exit nobody asked for; stop() and kill() make the exit expected. */
+function lifecycle(child: ChildProcess) {
+  let expected = false;
+  let crashed = false;
+  child.on('exit', () => {
+    if (!expected) crashed = true;
+  });
+  return {
+    get crashed() {
+      return crashed;
+    },
+    stop: () => {
+      expected = true;
+      return stopper(child)();
+    },
+    kill: () => {
+      expected = true;
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+}
+
+/** Forks one of the bench's own servers and waits for it to report its port. */
+function forkServer(name: string, file: string, env: Record<string, string>): Promise<Child> {
+  const child = fork(here(file), [], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const life = lifecycle(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 10 s`)), 10_000);
+    child.once('exit', (code) => reject(new Error(`${name} exited with code ${code} before it was ready`)));
+    child.once('message', (message: { port?: number }) => {
+      clearTimeout(timer);
+      if (typeof message.port !== 'number') return reject(new Error(`${name} sent no port`));
+      resolve({
+        name,
+        pid: child.pid as number,
+        url: `http://127.0.0.1:${message.port}`,
+        get crashed() {
+          return life.crashed;
+        },
+        stop: life.stop,
+        kill: life.kill,
+      });
+    });
+  });
+}
+
+export interface FakeOptions {
+  delayMs: number;
+  streamChunks: number;
+  streamGapMs: number;
+}
+
+export function startFake(options: FakeOptions): Promise<Child> {
+  return forkServer('fake upstream', './fake-upstream.ts', {
+    FAKE_DELAY_MS: String(options.delayMs),
+    FAKE_STREAM_CHUNKS: String(options.streamChunks),
+    FAKE_STREAM_GAP_MS: String(options.streamGapMs),
+  });
+}
+
+export function startProxy(target: string): Promise<Child> {
+  return forkServer('pass-through proxy', './passthrough-proxy.ts', { PROXY_TARGET: target });
+}
+
+export type BenchProvider = 'openrouter' | 'groq';
+
+export interface GatewayOptions {
+  provider: BenchProvider;
+  upstream: string;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeFlags: string[];
+  /** The checkout to run (default: this one); another one serves as a baseline. */
+  root?: string;
+  name?: string;
+  /** Run bench/gateway-variant.ts with this variant instead of src/server.ts. */
+  variant?: string;
+}
+
+/** The node flags of `npm start`, so the gateway runs here exactly as in production. */
+const START_FLAGS = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
+
+/** Where the provider's base URL points for a given upstream origin. */
+export function upstreamPath(provider: BenchProvider): string {
+  return provider === 'groq' ? '/openai/v1/chat/completions' : '/api/v1/chat/completions';
+}
+
+/**
+ * `node src/server.ts` exactly as production starts it, with the one provider pointed at the fake.
+ * Every setting that changes the hot path is given here, so a developer's .env cannot change the
+ * result (dotenv never overrides a variable that is already set, even to "").
+ */
+export function startGateway(options: GatewayOptions): Promise<Child> {
+  const { provider, upstream } = options;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'production',
+    API_KEYS: BENCH_KEY,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    PROVIDER_ORDER: provider,
+    GEMINI_API_KEY: '',
+    GROQ_API_KEY: provider === 'groq' ? 'bench' : '',
+    OPENROUTER_API_KEY: provider === 'openrouter' ? 'bench' : '',
+    GROQ_BASE_URL: upstream,
+    OPENROUTER_BASE_URL: `${upstream}/api/v1`,
+    OPENROUTER_APP_URL: '',
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    LOG_LEVEL: 'info',
+    SIMULATED_PROVIDERS: 'false',
+    SIMULATED_FAULTS: '',
+    TRUST_PROXY: 'false',
+    MAX_RETRIES: '1',
+    PROVIDER_TIMEOUT_MS: '5000',
+    REQUEST_TIMEOUT_MS: '10000',
+    FIRST_TOKEN_TIMEOUT_MS: '4000',
+  };
+  const name = options.name ?? 'gateway';
+  const entry = options.variant === undefined ? 'src/server.ts' : here('./gateway-variant.ts');
+  if (options.variant !== undefined) env.BENCH_VARIANT = options.variant;
+  const child = spawn(process.execPath, [...START_FLAGS, ...options.nodeFlags, entry], {
+    cwd: options.root ?? ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const life = lifecycle(child);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    stderr = (stderr + text).slice(-4000);
+  });
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the ${name} did not start within 15 s\n${stderr}`)), 15_000);
+    child.once('exit', (code) => reject(new Error(`the ${name} exited with code ${code} before it was ready\n${stderr}`)));
+    let pending = '';
+    let ready = false;
+    // The logs keep flowing through this pipe as they would to a log collector; past the
+    // "listening" line they are read and dropped.
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (ready) return;
+      pending += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) !== -1) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        const entry = safeJson(line);
+        if (entry?.msg === 'listening' && typeof entry.address === 'string') {
+          ready = true;
+          pending = '';
+          clearTimeout(timer);
+          resolve({
+            name,
+            pid: child.pid as number,
+            url: entry.address,
+            get crashed() {
+              return life.crashed;
+            },
+            stop: life.stop,
+            kill: life.kill,
+          });
+          return;
+        }
+      }
+    });
+  });
+}
+
+function safeJson(line: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
