@@ -4,8 +4,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import packageJson from '../package.json' with { type: 'json' };
 import type { Config } from './config.ts';
+import { GatewayError } from './errors.ts';
 import { ProviderHealth } from './cascade/provider-health.ts';
 import auth from './plugins/auth.ts';
+import { clientErrorHandler } from './plugins/client-error.ts';
 import errorHandler, { frameworkErrorHandler } from './plugins/error-handler.ts';
 import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
@@ -43,6 +45,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+    // Node would answer an HTTP/1.1 request without Host with a bare 400 of its own; the hook
+    // below refuses it instead, with the documented body and a request id.
+    http: { requireHostHeader: false },
   });
   app.server.headersTimeout = 15_000;
   // Only JSON bodies: without this, Fastify would parse text/plain too and answer 400, not 415.
@@ -59,6 +65,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   await app.register(rateLimiting);
   await app.register(requestId);
+  app.addHook('onRequest', (request, _reply, done) => {
+    const { httpVersionMajor, httpVersionMinor } = request.raw;
+    if (httpVersionMajor === 1 && httpVersionMinor >= 1 && request.headers.host === undefined) {
+      return done(new GatewayError('invalid_request', { message: 'An HTTP/1.1 request needs a Host header.' }));
+    }
+    done();
+  });
   await app.register(errorHandler, { notFoundPerMinute: Math.max(60, config.authFailuresPerMinute) });
   await app.register(swagger, { version: VERSION });
 

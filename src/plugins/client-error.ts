@@ -1,0 +1,37 @@
+// Requests Node's HTTP parser refuses before Fastify sees them (a malformed request line, a header
+// section over 16 KiB, a request that took too long to arrive). They get the documented error body
+// with a fresh request id, like every other error, and the connection is closed: after a parse
+// error nothing more on it can be trusted.
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { errorBody, GatewayError, type ErrorCode } from '../errors.ts';
+
+function codeFor(error: NodeJS.ErrnoException): ErrorCode {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_timeout';
+  if (error.code === 'HPE_HEADER_OVERFLOW') return 'headers_too_large';
+  return 'invalid_request';
+}
+
+/** Fastify's `clientErrorHandler`. */
+export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const requestId = randomUUID();
+  const gatewayError = new GatewayError(codeFor(error), codeFor(error) === 'invalid_request' ? { message: 'The request is not valid HTTP.' } : {});
+  // Only the parser's code: the error's rawPacket holds the request's bytes, keys included.
+  this.log.debug({ request_id: requestId, parse_error: error.code, status: gatewayError.statusCode }, 'unparsable request refused');
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(gatewayError, requestId));
+    socket.end(
+      `HTTP/1.1 ${gatewayError.statusCode} ${STATUS_CODES[gatewayError.statusCode]}\r\n` +
+        'content-type: application/json; charset=utf-8\r\n' +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-request-id: ${requestId}\r\n` +
+        'connection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroySoon();
+}
