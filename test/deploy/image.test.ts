@@ -4,7 +4,7 @@
 // container would. No Docker engine is needed, and the Dockerfile cannot drift from what is tested.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,9 @@ function directoryBytes(path: string): number {
 }
 
 const [depsStage, finalStage] = stages(dockerfile) as [Stage, Stage];
+const WORKDIR = finalStage.lines.find((line) => line.startsWith('WORKDIR '))?.split(/\s+/)[1] ?? '/app';
+/** The home of the official image's `node` user. */
+const NODE_HOME = '/home/node';
 
 describe('the Dockerfile', () => {
   it('builds on a slim Node 24 image and installs production dependencies only', () => {
@@ -101,13 +104,16 @@ describe('the Dockerfile', () => {
 describe('the image, replayed without Docker', () => {
   let app: string;
   let nodeModulesBytes = 0;
-  const imageEnv = envOf(finalStage);
+  let home: string;
+  /** The final stage's ENV, with the image's WORKDIR and the node user's home mapped to temporary folders. */
+  const imageEnv = () =>
+    Object.fromEntries(Object.entries(envOf(finalStage)).map(([name, value]) => [name, value.replace(WORKDIR, app).replace(NODE_HOME, home)]));
   const started: Spawned[] = [];
 
   /** start-app.sh as the container's entry point runs it, on a loopback port. */
   async function startImage(env: Record<string, string>): Promise<{ server: Spawned; url: string; port: number }> {
     const port = await freePort();
-    const server = spawnProcess('./start-app.sh', [], { ...imageEnv, HOST: '127.0.0.1', PORT: String(port), ...env }, app);
+    const server = spawnProcess('./start-app.sh', [], { ...imageEnv(), HOST: '127.0.0.1', PORT: String(port), ...env }, app);
     started.push(server);
     return { server, url: `http://127.0.0.1:${port}`, port };
   }
@@ -116,13 +122,17 @@ describe('the image, replayed without Docker', () => {
     const work = mkdtempSync(join(tmpdir(), 'secure-llm-router-image-'));
     const deps = join(work, 'deps');
     app = join(work, 'app');
+    home = join(work, 'home');
     // Stage 1: the COPY lines, then a production-only install from the lockfile.
     for (const path of copiedPaths(depsStage)) cpSync(join(ROOT, path), join(deps, path), { recursive: true });
     await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: deps, timeout: 240_000 });
-    // Stage 2: node_modules from stage 1, then the final stage's own COPY lines.
+    // Stage 2: node_modules from stage 1, then the final stage's own COPY lines and RUN steps.
     mkdirSync(app);
     renameSync(join(deps, 'node_modules'), join(app, 'node_modules'));
     for (const path of copiedPaths(finalStage)) cpSync(join(ROOT, path), join(app, path), { recursive: true });
+    for (const line of finalStage.lines.filter((l) => /^RUN\s/.test(l))) {
+      await run('sh', ['-c', line.replace(/^RUN\s+/, '')], { cwd: app, env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, ...imageEnv() }, timeout: 60_000 });
+    }
     nodeModulesBytes = directoryBytes(join(app, 'node_modules'));
   }, 300_000);
 
@@ -142,6 +152,8 @@ describe('the image, replayed without Docker', () => {
     for (const [path] of devOnly) expect(existsSync(join(app, path)), path).toBe(false);
     expect(existsSync(join(app, 'node_modules', 'fastify'))).toBe(true);
     expect(readdirSync(app).sort()).toEqual(['node_modules', 'package.json', 'src', 'start-app.sh']);
+    // The compile cache written while building, for the uid that runs the server.
+    expect(readdirSync(join(home, '.cache', 'node-compile-cache')).some((name) => name.endsWith(`-${process.getuid?.() ?? 0}`))).toBe(true);
   });
 
   it('starts in simulated mode, answers /health and /query, and passes its own HEALTHCHECK', async () => {
