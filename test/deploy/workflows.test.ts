@@ -58,10 +58,11 @@ describe('the deploy workflow', () => {
     expect(job?.if).toContain("github.event.workflow_run.conclusion == 'success'");
   });
 
-  it('pushes to the Space named by HF_SPACE with the HF_TOKEN secret, never inlining it', () => {
-    const push = steps(deploy).find((step) => step.run?.includes('git push'));
+  it('pushes with scripts/push-to-space.sh to the Space named by HF_SPACE, the token from the HF_TOKEN secret', () => {
+    const push = steps(deploy).find((step) => step.run?.includes('push-to-space.sh'));
     expect(push?.env).toEqual({ HF_TOKEN: '${{ secrets.HF_TOKEN }}', HF_SPACE: '${{ vars.HF_SPACE }}' });
-    expect(push?.run).toContain('huggingface.co/spaces/${HF_SPACE}');
+    expect(push?.run).toContain('scripts/push-to-space.sh "$HF_SPACE"');
     expect(push?.run).not.toContain('secrets.');
+    expect(read('scripts/push-to-space.sh')).toContain('https://user:${HF_TOKEN}@huggingface.co/spaces/${space}');
   });
 });
