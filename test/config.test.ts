@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { ConfigError, envSchema, loadConfig } from '../src/config.ts';
 
 describe('configuration', () => {
   it('applies the documented defaults', () => {
@@ -67,5 +68,26 @@ describe('configuration', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('AIza-secret-value');
     }
+  });
+});
+
+describe('the documented configuration', () => {
+  const variables = Object.keys(envSchema.shape);
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+
+  it('lists every variable in .env.example, with nothing else', () => {
+    const listed = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+    expect([...listed].sort()).toEqual([...variables].sort());
+  });
+
+  it("describes every variable in the README's configuration table", () => {
+    for (const name of variables) expect(table, name).toContain(`\`${name}\``);
+  });
+
+  it('keeps .env.example free of real-looking secrets', () => {
+    expect(loadConfig(Object.fromEntries([...example.matchAll(/^([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1], m[2]])))).toBeTruthy();
+    expect(example).not.toMatch(/(gsk_|sk-or-|AIza)[A-Za-z0-9_-]{10,}/);
   });
 });
