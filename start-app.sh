@@ -4,7 +4,10 @@
 set -eu
 cd "$(dirname "$0")"
 
-if [ -z "$(printf '%s' "${API_KEYS:-}" | tr -d ' ,')" ]; then
+# The server trims every value, so a value of only blanks (and commas, for API_KEYS) is unset.
+blank() { [ -z "$(printf '%s' "$1" | tr -d "[:space:]${2:-}")" ]; }
+
+if blank "${API_KEYS:-}" ,; then
   echo "start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys" >&2
   exit 1
 fi
@@ -16,10 +19,10 @@ for provider in gemini groq openrouter; do
     groq) key=${GROQ_API_KEY:-} ;;
     openrouter) key=${OPENROUTER_API_KEY:-} ;;
   esac
-  if [ -n "$key" ]; then configured="$configured $provider"; fi
+  if ! blank "$key"; then configured="$configured $provider"; fi
 done
 
-case $(printf '%s' "${SIMULATED_PROVIDERS:-}" | tr 'A-Z' 'a-z') in
+case $(printf '%s' "${SIMULATED_PROVIDERS:-}" | tr '[:upper:]' '[:lower:]') in
   true | 1 | yes | on) simulated=true ;;
   *) simulated=false ;;
 esac

@@ -216,17 +216,22 @@ describe('the image, replayed without Docker', () => {
     expect(server.output()).toContain('shutting down');
   });
 
-  it('refuses to start without API_KEYS, with one clear line, and never listens', async () => {
-    const { server, url } = await startImage({ SIMULATED_PROVIDERS: 'true' });
+  it.each([
+    ['unset', {}],
+    ['only blanks and commas', { API_KEYS: ' , \t' }],
+  ])('refuses to start when API_KEYS is %s, with one clear line, and never listens', async (_, env: Record<string, string>) => {
+    const { server, url } = await startImage({ SIMULATED_PROVIDERS: 'true', ...env });
     expect(await server.exited).toBe(1);
     expect(server.output().trim()).toBe('start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys');
     await expect(fetch(`${url}/health`)).rejects.toThrow();
   });
 
   it('warns loudly when no provider key is set, and still serves /health as unavailable', async () => {
-    const { server, url } = await startImage({ API_KEYS: KEY });
+    // A key of only blanks is no key to the server, so it is none to start-app.sh either.
+    const { server, url } = await startImage({ API_KEYS: KEY, GEMINI_API_KEY: '  ' });
     await waitForOk(`${url}/health`, 20_000);
     expect(server.output()).toContain('WARNING: no provider key is set');
+    expect(server.output()).not.toContain('providers configured');
     expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ status: 'unavailable', simulated: false });
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
