@@ -59,7 +59,7 @@ export const envSchema = z
     MAX_RETRIES: int(0, 10).default(1),
     CIRCUIT_BREAKER_THRESHOLD: int(1, 1000).default(3),
     CIRCUIT_BREAKER_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
-    SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+    SHUTDOWN_GRACE_MS: int(0, 600_000).default(8_000),
 
     TRUST_PROXY: bool.default(false),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),

@@ -14,6 +14,8 @@ describe('configuration', () => {
       providerTimeoutMs: 5000,
       requestTimeoutMs: 10_000,
       maxRetries: 1,
+      // Inside the 10 s that docker stop (and most platforms) wait before SIGKILL.
+      shutdownGraceMs: 8000,
       trustProxy: false,
       logLevel: 'info',
       simulated: false,
