@@ -57,6 +57,13 @@ describe('Swagger UI at /docs in Chromium', () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
+    // Console errors too, except the browser's own line for a response with an error status
+    // (the 401 below is expected; its body is checked there).
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of 401/.test(message.text())) {
+        errors.push(message.text());
+      }
+    });
     await page.route('**/*', (route) => {
       const url = route.request().url();
       if (url.startsWith(`${origin}/`)) return route.continue();
@@ -66,6 +73,8 @@ describe('Swagger UI at /docs in Chromium', () => {
     const response = await page.goto(`${origin}/docs`);
     expect(response?.status()).toBe(200);
     await page.locator('.opblock-summary-path', { hasText: /^\/query$/ }).first().waitFor();
+    expect(await page.title()).toBe('Swagger UI');
+    expect(await page.locator('.info .title').first().innerText()).toMatch(/^secure-llm-router/);
     return { page, errors };
   }
 
