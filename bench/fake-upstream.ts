@@ -9,7 +9,7 @@
 //   FAKE_STREAM_CHUNKS   content chunks in a stream (default 8)
 //   FAKE_STREAM_GAP_MS   pause between stream chunks (default 2; 0 writes them back to back)
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, type Listening } from './listen.ts';
 
 const PATHS = new Set(['/api/v1/chat/completions', '/openai/v1/chat/completions']);
 const MODEL = 'bench/fake-model';
@@ -70,7 +70,7 @@ export function streamEvents(chunks: number): string[] {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export function startFakeUpstream(settings: FakeSettings, port = 0): Promise<{ port: number; close(): Promise<void> }> {
+export function startFakeUpstream(settings: FakeSettings, port = 0): Promise<Listening> {
   const events = streamEvents(settings.streamChunks);
 
   async function writeStream(res: ServerResponse): Promise<void> {
@@ -110,19 +110,7 @@ export function startFakeUpstream(settings: FakeSettings, port = 0): Promise<{ p
     });
   });
 
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
+  return listenOnLoopback(server, port);
 }
 
 const numberFromEnv = (name: string, fallback: number): number => {

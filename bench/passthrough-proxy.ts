@@ -7,7 +7,7 @@
 // Runs as its own process (started by bench/run.ts through child_process.fork) and reports its
 // port over IPC. PROXY_TARGET is the upstream's origin, e.g. http://127.0.0.1:41234.
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, type Listening } from './listen.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te', 'trailer']);
 
@@ -17,7 +17,7 @@ function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return out;
 }
 
-export function startPassthroughProxy(target: string, port = 0): Promise<{ port: number; close(): Promise<void> }> {
+export function startPassthroughProxy(target: string, port = 0): Promise<Listening> {
   const origin = new URL(target);
   const agent = new Agent({ keepAlive: true, keepAliveMsecs: 4_000, maxSockets: 256 });
 
@@ -54,20 +54,7 @@ export function startPassthroughProxy(target: string, port = 0): Promise<{ port:
     req.pipe(upstream);
   });
 
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        close: () =>
-          new Promise<void>((done) => {
-            agent.destroy();
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
+  return listenOnLoopback(server, port, () => agent.destroy());
 }
 
 if (import.meta.main) {

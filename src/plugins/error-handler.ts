@@ -1,7 +1,7 @@
 // The one root error handler and the not-found handler. Every error leaves as the documented
 // JSON body (OpenAI's shape under /v1) with the request id; a message is exposed only for
 // statuses under 500, and causes go to the log, never to the client.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { errorBody, GatewayError, openAiErrorBody, type FieldIssue } from '../errors.ts';

@@ -10,7 +10,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../config.ts';
-import { RequestCancelledError, runCascade, type AttemptRecord } from '../cascade/cascade.ts';
+import { runCascade, type AttemptRecord } from '../cascade/cascade.ts';
 import { Deadline } from '../cascade/deadline.ts';
 import type { ProviderHealth } from '../cascade/provider-health.ts';
 import { continueStream, runStreamCascade, type OpenedStream } from '../cascade/stream-cascade.ts';
@@ -30,8 +30,8 @@ import {
   usageEvent,
   type ChunkMeta,
 } from './openai-mapping.ts';
-import { requestDeadline } from './request-deadline.ts';
-import { disconnectSignal, SSE_HEADERS, SseWriter } from './sse.ts';
+import { disconnectSignal, noAnswer, requestDeadline } from './request-deadline.ts';
+import { SSE_HEADERS, SseWriter } from './sse.ts';
 
 /** The longest a stream may run after its first token. */
 export const MAX_STREAM_MS = 5 * 60_000;
@@ -176,15 +176,7 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
 
   /** Answers for a cascade that produced nothing: an error, or silence for a caller who left. */
   function failed(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, attempts: AttemptRecord[], error: unknown): FastifyReply {
-    if (error instanceof RequestCancelledError) {
-      // Nobody is left to answer; drop the socket without writing.
-      request.log.info({ attempts, status: 499 }, 'client disconnected before the answer');
-      reply.hijack();
-      reply.raw.destroy();
-      return reply;
-    }
-    request.log.warn({ attempts }, 'no provider answered');
-    throw routeFailure(route, attempts, error);
+    return noAnswer(request, reply, attempts, error, (cause) => routeFailure(route, attempts, cause));
   }
 
   /** A failure after the first token: counts against the provider, and reads as a safe message. */

@@ -2,14 +2,14 @@
 // falling back to the next such provider like the chat cascade does.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../config.ts';
-import { RequestCancelledError, runCascade, type AttemptRecord } from '../cascade/cascade.ts';
+import { runCascade, type AttemptRecord } from '../cascade/cascade.ts';
 import type { ProviderHealth } from '../cascade/provider-health.ts';
 import { GatewayError } from '../errors.ts';
 import type { Provider } from '../providers/types.ts';
 import { embeddingBodySchema, embeddingListSchema, openAiErrorResponses } from '../schemas/openai.ts';
 import { exactModelCall, resolveModel, routeFailure } from './model-routing.ts';
 import { publicModel } from './openai-mapping.ts';
-import { requestDeadline } from './request-deadline.ts';
+import { noAnswer, requestDeadline } from './request-deadline.ts';
 
 export interface EmbeddingsRouteOptions {
   config: Config;
@@ -73,14 +73,7 @@ const embeddingsRoute: FastifyPluginAsyncZod<EmbeddingsRouteOptions> = async (ap
           usage: { prompt_tokens: tokens, total_tokens: tokens },
         };
       } catch (error) {
-        if (error instanceof RequestCancelledError) {
-          request.log.info({ attempts, status: 499 }, 'client disconnected before the answer');
-          reply.hijack();
-          reply.raw.destroy();
-          return reply;
-        }
-        request.log.warn({ attempts }, 'no provider answered');
-        throw routeFailure(route, attempts, error);
+        return noAnswer(request, reply, attempts, error, (cause) => routeFailure(route, attempts, cause));
       } finally {
         deadline.dispose();
       }

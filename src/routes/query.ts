@@ -1,12 +1,12 @@
 // POST /query: one prompt in, one answer out, through the provider cascade.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../config.ts';
-import { RequestCancelledError, runCascade, type AttemptRecord } from '../cascade/cascade.ts';
+import { runCascade, type AttemptRecord } from '../cascade/cascade.ts';
 import type { ProviderHealth } from '../cascade/provider-health.ts';
 import type { Provider, TokenUsage } from '../providers/types.ts';
 import { protectedErrorResponses } from '../schemas/error.ts';
 import { queryBodySchema, queryResponseSchema } from '../schemas/query.ts';
-import { requestDeadline } from './request-deadline.ts';
+import { noAnswer, requestDeadline } from './request-deadline.ts';
 
 export interface QueryRouteOptions {
   config: Config;
@@ -60,15 +60,7 @@ const queryRoute: FastifyPluginAsyncZod<QueryRouteOptions> = async (app, { confi
           attempts,
         };
       } catch (error) {
-        if (error instanceof RequestCancelledError) {
-          // Nobody is left to answer; drop the socket without writing.
-          request.log.info({ attempts, status: 499 }, 'client disconnected before the answer');
-          reply.hijack();
-          reply.raw.destroy();
-          return reply;
-        }
-        request.log.warn({ attempts }, 'no provider answered');
-        throw error;
+        return noAnswer(request, reply, attempts, error);
       } finally {
         deadline.dispose();
       }

@@ -1,8 +1,7 @@
 // Server-sent events for the streaming routes: headers that keep proxies from buffering, one
-// `data:` line per event written the moment it is ready, and a signal for the client leaving.
+// `data:` line per event written the moment it is ready.
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import type { FastifyReply } from 'fastify';
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -10,15 +9,6 @@ export const SSE_HEADERS = {
   // nginx and similar proxies otherwise hold events back until a buffer fills.
   'x-accel-buffering': 'no',
 };
-
-/** Aborts when the client goes away before the response has finished. */
-export function disconnectSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new DOMException('client disconnected', 'AbortError'));
-  });
-  return controller.signal;
-}
 
 /** The body of an event stream; hand `body` to reply.send, then write events to it. */
 export class SseWriter {
