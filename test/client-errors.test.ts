@@ -1,0 +1,70 @@
+// Requests refused by Node's HTTP layer before Fastify routes them still get the documented error
+// body, a fresh request id and a closed connection (src/plugins/client-error.ts).
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEY, startGateway, UUID, type TestGateway } from './helpers/gateway.ts';
+import { rawExchange } from './helpers/raw-http.ts';
+
+/** Status, lower-cased headers and parsed JSON body of a raw HTTP/1.1 answer. */
+function parse(answer: string) {
+  const [head = '', body = ''] = answer.split('\r\n\r\n');
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as { error: { code: string; message: string; request_id: string } } };
+}
+
+describe('requests refused before routing', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startGateway();
+  });
+  afterAll(() => gateway.close());
+
+  it('answers headers over 16 KiB with 431 headers_too_large, and never logs the bytes', async () => {
+    const answer = parse(await rawExchange(gateway.url, Buffer.from(`GET /health HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}${'k'.repeat(20_000)}\r\n\r\n`)));
+    expect(answer.status).toBe(431);
+    expect(answer.headers).toMatchObject({ 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+    expect(answer.headers['x-request-id']).toMatch(UUID);
+    expect(answer.body).toEqual({ error: { code: 'headers_too_large', message: 'The request headers are larger than 16 KiB.', request_id: answer.headers['x-request-id'] } });
+    expect(gateway.logText()).not.toContain(KEY);
+  });
+
+  it('answers a request that is not HTTP with 400 invalid_request', async () => {
+    const answer = parse(await rawExchange(gateway.url, Buffer.from('HELLO THERE\r\n\r\n')));
+    expect(answer.status).toBe(400);
+    expect(answer.headers.connection).toBe('close');
+    expect(answer.body.error).toEqual({ code: 'invalid_request', message: 'The request is not valid HTTP.', request_id: answer.headers['x-request-id'] });
+  });
+
+  it('answers an HTTP/1.1 request without Host with 400 invalid_request', async () => {
+    const answer = parse(await rawExchange(gateway.url, Buffer.from('GET /health HTTP/1.1\r\nConnection: close\r\n\r\n')));
+    expect(answer.status).toBe(400);
+    expect(answer.headers['x-request-id']).toMatch(UUID);
+    expect(answer.body.error).toEqual({ code: 'invalid_request', message: 'An HTTP/1.1 request needs a Host header.', request_id: answer.headers['x-request-id'] });
+  });
+
+  it('answers a request that did not arrive in time with 408 request_timeout', async () => {
+    // Node raises this from its connection-checking timer (every 30 s by default, after
+    // headersTimeout); the test raises the same event on the same socket rather than wait.
+    const serverSocket = once(gateway.app.server, 'connection') as Promise<[Socket]>;
+    const url = new URL(gateway.url);
+    const client = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    client.on('data', (chunk: Buffer) => chunks.push(chunk));
+    client.on('error', () => undefined);
+    await once(client, 'connect');
+    client.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+    const [socket] = await serverSocket;
+    gateway.app.server.emit('clientError', Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+    await once(client, 'close');
+    const answer = parse(Buffer.concat(chunks).toString('latin1'));
+    expect(answer.status).toBe(408);
+    expect(answer.headers.connection).toBe('close');
+    expect(answer.body.error).toEqual({ code: 'request_timeout', message: 'The request was not received in time.', request_id: answer.headers['x-request-id'] });
+  });
+
+  it('keeps serving afterwards', async () => {
+    expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
+  });
+});
