@@ -190,6 +190,16 @@ describe('the image, replayed without Docker', () => {
     expect(server.output()).toContain('providers: simulated');
   });
 
+  it('reads every module from the compile cache built into the image: nothing is stripped or compiled again', async () => {
+    const { server, url } = await startImage({ API_KEYS: KEY, SIMULATED_PROVIDERS: 'true', NODE_DEBUG_NATIVE: 'COMPILE_CACHE' });
+    await waitForOk(`${url}/health`, 20_000);
+    const log = server.output();
+    expect(log).toContain('retrieving transpile cache for StrippedTypeScript');
+    // A miss reads "no transpile cache" (TypeScript) or "was not initialized" / "was rejected" (V8).
+    expect(log).not.toContain('no transpile cache');
+    expect(log).not.toMatch(/code cache for \w+ file:\S+\/src\/\S+ was (not initialized|rejected)/);
+  });
+
   it('drains on SIGTERM: the in-flight request completes, new connections are refused, exit 0', async () => {
     // Gemini answers after a second, so the request is in flight when SIGTERM arrives.
     const { server, url } = await startImage({ API_KEYS: KEY, SIMULATED_PROVIDERS: 'true', SIMULATED_FAULTS: 'gemini=slow' });
