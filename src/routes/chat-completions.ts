@@ -134,17 +134,18 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
 
     // The last chunk carries the finish reason and, when known, the usage.
     const end: { finishReason?: FinishReason; usage?: TokenUsage } = {};
-    const emit = async (piece: CompletionChunk) => {
-      if (piece.text !== '') await sse.send(chunkEvent(meta, { content: piece.text }, null), clientGone);
+    const note = (piece: CompletionChunk) => {
       end.finishReason = piece.finishReason ?? end.finishReason;
       end.usage = piece.usage ?? end.usage;
     };
     try {
-      await sse.send(chunkEvent(meta, { role: 'assistant', content: '' }, null), clientGone);
-      await emit(opened.first);
+      // The role chunk and the first text leave together, with the response headers.
+      await sse.sendAll([chunkEvent(meta, { role: 'assistant', content: '' }, null), chunkEvent(meta, { content: opened.first.text }, null)], clientGone);
+      note(opened.first);
       // Leaving this loop early (the client went away) aborts the upstream call.
       for await (const piece of continueStream(provider, opened, { idleMs: config.providerTimeoutMs, totalMs: MAX_STREAM_MS, cancel: clientGone })) {
-        await emit(piece);
+        if (piece.text !== '') await sse.send(chunkEvent(meta, { content: piece.text }, null), clientGone);
+        note(piece);
         if (!sse.open) break;
       }
       if (clientGone.aborted || !sse.open) {
@@ -154,9 +155,8 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
       if (end.finishReason === undefined) {
         throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended without a finish reason`);
       }
-      await sse.send(chunkEvent(meta, {}, toOpenAiFinishReason(end.finishReason)), clientGone);
-      if (meta.includeUsage) await sse.send(usageEvent(meta, end.usage), clientGone);
-      await sse.send('[DONE]', clientGone);
+      const finish = chunkEvent(meta, {}, toOpenAiFinishReason(end.finishReason));
+      await sse.sendAll(meta.includeUsage ? [finish, usageEvent(meta, end.usage), '[DONE]'] : [finish, '[DONE]'], clientGone);
     } catch (error) {
       if (clientGone.aborted) {
         logCancelled(request.log, provider, attempts);

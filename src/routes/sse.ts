@@ -24,11 +24,17 @@ export class SseWriter {
   }
 
   /** Writes one event (JSON unless already a string); waits while the client is slow to read. */
-  async send(data: unknown, signal: AbortSignal): Promise<void> {
+  send(data: unknown, signal: AbortSignal): Promise<void> {
+    return this.sendAll([data], signal);
+  }
+
+  /** Writes events that are ready together in one write: one packet, one system call. */
+  async sendAll(events: readonly unknown[], signal: AbortSignal): Promise<void> {
     if (!this.open) return;
+    let text = '';
     // JSON.stringify never emits a raw line break, so every event is exactly one data: line.
-    const payload = typeof data === 'string' ? data : JSON.stringify(data);
-    if (this.body.write(`data: ${payload}\n\n`)) return;
+    for (const data of events) text += `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+    if (this.body.write(text)) return;
     // Until drained, closed or the caller leaves; the listeners go when the wait ends.
     const waited = new AbortController();
     const until = AbortSignal.any([signal, waited.signal]);
