@@ -1,7 +1,8 @@
-// A fast OpenAI-compatible upstream for the benchmark: POST /api/v1/chat/completions (OpenRouter's
-// path) and /openai/v1/chat/completions (Groq's), answered with one prebuilt JSON completion or,
-// with `stream: true`, a short server-sent event stream. It does as little as it can, so what the
-// benchmark measures is the hop in front of it.
+// A fast upstream for the benchmark, speaking both wires the gateway calls: Chat Completions at
+// POST /api/v1/chat/completions (OpenRouter's path) and /openai/v1/chat/completions (Groq's), and
+// Gemini's POST /v1beta/models/{id}:generateContent and :streamGenerateContent?alt=sse. Each is
+// answered with one prebuilt JSON answer or, when streaming, a short server-sent event stream. It
+// does as little as it can, so what the benchmark measures is the hop in front of it.
 //
 // Runs as its own process (started by bench/run.ts through child_process.fork) and reports its
 // port over IPC. Settings come from the environment:
@@ -12,6 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { listenOnLoopback, type Listening } from './listen.ts';
 
 const PATHS = new Set(['/api/v1/chat/completions', '/openai/v1/chat/completions']);
+const GEMINI_PATH = /^\/v1beta\/models\/[^/:]+:(generateContent|streamGenerateContent)$/;
 const MODEL = 'bench/fake-model';
 
 export interface FakeSettings {
@@ -35,10 +37,33 @@ const COMPLETION = Buffer.from(
 const JSON_HEADERS = { 'content-type': 'application/json', 'content-length': String(COMPLETION.length) };
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
 
-/** The events of one streamed answer, each already framed as `data: ...\n\n`. */
-export function streamEvents(chunks: number): string[] {
+// Gemini's shapes: a GenerateContentResponse whole, or one per event with the finish reason and
+// usage on the last (as Gemini sends them, each event ends with CRLF CRLF).
+const geminiResponse = (text: string, last: boolean) => ({
+  candidates: [{ content: { role: 'model', parts: [{ text }] }, ...(last ? { finishReason: 'STOP' } : {}), index: 0 }],
+  ...(last ? { usageMetadata: { promptTokenCount: 16, candidatesTokenCount: 22, totalTokenCount: 38 } } : {}),
+  modelVersion: MODEL,
+});
+const GEMINI_ANSWER = Buffer.from(JSON.stringify(geminiResponse(ANSWER, true)));
+const GEMINI_JSON_HEADERS = { 'content-type': 'application/json; charset=UTF-8', 'content-length': String(GEMINI_ANSWER.length) };
+
+/** Gemini's events for one streamed answer, each already framed. */
+export function geminiStreamEvents(chunks: number): string[] {
+  const pieces = answerPieces(chunks);
+  return pieces.map((text, i) => `data: ${JSON.stringify(geminiResponse(text, i === pieces.length - 1))}\r\n\r\n`);
+}
+
+/** The answer cut into about `chunks` pieces, each after the first starting with its space. */
+function answerPieces(chunks: number): string[] {
   const words = ANSWER.split(' ');
   const per = Math.max(1, Math.ceil(words.length / chunks));
+  const pieces: string[] = [];
+  for (let i = 0; i < words.length; i += per) pieces.push(`${i === 0 ? '' : ' '}${words.slice(i, i + per).join(' ')}`);
+  return pieces;
+}
+
+/** The events of one streamed answer, each already framed as `data: ...\n\n`. */
+export function streamEvents(chunks: number): string[] {
   const chunk = (delta: object, finishReason: string | null, extra: object = {}) =>
     `data: ${JSON.stringify({
       id: 'gen-bench-0001',
@@ -49,10 +74,7 @@ export function streamEvents(chunks: number): string[] {
       ...extra,
     })}\n\n`;
   const events = [chunk({ role: 'assistant', content: '' }, null)];
-  for (let i = 0; i < words.length; i += per) {
-    const text = words.slice(i, i + per).join(' ');
-    events.push(chunk({ content: i === 0 ? text : ` ${text}` }, null));
-  }
+  for (const text of answerPieces(chunks)) events.push(chunk({ content: text }, null));
   events.push(chunk({}, 'stop'));
   events.push(
     `data: ${JSON.stringify({
@@ -72,8 +94,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export function startFakeUpstream(settings: FakeSettings, port = 0): Promise<Listening> {
   const events = streamEvents(settings.streamChunks);
+  const geminiEvents = geminiStreamEvents(settings.streamChunks);
 
-  async function writeStream(res: ServerResponse): Promise<void> {
+  async function writeStream(res: ServerResponse, events: readonly string[]): Promise<void> {
     res.writeHead(200, SSE_HEADERS);
     for (const [index, event] of events.entries()) {
       if (res.destroyed) return;
@@ -84,6 +107,12 @@ export function startFakeUpstream(settings: FakeSettings, port = 0): Promise<Lis
   }
 
   function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
+    const gemini = GEMINI_PATH.exec((req.url ?? '').split('?')[0] ?? '');
+    if (gemini) {
+      if (gemini[1] === 'streamGenerateContent') void writeStream(res, geminiEvents);
+      else res.writeHead(200, GEMINI_JSON_HEADERS).end(GEMINI_ANSWER);
+      return;
+    }
     let stream = false;
     try {
       stream = (JSON.parse(body) as { stream?: unknown }).stream === true;
@@ -91,12 +120,13 @@ export function startFakeUpstream(settings: FakeSettings, port = 0): Promise<Lis
       res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"invalid JSON","code":400}}');
       return;
     }
-    if (stream) void writeStream(res);
+    if (stream) void writeStream(res, events);
     else res.writeHead(200, JSON_HEADERS).end(COMPLETION);
   }
 
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    if (req.method !== 'POST' || !PATHS.has((req.url ?? '').split('?')[0] ?? '')) {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (req.method !== 'POST' || !(PATHS.has(path) || GEMINI_PATH.test(path))) {
       req.resume();
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found","code":404}}');
       return;

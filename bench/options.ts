@@ -43,7 +43,8 @@ export const USAGE = `npm run bench -- [flags]       (each flag also reads from 
   --connections <list>    BENCH_CONNECTIONS      comma-separated (default 1,10,50)
   --warmup <s>            BENCH_WARMUP           unmeasured seconds per target per count (default 1; quick 0.5)
   --delay <ms>            BENCH_DELAY_MS         fake upstream delay before answering (default 0)
-  --provider <name>       BENCH_PROVIDER         openrouter (openai SDK) or groq (groq-sdk) (default openrouter)
+  --provider <name>       BENCH_PROVIDER         openrouter (openai SDK), groq (groq-sdk) or gemini
+                                                 (@google/generative-ai) (default openrouter)
   --targets <list>        BENCH_TARGETS          any of direct,proxy,gateway (default all)
   --stream-requests <n>   BENCH_STREAM_REQUESTS  streamed requests per target, 0 to skip (default 200; quick 50)
   --stream-gap <ms>       BENCH_STREAM_GAP_MS    pause between the fake's stream events (default 2)
@@ -111,7 +112,9 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     .filter((part) => part !== '' && part !== 'none')
     .map((part) => number('connections', part, 0, 1));
   const provider = values.provider ?? env.BENCH_PROVIDER ?? 'openrouter';
-  if (provider !== 'openrouter' && provider !== 'groq') throw new Error(`provider must be openrouter or groq, got "${provider}"`);
+  if (provider !== 'openrouter' && provider !== 'groq' && provider !== 'gemini') {
+    throw new Error(`provider must be openrouter, groq or gemini, got "${provider}"`);
+  }
   const targets = (values.targets ?? env.BENCH_TARGETS ?? TARGETS.join(','))
     .split(',')
     .map((part) => part.trim())

@@ -161,7 +161,10 @@ export function startProxy(target: string): Promise<Child> {
   return forkServer('pass-through proxy', './passthrough-proxy.ts', { PROXY_TARGET: target });
 }
 
-export type BenchProvider = 'openrouter' | 'groq';
+export type BenchProvider = 'openrouter' | 'groq' | 'gemini';
+
+/** The model the gateway asks Gemini for (the fake answers for any). */
+export const GEMINI_BENCH_MODEL = 'bench-fake-model';
 
 export interface GatewayOptions {
   provider: BenchProvider;
@@ -197,8 +200,9 @@ function compileCache(root: string, flags: string[]): string {
   return dir;
 }
 
-/** Where the provider's base URL points for a given upstream origin. */
-export function upstreamPath(provider: BenchProvider): string {
+/** The path the provider's SDK calls on the upstream, for a whole answer or a stream. */
+export function upstreamPath(provider: BenchProvider, stream = false): string {
+  if (provider === 'gemini') return `/v1beta/models/${GEMINI_BENCH_MODEL}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
   return provider === 'groq' ? '/openai/v1/chat/completions' : '/api/v1/chat/completions';
 }
 
@@ -219,7 +223,9 @@ export function startGateway(options: GatewayOptions): Promise<Child> {
     HOST: '127.0.0.1',
     PORT: '0',
     PROVIDER_ORDER: provider,
-    GEMINI_API_KEY: '',
+    GEMINI_API_KEY: provider === 'gemini' ? 'bench' : '',
+    GEMINI_BASE_URL: upstream,
+    GEMINI_MODEL: GEMINI_BENCH_MODEL,
     GROQ_API_KEY: provider === 'groq' ? 'bench' : '',
     OPENROUTER_API_KEY: provider === 'openrouter' ? 'bench' : '',
     GROQ_BASE_URL: upstream,

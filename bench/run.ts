@@ -104,13 +104,24 @@ const baseline = options.baselineDir
 if (baseline) children.push(baseline);
 
 // The same call three ways: what the gateway sends upstream, and what a caller sends the gateway.
-const upstreamBody = JSON.stringify({
-  model: UPSTREAM_MODEL,
-  messages: [{ role: 'user', content: PROMPT }],
-  max_tokens: 256,
-  temperature: 0.7,
-});
-const upstreamHeaders = { 'content-type': 'application/json', authorization: 'Bearer bench' };
+const gemini = options.provider === 'gemini';
+/** The request the gateway's provider sends upstream, in that provider's wire format. */
+function upstreamRequestBody(stream: boolean): string {
+  if (gemini) {
+    return JSON.stringify({ contents: [{ role: 'user', parts: [{ text: PROMPT }] }], generationConfig: { maxOutputTokens: 256, temperature: 0.7 } });
+  }
+  return JSON.stringify({
+    model: UPSTREAM_MODEL,
+    messages: [{ role: 'user', content: PROMPT }],
+    max_tokens: 256,
+    temperature: 0.7,
+    ...(stream && { stream: true, stream_options: { include_usage: true } }),
+  });
+}
+const upstreamBody = upstreamRequestBody(false);
+const upstreamHeaders: Record<string, string> = gemini
+  ? { 'content-type': 'application/json', 'x-goog-api-key': 'bench' }
+  : { 'content-type': 'application/json', authorization: 'Bearer bench' };
 const path = upstreamPath(options.provider);
 const targets: Target[] = [];
 if (options.targets.includes('direct')) {
@@ -170,14 +181,8 @@ let streaming: StreamSummary[] | undefined;
 let streamingNote: string | undefined;
 let streamingSteal = Number.NaN;
 if (options.streamRequests > 0 && gateway) {
-  const streamBody = JSON.stringify({
-    model: UPSTREAM_MODEL,
-    messages: [{ role: 'user', content: PROMPT }],
-    max_tokens: 256,
-    temperature: 0.7,
-    stream: true,
-    stream_options: { include_usage: true },
-  });
+  const streamBody = upstreamRequestBody(true);
+  const streamPath = upstreamPath(options.provider, true);
   const chatBody = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: PROMPT }], stream: true, max_tokens: 256, temperature: 0.7 });
   /** The gateway's streaming route, when this checkout has one that works. */
   const streamTarget = async (server: Child, name: 'gateway' | 'baseline'): Promise<StreamTarget | string> => {
@@ -196,8 +201,8 @@ if (options.streamRequests > 0 && gateway) {
   } else {
     log(`streaming: ${options.streamRequests} requests per target, ${options.streamGapMs} ms between upstream events`);
     const streamTargets: StreamTarget[] = [
-      { name: 'direct', url: `${fake.url}${path}`, headers: upstreamHeaders, body: streamBody },
-      ...(proxy ? [{ name: 'proxy' as const, url: `${proxy.url}${path}`, headers: upstreamHeaders, body: streamBody, pid: proxy.pid }] : []),
+      { name: 'direct', url: `${fake.url}${streamPath}`, headers: upstreamHeaders, body: streamBody },
+      ...(proxy ? [{ name: 'proxy' as const, url: `${proxy.url}${streamPath}`, headers: upstreamHeaders, body: streamBody, pid: proxy.pid }] : []),
       ...(baselineStream && typeof baselineStream !== 'string' ? [baselineStream] : []),
       gatewayStream,
     ];

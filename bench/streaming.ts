@@ -34,12 +34,15 @@ export interface StreamSummary {
   cpuMicrosPerRequest: number;
 }
 
-/** True for a `data:` event whose first choice's delta carries non-empty text. */
+/** True for a `data:` event carrying non-empty text: a Chat Completions delta or a Gemini part. */
 function hasText(event: string): boolean {
   if (!event.startsWith('data: ') || event.startsWith('data: [DONE]')) return false;
   try {
-    const chunk = JSON.parse(event.slice(6)) as { choices?: Array<{ delta?: { content?: unknown } }> };
-    const content = chunk.choices?.[0]?.delta?.content;
+    const chunk = JSON.parse(event.slice(6)) as {
+      choices?: Array<{ delta?: { content?: unknown } }>;
+      candidates?: Array<{ content?: { parts?: Array<{ text?: unknown }> } }>;
+    };
+    const content = chunk.choices?.[0]?.delta?.content ?? chunk.candidates?.[0]?.content?.parts?.[0]?.text;
     return typeof content === 'string' && content !== '';
   } catch {
     return false;
@@ -55,7 +58,7 @@ function streamOnce(target: StreamTarget, agent: Agent): Promise<StreamSample> {
     let text = '';
     let scanned = 0;
     const req = request(
-      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: target.headers },
+      { agent, host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'POST', headers: target.headers },
       (res) => {
         if (res.statusCode !== 200) {
           res.resume();
@@ -65,7 +68,8 @@ function streamOnce(target: StreamTarget, agent: Agent): Promise<StreamSample> {
         res.on('data', (part: string) => {
           const now = performance.now();
           if (Number.isNaN(firstByte)) firstByte = now - start;
-          text += part;
+          // Gemini ends its events with CRLF CRLF; JSON never holds a raw CR, so dropping them is safe.
+          text += part.replaceAll('\r', '');
           if (!Number.isNaN(firstToken)) return;
           let end: number;
           while ((end = text.indexOf('\n\n', scanned)) !== -1) {
@@ -79,7 +83,10 @@ function streamOnce(target: StreamTarget, agent: Agent): Promise<StreamSample> {
         });
         res.on('end', () => {
           const lastByte = performance.now() - start;
-          if (!text.includes('data: [DONE]')) return reject(new Error(`${target.name} stream ended without [DONE]`));
+          // Chat Completions streams end with [DONE]; Gemini's last event carries the finish reason.
+          if (!text.includes('data: [DONE]') && !text.includes('"finishReason"')) {
+            return reject(new Error(`${target.name} stream ended without [DONE] or a finish reason`));
+          }
           resolve({ firstByte, firstToken, lastByte });
         });
         res.on('error', reject);

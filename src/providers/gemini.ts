@@ -1,6 +1,7 @@
 // Gemini through @google/generative-ai. The SDK has three traps:
 // its `timeout` timer is never cleared, an already-aborted signal is ignored, and a failed stream
-// also rejects `result.response`. This adapter uses only the signal and guards all three.
+// also rejects `result.response`. This adapter uses only the signal and guards all three. The SDK
+// calls the global fetch; each call runs with the provider's own (scoped-fetch.ts).
 import { GoogleGenerativeAI, type GenerativeModel } from '@google/generative-ai';
 import { toGeminiProviderError } from './gemini-errors.ts';
 import {
@@ -11,7 +12,9 @@ import {
   toCompletion,
   toGeminiRequest,
 } from './gemini-mapping.ts';
+import { createFetch, createHttpAgent } from './http-agent.ts';
 import { ProviderError } from './provider-error.ts';
+import { withFetch } from './scoped-fetch.ts';
 import type {
   Completion,
   CompletionChunk,
@@ -35,6 +38,8 @@ const MAX_CACHED_MODELS = 32;
 export function createGeminiProvider(settings: GeminiSettings): Provider {
   const client = new GoogleGenerativeAI(settings.apiKey);
   const models = new Map<string, GenerativeModel>();
+  const agent = createHttpAgent();
+  const transport = createFetch(agent);
 
   function modelFor(id: string): GenerativeModel {
     const cached = models.get(id);
@@ -54,7 +59,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
       const modelId = request.model ?? settings.model;
       const body = toGeminiRequest(request);
       return withCallSignal(signal, async (callSignal) => {
-        const { response } = await modelFor(modelId).generateContent(body, { signal: callSignal });
+        const { response } = await withFetch(transport, () => modelFor(modelId).generateContent(body, { signal: callSignal }));
         return toCompletion(response, modelId);
       });
     },
@@ -65,7 +70,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
       if (signal.aborted) throw toGeminiProviderError(signal.reason, signal);
       const call = linkSignal(signal);
       try {
-        const result = await modelFor(modelId).generateContentStream(body, { signal: call.signal });
+        const result = await withFetch(transport, () => modelFor(modelId).generateContentStream(body, { signal: call.signal }));
         // Both halves of the SDK's tee() reject when the body fails; we only read `stream`.
         result.response.catch(() => undefined);
         let sawText = false;
@@ -102,7 +107,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
       const modelId = request.model ?? settings.embeddingModel;
       if (request.inputs.length === 0) throw new ProviderError('gemini', 'rejected', 'No input to embed');
       return withCallSignal(signal, async (callSignal) => {
-        const vectors = await fetchVectors(modelFor(modelId), request.inputs, callSignal);
+        const vectors = await withFetch(transport, () => fetchVectors(modelFor(modelId), request.inputs, callSignal));
         if (vectors.length !== request.inputs.length || !vectors.every(isVector)) {
           throw new ProviderError('gemini', 'bad_response', 'Gemini returned no usable embeddings');
         }
@@ -111,8 +116,8 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
     },
 
     async close(): Promise<void> {
-      // The SDK uses the global fetch and owns no connection pool; only our cache to drop.
       models.clear();
+      await agent.close();
     },
   };
 }

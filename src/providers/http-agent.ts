@@ -220,7 +220,13 @@ function readAll(body: Readable): Promise<Buffer> {
   });
 }
 
-/** A web stream over the response as it arrives; the socket pauses once 16 chunks wait unread. */
+/**
+ * A web stream over the response as it arrives; the socket pauses once 16 chunks wait unread.
+ * The end (or a failure) is passed on one turn of the event loop after the last chunk, as it
+ * would be had it come in a later read: a reader that errors its own stream when the body ends
+ * badly (the Gemini SDK does) would otherwise drop the events it has parsed but not yet handed
+ * on, and the text that arrived before a cut would never reach the caller.
+ */
 function toWebStream(body: Readable, signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
   let done = false;
   return new ReadableStream<Uint8Array>(
@@ -234,12 +240,20 @@ function toWebStream(body: Readable, signal: AbortSignal | undefined): ReadableS
         body.once('end', () => {
           if (done) return;
           done = true;
-          controller.close();
+          setImmediate(() => {
+            // The reader may have cancelled meanwhile; closing a cancelled stream throws.
+            try {
+              controller.close();
+            } catch {
+              // already closed
+            }
+          });
         });
         body.once('error', (error) => {
           if (done) return;
           done = true;
-          controller.error(failure(error, signal, 'terminated'));
+          const reason = failure(error, signal, 'terminated');
+          setImmediate(() => controller.error(reason));
         });
         body.pause();
       },

@@ -1,5 +1,8 @@
 // The Gemini adapter against the fake Gemini over real HTTP, through the real SDK.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { createGeminiProvider } from '../../src/providers/gemini.ts';
 import { ProviderError, type ProviderErrorKind } from '../../src/providers/provider-error.ts';
 import type {
@@ -435,6 +438,37 @@ describe('fake Gemini wire details', () => {
     expect(events.at(-1)).toBe('');
     expect(events.slice(0, -1).every((e) => /^data: \{.*\}$/.test(e))).toBe(true);
     expect(body).not.toContain('[DONE]');
+  });
+});
+
+describe('transport', () => {
+  it("sends the SDK's calls over the provider's own keep-alive pool, which close() releases", async () => {
+    const open = new Set<Socket>();
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => sendJson(res, 200, { candidates: [{ index: 0, content: { role: 'model', parts: [{ text: 'pooled' }] }, finishReason: 'STOP' }] }));
+    });
+    server.on('connection', (socket: Socket) => {
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const provider = createGeminiProvider({
+      apiKey: KEY,
+      model: MODEL,
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      embeddingModel: EMBEDDING_MODEL,
+    });
+    try {
+      for (let i = 0; i < 3; i += 1) expect((await provider.complete(ask('hi'), live())).text).toBe('pooled');
+      // Kept alive between calls; Node's shared pool would also keep them past close().
+      expect(open.size).toBeGreaterThan(0);
+      await provider.close();
+      await expect.poll(() => open.size).toBe(0);
+    } finally {
+      server.close();
+    }
   });
 });
 

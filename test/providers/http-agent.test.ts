@@ -223,6 +223,30 @@ describe('sdk fetch: streams', () => {
   });
 });
 
+describe('sdk fetch: the end of a stream', () => {
+  it('comes after every chunk, and a reader cancelling meanwhile breaks nothing', async () => {
+    // The whole body, end included, arrives in one packet: the end is handed on a turn later,
+    // and this reader cancels inside that turn.
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('data: {"n":1}\n\n');
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      for (let i = 0; i < 20; i += 1) {
+        const response = await fetch(`${base}/stream`, { method: 'POST', body: '{}' });
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+        const first = await reader.read();
+        expect(Buffer.from(first.value as Uint8Array).toString()).toBe('data: {"n":1}\n\n');
+        await reader.cancel();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+});
+
 describe('sdk fetch: aborts and failures', () => {
   it('rejects with the reason of an already aborted signal, sending nothing', async () => {
     handler = (_req, res) => json(res, 200, {});
