@@ -71,7 +71,7 @@ if (import.meta.main) {
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
   const settings = config.providers.openrouter;
-  const providers = variant === 'sdk' ? createProviders(config) : [openRouterVariant(variant, settings.baseUrl, settings.model)];
+  const providers = variant === 'sdk' ? await createProviders(config) : [openRouterVariant(variant, settings.baseUrl, settings.model)];
   const app = await buildApp(config, { providers, logger });
   const address = await app.listen({ port: config.port, host: config.host });
   // The same line src/server.ts writes; bench/processes.ts waits for it.

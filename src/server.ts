@@ -6,7 +6,7 @@ import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createProviders } from './providers/registry.ts';
-import { startSimulator, type Simulator } from './simulator/start-simulator.ts';
+import type { Simulator } from './simulator/start-simulator.ts';
 
 export interface StartOptions {
   prettyLogs?: boolean;
@@ -21,6 +21,8 @@ export async function startServer(options: StartOptions = {}): Promise<void> {
   try {
     config = loadConfig(process.env);
     if (config.simulated) {
+      // Loaded only when asked for: production never carries the fake servers.
+      const { startSimulator } = await import('./simulator/start-simulator.ts');
       simulator = await startSimulator(config);
       config = simulator.config;
     }
@@ -33,7 +35,7 @@ export async function startServer(options: StartOptions = {}): Promise<void> {
   }
 
   const logger = createLogger({ level: config.logLevel, pretty: options.prettyLogs ?? false });
-  const providers = createProviders(config);
+  const providers = await createProviders(config);
   const app = await buildApp(config, { providers, logger });
 
   closeWithGrace({ delay: config.shutdownGraceMs, logger: false }, async ({ signal, err }) => {

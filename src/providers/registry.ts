@@ -1,25 +1,23 @@
 // Builds the configured providers once, in cascade order. A provider without a key is left out
-// (and shown as not configured by /health).
+// (and shown as not configured by /health). Each adapter, and so its SDK, is loaded only when
+// its provider is configured: an SDK costs memory and start-up time even when never called.
 import type { Config, ProviderName } from '../config.ts';
-import { createGeminiProvider } from './gemini.ts';
-import { createGroqProvider } from './groq.ts';
-import { createOpenRouterProvider } from './openrouter.ts';
 import type { Provider } from './types.ts';
 
-type Factory = (apiKey: string, config: Config) => Provider;
+type Factory = (apiKey: string, config: Config) => Promise<Provider>;
 
 const FACTORIES: Record<ProviderName, Factory> = {
-  gemini: (apiKey, config) =>
-    createGeminiProvider({
+  gemini: async (apiKey, config) =>
+    (await import('./gemini.ts')).createGeminiProvider({
       apiKey,
       model: config.providers.gemini.model,
       baseUrl: config.providers.gemini.baseUrl,
       embeddingModel: config.geminiEmbeddingModel,
     }),
-  groq: (apiKey, config) =>
-    createGroqProvider({ apiKey, model: config.providers.groq.model, baseUrl: config.providers.groq.baseUrl }),
-  openrouter: (apiKey, config) =>
-    createOpenRouterProvider({
+  groq: async (apiKey, config) =>
+    (await import('./groq.ts')).createGroqProvider({ apiKey, model: config.providers.groq.model, baseUrl: config.providers.groq.baseUrl }),
+  openrouter: async (apiKey, config) =>
+    (await import('./openrouter.ts')).createOpenRouterProvider({
       apiKey,
       model: config.providers.openrouter.model,
       baseUrl: config.providers.openrouter.baseUrl,
@@ -28,11 +26,11 @@ const FACTORIES: Record<ProviderName, Factory> = {
     }),
 };
 
-export function createProviders(config: Config): Provider[] {
+export async function createProviders(config: Config): Promise<Provider[]> {
   const providers: Provider[] = [];
   for (const name of config.providerOrder) {
     const apiKey = config.providers[name].apiKey;
-    if (apiKey) providers.push(FACTORIES[name](apiKey, config));
+    if (apiKey) providers.push(await FACTORIES[name](apiKey, config));
   }
   return providers;
 }

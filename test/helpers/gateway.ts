@@ -53,7 +53,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
     },
   });
   const logger = createLogger({ level: config.logLevel, destination });
-  const app = await buildApp(config, { providers: createProviders(config), logger });
+  const app = await buildApp(config, { providers: await createProviders(config), logger });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
 
   return {
