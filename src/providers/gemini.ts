@@ -69,12 +69,14 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
       const body = toGeminiRequest(request);
       if (signal.aborted) throw toGeminiProviderError(signal.reason, signal);
       const call = linkSignal(signal);
-      let finished = false;
+      /** Set once the body has been read to its end: then there is nothing left to cancel. */
+      let drained = false;
       try {
         const result = await withFetch(transport, () => modelFor(modelId).generateContentStream(body, { signal: call.signal }));
         // Both halves of the SDK's tee() reject when the body fails; we only read `stream`.
         result.response.catch(() => undefined);
         let sawText = false;
+        let finished = false;
         for await (const response of result.stream) {
           const read = readResponse(response);
           if (read.blockReason) throw blockedPrompt(read.blockReason);
@@ -95,11 +97,12 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
         // An abort can end the body without an error from the SDK; it must not look like success.
         if (signal.aborted) throw toGeminiProviderError(signal.reason, signal);
         if (!finished) throw new ProviderError('gemini', 'bad_response', 'Gemini stream ended without a finish reason');
+        drained = true;
       } catch (error) {
         throw toGeminiProviderError(error, signal);
       } finally {
         // Also runs when the consumer stops early: cancel the body instead of downloading the rest.
-        call.release(!finished);
+        call.release(!drained);
       }
     },
 
