@@ -1,5 +1,6 @@
 // The HTTP transport under the SDKs: one keep-alive connection pool per provider, and the `fetch`
-// the SDKs are given to use it. Provider.close() releases the pool.
+// the SDKs use on it (given to the openai and groq SDKs; put in scope around the Gemini SDK's
+// calls, which only use the global fetch: scoped-fetch.ts). Provider.close() releases the pool.
 //
 // Why not undici's own fetch: the WHATWG fetch machinery (Request objects, fetch controllers,
 // web-stream bodies) cost more CPU per call than everything else the gateway does for a request
