@@ -4,14 +4,12 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY, startGateway, UUID, type TestGateway } from './helpers/gateway.ts';
-import { rawExchange } from './helpers/raw-http.ts';
+import { parseRawAnswer, rawExchange } from './helpers/raw-http.ts';
 
-/** Status, lower-cased headers and parsed JSON body of a raw HTTP/1.1 answer. */
+/** Status, headers and JSON error body of a raw HTTP/1.1 answer. */
 function parse(answer: string) {
-  const [head = '', body = ''] = answer.split('\r\n\r\n');
-  const [statusLine = '', ...lines] = head.split('\r\n');
-  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as { error: { code: string; message: string; request_id: string } } };
+  const { status, headers, body } = parseRawAnswer(answer);
+  return { status, headers, body: JSON.parse(body) as { error: { code: string; message: string; request_id: string } } };
 }
 
 describe('requests refused before routing', () => {

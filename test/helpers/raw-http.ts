@@ -140,3 +140,25 @@ export function rawExchange(baseUrl: string, bytes: Buffer, timeoutMs = 2000): P
     });
   });
 }
+
+export interface RawAnswer {
+  /** NaN when nothing that looks like a status line came back. */
+  status: number;
+  /** Lower-cased names; a repeated header keeps its last value. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Splits what rawExchange returned into status, headers and body. */
+export function parseRawAnswer(answer: string): RawAnswer {
+  const split = answer.indexOf('\r\n\r\n');
+  const head = split === -1 ? answer : answer.slice(0, split);
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const status = /^HTTP\/1\.[01] (\d{3}) /.exec(statusLine)?.[1];
+  return { status: status === undefined ? Number.NaN : Number(status), headers, body: split === -1 ? '' : answer.slice(split + 4) };
+}
