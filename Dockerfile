@@ -24,7 +24,7 @@ USER node
 # ignores a cache written under other V8 flags; the replay test checks that start-app.sh's flags
 # still read this one.
 ENV NODE_COMPILE_CACHE=/home/node/.cache/node-compile-cache
-RUN node --input-type=module -e "import { globSync } from 'node:fs'; for (const file of globSync('src/**/*.ts')) if (file !== 'src/dev.ts') await import('./' + file);"
+RUN node src/warm-compile-cache.ts
 EXPOSE 7860
 # Node's own fetch: the slim image has no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

@@ -1,7 +1,7 @@
 // The processes under test: the fake upstream, the bare pass-through proxy and the gateway, each
 // in its own process so its CPU time and memory can be read apart from the load generator's.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -190,12 +190,11 @@ const START_FLAGS = (JSON.parse(readFileSync(new URL('../package.json', import.m
  * the way the image fills it. V8 rejects a cache written under other flags, hence the same flags;
  * entries are keyed by content, so a stale one is ignored.
  */
-/** The Dockerfile's warm-up: every module, the ones loaded on demand too, except the dev entry. */
-const WARM_UP = "import { globSync } from 'node:fs'; for (const file of globSync('src/**/*.ts')) if (file !== 'src/dev.ts') await import('./' + file);";
-
 function compileCache(root: string, flags: string[]): string {
   const dir = join(tmpdir(), 'secure-llm-router-bench', 'compile-cache', hash('sha256', root).slice(0, 16));
-  execFileSync(process.execPath, [...flags, '--input-type=module', '-e', WARM_UP], {
+  // A checkout from before the warm-up script existed (a baseline) is warmed through its server.
+  const warmUp = existsSync(join(root, 'src', 'warm-compile-cache.ts')) ? ['src/warm-compile-cache.ts'] : ['-e', "import('./src/server.ts')"];
+  execFileSync(process.execPath, [...flags, ...warmUp], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: dir },
     stdio: 'ignore',
