@@ -19,7 +19,8 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
   // A reset connection has nobody left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const requestId = randomUUID();
-  const gatewayError = new GatewayError(codeFor(error), codeFor(error) === 'invalid_request' ? { message: 'The request is not valid HTTP.' } : {});
+  const code = codeFor(error);
+  const gatewayError = new GatewayError(code, code === 'invalid_request' ? { message: 'The request is not valid HTTP.' } : {});
   // Only the parser's code: the error's rawPacket holds the request's bytes, keys included.
   this.log.debug({ request_id: requestId, parse_error: error.code, status: gatewayError.statusCode }, 'unparsable request refused');
   if (socket.writable) {
