@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { BenchProvider } from './processes.ts';
 
 /** How bench/gateway-variant.ts can take the provider apart (see there). */
-export const VARIANTS = ['framework', 'undici-request', 'sdk-in-memory', 'sdk-fetch', 'sdk'] as const;
+export const VARIANTS = ['framework', 'sdk-in-memory', 'sdk-fetch', 'sdk', 'http'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface BenchOptions {
@@ -43,8 +43,8 @@ export const USAGE = `npm run bench -- [flags]       (each flag also reads from 
   --connections <list>    BENCH_CONNECTIONS      comma-separated (default 1,10,50)
   --warmup <s>            BENCH_WARMUP           unmeasured seconds per target per count (default 1; quick 0.5)
   --delay <ms>            BENCH_DELAY_MS         fake upstream delay before answering (default 0)
-  --provider <name>       BENCH_PROVIDER         openrouter (openai SDK), groq (groq-sdk) or gemini
-                                                 (@google/generative-ai) (default openrouter)
+  --provider <name>       BENCH_PROVIDER         openrouter or groq (Chat Completions), or gemini
+                                                 (through @google/generative-ai) (default openrouter)
   --targets <list>        BENCH_TARGETS          any of direct,proxy,gateway (default all)
   --stream-requests <n>   BENCH_STREAM_REQUESTS  streamed requests per target, 0 to skip (default 200; quick 50)
   --stream-gap <ms>       BENCH_STREAM_GAP_MS    pause between the fake's stream events (default 2)
@@ -53,8 +53,8 @@ export const USAGE = `npm run bench -- [flags]       (each flag also reads from 
   --baseline-dir <path>   BENCH_BASELINE_DIR     another checkout (with node_modules) to load the same way, as "baseline";
                                                  "." compares this checkout with itself, under other flags
   --baseline-flags=<f>    BENCH_BASELINE_FLAGS   node flags for the baseline (default: the gateway's)
-  --variant <name>        BENCH_VARIANT          run the gateway with its provider taken apart (openrouter only):
-                                                 framework, undici-request, sdk-in-memory, sdk-fetch or sdk
+  --variant <name>        BENCH_VARIANT          run the gateway with another way of calling upstream (openrouter only):
+                                                 framework, sdk-in-memory, sdk-fetch, sdk or http
                                                  (see bench/gateway-variant.ts)
   --baseline-variant <n>  BENCH_BASELINE_VARIANT the same for the baseline (and --baseline-dir defaults to ".");
                                                  variants always run this checkout's code

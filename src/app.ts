@@ -2,7 +2,6 @@
 // (server.ts) and the tests both build it from an already-validated Config.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import packageJson from '../package.json' with { type: 'json' };
 import type { Config } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { ProviderHealth } from './cascade/provider-health.ts';
@@ -13,11 +12,11 @@ import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
 import swagger from './plugins/swagger.ts';
 import type { Provider } from './providers/types.ts';
+import { VERSION } from './version.ts';
 import healthRoute from './routes/health.ts';
 import openAiRoutes from './routes/openai.ts';
 import queryRoute from './routes/query.ts';
 
-export const VERSION: string = packageJson.version;
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 export interface AppDeps {

@@ -1,12 +1,13 @@
-// The HTTP transport under the SDKs: one keep-alive connection pool per provider, and the `fetch`
-// the SDKs use on it (given to the openai and groq SDKs; put in scope around the Gemini SDK's
-// calls, which only use the global fetch: scoped-fetch.ts). Provider.close() releases the pool.
+// The HTTP transport: one keep-alive connection pool per provider (Provider.close() releases it),
+// and the `fetch` the Gemini SDK uses on it (put in scope around its calls, which only use the
+// global fetch: scoped-fetch.ts). Groq and OpenRouter send on their pool directly
+// (chat-completions-http.ts).
 //
 // Why not undici's own fetch: the WHATWG fetch machinery (Request objects, fetch controllers,
 // web-stream bodies) cost more CPU per call than everything else the gateway does for a request
 // put together. This fetch sends the same request (the same headers fetch would add) through
 // undici's dispatcher API and answers with a real Response: a JSON or error answer is read whole
-// first (the SDKs read it whole anyway), an event stream is handed on chunk by chunk. Anything
+// first (the SDK reads it whole anyway), an event stream is handed on chunk by chunk. Anything
 // unusual (a Request object, a streamed body, a redirect) goes to undici's fetch unchanged.
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
@@ -28,11 +29,6 @@ export function createHttpAgent(): Agent {
   });
 }
 
-/** The SDK options that send its requests through `agent`. */
-export function sdkTransport(agent: Dispatcher): { fetch: typeof globalThis.fetch } {
-  return { fetch: createFetch(agent) };
-}
-
 type HeadersInput = ConstructorParameters<typeof Headers>[0];
 /** fetch's options; `dispatcher` is undici's extension (typed by whichever copy of undici). */
 type FetchInit = RequestInit;
@@ -44,7 +40,7 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
 
 /**
- * fetch over `dispatcher`. The SDKs' calls (a URL, a string body, an answer that is not a
+ * fetch over `dispatcher`. The SDK's calls (a URL, a string body, an answer that is not a
  * redirect) take the short path; anything else is handed to undici's fetch.
  */
 export function createFetch(dispatcher: Dispatcher): typeof globalThis.fetch {
@@ -142,7 +138,7 @@ function failure(error: unknown, signal: AbortSignal | undefined, message: strin
 // Bodies
 
 /** Undoes the response's content codings, as fetch does (at most five; unknown ones stay). */
-function decode(body: Readable, contentEncoding: string | string[] | undefined): Readable {
+export function decode(body: Readable, contentEncoding: string | string[] | undefined): Readable {
   if (typeof contentEncoding !== 'string' || contentEncoding === '') return body;
   const codings = contentEncoding.toLowerCase().split(',');
   if (codings.length > 5) {

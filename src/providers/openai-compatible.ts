@@ -1,8 +1,10 @@
 // The Chat Completions wire protocol shared by Groq and OpenRouter: the request body, reading a
-// completion or a stream, and turning SDK errors into ProviderError. The adapters only build
-// their SDK client; everything a response can do wrong is handled here, once.
+// completion or a stream, and mapping failures to ProviderError. The adapters only say where to
+// send it (URL, key, extra headers); everything an answer can do wrong is handled here, once.
 import type { ProviderName } from '../config.ts';
-import { ProviderError, kindForStatus, parseRetryAfter } from './provider-error.ts';
+import { createChatCompletionsHttp, type ChatCompletionsTransport } from './chat-completions-http.ts';
+import { createHttpAgent } from './http-agent.ts';
+import { ProviderError } from './provider-error.ts';
 import type {
   ChatMessage,
   Completion,
@@ -12,9 +14,6 @@ import type {
   Provider,
   TokenUsage,
 } from './types.ts';
-
-/** Long enough never to fire first: the caller's AbortSignal owns the deadline. */
-export const SDK_TIMEOUT_MS = 10 * 60_000;
 
 export interface ChatBody {
   model: string;
@@ -27,51 +26,44 @@ export interface ChatBody {
   stream_options?: { include_usage: true };
 }
 
-/** The shape both SDKs give their APIError (status undefined for connection and mid-stream errors). */
-interface SdkApiError extends Error {
-  status: number | undefined;
-  headers: Headers | undefined;
-  error: unknown;
-}
-
-export interface SdkErrorClasses {
-  APIError: abstract new (...args: never[]) => SdkApiError;
-  APIConnectionError: abstract new (...args: never[]) => Error;
-}
-
-export interface OpenAICompatibleWire {
+export interface OpenAICompatibleSettings {
   name: ProviderName;
   model: string;
-  /** One chat.completions call: resolves to the parsed completion, or to an async iterable of chunks. */
-  send(body: ChatBody, signal: AbortSignal): Promise<unknown>;
-  errors: SdkErrorClasses;
-  close(): Promise<void>;
+  /** Where chat completions are posted. */
+  url: string;
+  apiKey: string;
+  headers?: Record<string, string>;
+  userAgent: string;
 }
 
-export function createOpenAICompatibleProvider(wire: OpenAICompatibleWire): Provider {
-  const { name, model } = wire;
+/** A provider on its own keep-alive pool (see http-agent.ts), which close() releases. */
+export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): Provider {
+  const { name, model, ...endpoint } = settings;
+  return providerOver(name, model, createChatCompletionsHttp({ name, ...endpoint, dispatcher: createHttpAgent() }));
+}
+
+/** The provider over any transport: the benchmark plugs in other ways of calling upstream. */
+export function providerOver(name: ProviderName, model: string, transport: ChatCompletionsTransport): Provider {
   return {
     name,
     model,
     async complete(request, signal) {
       const body = toChatBody(request, request.model ?? model, false);
       try {
-        return readCompletion(name, await wire.send(body, signal), body.model);
+        return readCompletion(name, await transport.complete(body, signal), body.model);
       } catch (error) {
-        throw toProviderError(name, error, signal, wire.errors);
+        throw toProviderError(name, error, signal);
       }
     },
     async *stream(request, signal) {
       const body = toChatBody(request, request.model ?? model, true);
       try {
-        const chunks = await wire.send(body, signal);
-        if (!isAsyncIterable(chunks)) throw new ProviderError(name, 'bad_response', `${name} did not answer with a stream`);
-        yield* readStream(name, chunks, signal);
+        yield* readStream(name, transport.stream(body, signal), signal);
       } catch (error) {
-        throw toProviderError(name, error, signal, wire.errors);
+        throw toProviderError(name, error, signal);
       }
     },
-    close: () => wire.close(),
+    close: () => transport.close(),
   };
 }
 
@@ -150,12 +142,14 @@ export async function* readStream(
     if (typeof chunk.model === 'string') model ??= chunk.model;
     // The usage-only chunk has `choices: []`; Groq also puts usage in x_groq.
     usage = toUsage(chunk.usage ?? chunk.x_groq?.usage) ?? usage;
+    // An error event inside a 200 stream: its code, when numeric, says what kind of failure it was.
+    if (chunk.error != null) {
+      const kind = errorCode(chunk.error) === 429 ? 'rate_limited' : 'unavailable';
+      throw new ProviderError(name, kind, `${name} reported an error mid-stream`);
+    }
     const choice = chunk.choices?.[0];
-    // The SDKs throw on a top-level `error` themselves; this catches a choice that failed on its own.
-    if (chunk.error != null || choice?.finish_reason === 'error') {
-      throw new ProviderError(name, 'bad_response', `${name} stream ended with an error`, {
-        cause: chunk.error ?? choice?.error,
-      });
+    if (choice?.finish_reason === 'error') {
+      throw new ProviderError(name, 'bad_response', `${name} stream ended with an error`);
     }
     if (choice === undefined) continue;
     const text = choice.delta?.content;
@@ -165,15 +159,11 @@ export async function* readStream(
     }
     if (choice.finish_reason) finishReason = toFinishReason(choice.finish_reason);
   }
-  // Both SDKs end the loop quietly when the signal aborts mid-stream.
+  // A stream cut by the signal must not pass for a finished one.
   if (signal.aborted) throw abortError(name, signal, undefined);
   if (finishReason === undefined) throw new ProviderError(name, 'bad_response', `${name} stream ended before the answer was complete`);
   if (!answered) throw new ProviderError(name, 'bad_response', `${name} returned no answer`);
   yield { text: '', model, finishReason, usage };
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 function toFinishReason(reason: string | null | undefined): FinishReason {
@@ -190,35 +180,12 @@ function toUsage(usage: WireUsage | null | undefined): TokenUsage | undefined {
   };
 }
 
-/** Maps anything an SDK call can throw to a ProviderError; messages never echo upstream text. */
-export function toProviderError(
-  name: ProviderName,
-  error: unknown,
-  signal: AbortSignal,
-  errors: SdkErrorClasses,
-): ProviderError {
+/** Maps anything a call can throw to a ProviderError; messages never echo upstream text. */
+export function toProviderError(name: ProviderName, error: unknown, signal: AbortSignal): ProviderError {
   if (error instanceof ProviderError) return error;
   if (signal.aborted) return abortError(name, signal, error);
-  if (error instanceof errors.APIConnectionError) {
-    return new ProviderError(name, 'unavailable', `could not reach ${name}`, { cause: error });
-  }
-  if (error instanceof errors.APIError) {
-    if (error.status !== undefined) {
-      return new ProviderError(name, kindForStatus(error.status), `${name} answered HTTP ${error.status}`, {
-        status: error.status,
-        retryAfterMs: retryAfterMs(error.headers),
-        cause: error,
-      });
-    }
-    // An error event inside a 200 stream: its code, when numeric, says what kind of failure it was.
-    const code = errorCode(error);
-    const kind = code === 429 ? 'rate_limited' : 'unavailable';
-    return new ProviderError(name, kind, `${name} reported an error mid-stream`, { cause: error });
-  }
-  if (error instanceof SyntaxError) {
-    return new ProviderError(name, 'bad_response', `${name} sent malformed JSON`, { cause: error });
-  }
-  return new ProviderError(name, 'unavailable', `${name} call failed`, { cause: error });
+  // Refused, reset or timed-out connections, and answers cut off halfway.
+  return new ProviderError(name, 'unavailable', `could not reach ${name}`, { cause: error });
 }
 
 function abortError(name: ProviderName, signal: AbortSignal, cause: unknown): ProviderError {
@@ -229,15 +196,7 @@ function abortError(name: ProviderName, signal: AbortSignal, cause: unknown): Pr
     : new ProviderError(name, 'aborted', `${name} call was aborted`, { cause });
 }
 
-/** `retry-after-ms` (sent by some OpenAI-style servers) is more precise, so it wins. */
-function retryAfterMs(headers: Headers | undefined): number | undefined {
-  const ms = headers?.get('retry-after-ms')?.trim();
-  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.round(Number(ms));
-  return parseRetryAfter(headers?.get('retry-after'));
-}
-
-/** openai copies `error.code` onto the exception; groq-sdk leaves it in `error`. */
-function errorCode(error: SdkApiError): unknown {
-  const own = (error as { code?: unknown }).code;
-  return own ?? (error.error as { code?: unknown } | undefined)?.code;
+/** The numeric code of an error object (OpenRouter: `{code: 429}`); Groq's codes are strings. */
+function errorCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
 }

@@ -1,4 +1,4 @@
-// The only error type that leaves an adapter. Each adapter maps its SDK's errors into it, so
+// The only error type that leaves an adapter. Each adapter maps its failures into it, so
 // the cascade never sees a provider-specific exception.
 import type { ProviderName } from '../config.ts';
 

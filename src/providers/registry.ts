@@ -1,7 +1,8 @@
 // Builds the configured providers once, in cascade order. A provider without a key is left out
-// (and shown as not configured by /health). Each adapter, and so its SDK, is loaded only when
+// (and shown as not configured by /health). Each adapter (and Gemini's SDK) is loaded only when
 // its provider is configured: an SDK costs memory and start-up time even when never called.
 import type { Config, ProviderName } from '../config.ts';
+import { USER_AGENT } from '../version.ts';
 import type { Provider } from './types.ts';
 
 type Factory = (apiKey: string, config: Config) => Promise<Provider>;
@@ -15,12 +16,18 @@ const FACTORIES: Record<ProviderName, Factory> = {
       embeddingModel: config.geminiEmbeddingModel,
     }),
   groq: async (apiKey, config) =>
-    (await import('./groq.ts')).createGroqProvider({ apiKey, model: config.providers.groq.model, baseUrl: config.providers.groq.baseUrl }),
+    (await import('./groq.ts')).createGroqProvider({
+      apiKey,
+      model: config.providers.groq.model,
+      baseUrl: config.providers.groq.baseUrl,
+      userAgent: USER_AGENT,
+    }),
   openrouter: async (apiKey, config) =>
     (await import('./openrouter.ts')).createOpenRouterProvider({
       apiKey,
       model: config.providers.openrouter.model,
       baseUrl: config.providers.openrouter.baseUrl,
+      userAgent: USER_AGENT,
       ...(config.openrouterAppUrl ? { appUrl: config.openrouterAppUrl } : {}),
       appTitle: config.openrouterAppTitle,
     }),

@@ -1,4 +1,4 @@
-// A local Groq: the OpenAI-compatible routes under /openai/v1 as groq-sdk calls them, with
+// A local Groq: the OpenAI-compatible routes under /openai/v1 as Groq's clients call them, with
 // Groq's rate-limit headers, error bodies and `x_groq` stream extras.
 import { STATUS_CODES } from 'node:http';
 import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer } from './fake-server.ts';

@@ -1,4 +1,4 @@
-// A local OpenRouter under /api/v1 as the openai SDK calls it: numeric error codes, errors inside
+// A local OpenRouter under /api/v1 as OpenAI-style clients call it: numeric error codes, errors inside
 // a 200, keep-alive comments in streams, and a usage-only chunk before [DONE].
 import { STATUS_CODES } from 'node:http';
 import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer } from './fake-server.ts';

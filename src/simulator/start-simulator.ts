@@ -1,5 +1,5 @@
-// Simulated mode: the three fake providers on loopback, and a Config that points the real SDKs
-// at them. Everything downstream of the SDKs is the same code that talks to the real providers.
+// Simulated mode: the three fake providers on loopback, and a Config that points the real
+// adapters at them. Everything but the upstream is the same code that talks to the real providers.
 import { randomUUID } from 'node:crypto';
 import type { Config, ProviderName } from '../config.ts';
 import { startFakeGemini } from './fake-gemini.ts';
@@ -26,7 +26,7 @@ export async function startSimulator(config: Config): Promise<Simulator> {
   const servers = { gemini, groq, openrouter };
   for (const [name, fault] of Object.entries(faults)) servers[name as ProviderName].setDefault(fault);
 
-  // Each base URL is what the real provider's SDK setting would hold (see .env.example).
+  // Each base URL is what the real provider's base URL setting would hold (see .env.example).
   const baseUrls: Record<ProviderName, string> = {
     gemini: gemini.url,
     groq: groq.url,

@@ -4,9 +4,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createGeminiProvider } from '../../src/providers/gemini.ts';
-import { ProviderError, type ProviderErrorKind } from '../../src/providers/provider-error.ts';
+import type { ProviderErrorKind } from '../../src/providers/provider-error.ts';
 import type {
-  CompletionChunk,
   CompletionRequest,
   EmbeddingRequest,
   Embeddings,
@@ -22,6 +21,7 @@ import {
   type FakeProviderServer,
   type Fault,
 } from '../../src/simulator/fake-server.ts';
+import { collect, failure, live } from '../helpers/provider-calls.ts';
 
 const KEY = 'gemini-test-key';
 const MODEL = 'gemini-test';
@@ -54,26 +54,10 @@ function ask(text: string, extra: Partial<CompletionRequest> = {}): CompletionRe
   return { messages: [{ role: 'user', content: text }], maxTokens: 200, temperature: 0.2, ...extra };
 }
 
-const live = () => new AbortController().signal;
 
 function embed(request: EmbeddingRequest, signal: AbortSignal): Promise<Embeddings> {
   if (!gemini.embed) throw new Error('the Gemini provider should embed');
   return gemini.embed(request, signal);
-}
-
-async function collect(chunks: AsyncIterable<CompletionChunk>): Promise<CompletionChunk[]> {
-  const all: CompletionChunk[] = [];
-  for await (const chunk of chunks) all.push(chunk);
-  return all;
-}
-
-async function failureOf(work: Promise<unknown>): Promise<ProviderError> {
-  const error = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
 }
 
 async function eventually(check: () => boolean, withinMs = 500): Promise<void> {
@@ -168,7 +152,7 @@ describe('Gemini adapter: answers', () => {
   });
 
   it('refuses a conversation with only system messages without calling Gemini', async () => {
-    const error = await failureOf(
+    const error = await failure(
       gemini.complete({ messages: [{ role: 'system', content: 'x' }], maxTokens: 10, temperature: 0 }, live()),
     );
     expect(error.kind).toBe('rejected');
@@ -191,54 +175,54 @@ describe('Gemini adapter: failures', () => {
 
   it.each(cases)('complete: %s', async (_name, fault, kind, status) => {
     fake.enqueue(fault);
-    const error = await failureOf(gemini.complete(ask('hi'), live()));
+    const error = await failure(gemini.complete(ask('hi'), live()));
     expect(error).toMatchObject({ provider: 'gemini', kind, status });
   });
 
   it.each(cases)('stream: %s', async (_name, fault, kind, status) => {
     fake.enqueue(fault);
-    const error = await failureOf(collect(gemini.stream(ask('hi'), live())));
+    const error = await failure(collect(gemini.stream(ask('hi'), live())));
     expect(error).toMatchObject({ provider: 'gemini', kind, status });
   });
 
   it('reads the 429 wait from RetryInfo, since Gemini sends no Retry-After', async () => {
     fake.enqueue({ kind: 'rate_limited', retryAfterSeconds: 46 });
-    const error = await failureOf(gemini.complete(ask('hi'), live()));
+    const error = await failure(gemini.complete(ask('hi'), live()));
     expect(error.retryAfterMs).toBe(46_000);
     expect(error.retryable).toBe(false);
   });
 
   it('keeps the SDK error as the cause and the URL out of the message', async () => {
     fake.enqueue({ kind: 'error' });
-    const error = await failureOf(gemini.complete(ask('hi'), live()));
+    const error = await failure(gemini.complete(ask('hi'), live()));
     expect(error.message).not.toContain(fake.url);
     expect(error.message).not.toContain(KEY);
     expect(String((error.cause as Error).message)).toContain('The model is overloaded');
   });
 
   it('maps a wrong key and a missing key to misconfigured', async () => {
-    const wrong = await failureOf(providerWith('not-the-key').complete(ask('hi'), live()));
+    const wrong = await failure(providerWith('not-the-key').complete(ask('hi'), live()));
     expect(wrong).toMatchObject({ kind: 'misconfigured', status: 400 });
     expect(wrong.message).not.toContain('not-the-key');
-    const missing = await failureOf(providerWith('').complete(ask('hi'), live()));
+    const missing = await failure(providerWith('').complete(ask('hi'), live()));
     expect(missing).toMatchObject({ kind: 'misconfigured', status: 403 });
   });
 
   it('maps an unknown model to misconfigured', async () => {
-    const error = await failureOf(gemini.complete(ask('hi', { model: 'gemini-nope' }), live()));
+    const error = await failure(gemini.complete(ask('hi', { model: 'gemini-nope' }), live()));
     expect(error).toMatchObject({ kind: 'misconfigured', status: 404 });
   });
 
   it('treats stream_cut on a plain call as a 500', async () => {
     fake.enqueue({ kind: 'stream_cut' });
-    const error = await failureOf(gemini.complete(ask('hi'), live()));
+    const error = await failure(gemini.complete(ask('hi'), live()));
     expect(error).toMatchObject({ kind: 'unavailable', status: 500 });
   });
 
   it('throws after the chunks that arrived before a stream is cut', async () => {
     fake.enqueue({ kind: 'stream_cut', afterChunks: 2 });
     const received: string[] = [];
-    const error = await failureOf(
+    const error = await failure(
       (async () => {
         for await (const chunk of gemini.stream(ask('a long enough prompt'), live())) received.push(chunk.text);
       })(),
@@ -280,7 +264,7 @@ describe('Gemini adapter: 200s that are not answers', () => {
     ['no candidates at all', { candidates: [] }],
   ])('complete: %s is bad_response', async (_name, reply) => {
     body = reply;
-    expect((await failureOf(raw.complete(ask('hi'), live()))).kind).toBe('bad_response');
+    expect((await failure(raw.complete(ask('hi'), live()))).kind).toBe('bad_response');
   });
 
   it('keeps text cut by a filter, and counts thinking tokens as output', async () => {
@@ -302,7 +286,7 @@ describe('Gemini adapter: 200s that are not answers', () => {
     ['a SAFETY stop before any text', [JSON.stringify(candidate({ finishReason: 'SAFETY' }))]],
   ])('stream: %s is bad_response', async (_name, replayed) => {
     events = replayed;
-    expect((await failureOf(collect(raw.stream(ask('hi'), live())))).kind).toBe('bad_response');
+    expect((await failure(collect(raw.stream(ask('hi'), live())))).kind).toBe('bad_response');
   });
 });
 
@@ -312,7 +296,7 @@ describe('Gemini adapter: signals', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new DOMException('t', 'TimeoutError')), 50);
     const started = Date.now();
-    const error = await failureOf(gemini.complete(ask('hi'), controller.signal));
+    const error = await failure(gemini.complete(ask('hi'), controller.signal));
     expect(error.kind).toBe('timeout');
     expect(Date.now() - started).toBeLessThan(300);
     await eventually(() => fake.abortedRequests === 1);
@@ -320,7 +304,7 @@ describe('Gemini adapter: signals', () => {
 
   it('turns a hung stream into a timeout', async () => {
     fake.enqueue({ kind: 'hang' });
-    const error = await failureOf(collect(gemini.stream(ask('hi'), AbortSignal.timeout(50))));
+    const error = await failure(collect(gemini.stream(ask('hi'), AbortSignal.timeout(50))));
     expect(error.kind).toBe('timeout');
     await eventually(() => fake.abortedRequests === 1);
   });
@@ -329,7 +313,7 @@ describe('Gemini adapter: signals', () => {
     fake.enqueue({ kind: 'hang' });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 30);
-    const error = await failureOf(gemini.complete(ask('hi'), controller.signal));
+    const error = await failure(gemini.complete(ask('hi'), controller.signal));
     expect(error.kind).toBe('aborted');
     await eventually(() => fake.abortedRequests === 1);
   });
@@ -338,7 +322,7 @@ describe('Gemini adapter: signals', () => {
     fake.enqueue({ kind: 'trickle', delayMs: 40 });
     const controller = new AbortController();
     const received: string[] = [];
-    const error = await failureOf(
+    const error = await failure(
       (async () => {
         for await (const chunk of gemini.stream(ask('hi'), controller.signal)) {
           received.push(chunk.text);
@@ -362,11 +346,11 @@ describe('Gemini adapter: signals', () => {
 
   it('sends nothing for an already-aborted signal', async () => {
     const signal = AbortSignal.abort();
-    expect((await failureOf(gemini.complete(ask('hi'), signal))).kind).toBe('aborted');
-    expect((await failureOf(collect(gemini.stream(ask('hi'), signal)))).kind).toBe('aborted');
-    expect((await failureOf(embed({ inputs: ['x'] }, signal))).kind).toBe('aborted');
+    expect((await failure(gemini.complete(ask('hi'), signal))).kind).toBe('aborted');
+    expect((await failure(collect(gemini.stream(ask('hi'), signal)))).kind).toBe('aborted');
+    expect((await failure(embed({ inputs: ['x'] }, signal))).kind).toBe('aborted');
     const timedOut = AbortSignal.abort(new DOMException('t', 'TimeoutError'));
-    expect((await failureOf(gemini.complete(ask('hi'), timedOut))).kind).toBe('timeout');
+    expect((await failure(gemini.complete(ask('hi'), timedOut))).kind).toBe('timeout');
     expect(fake.requests).toHaveLength(0);
   });
 });
@@ -398,12 +382,12 @@ describe('Gemini adapter: embeddings', () => {
 
   it('maps embedding failures like any other call', async () => {
     fake.enqueue({ kind: 'rate_limited', retryAfterSeconds: 2 }, { kind: 'malformed' }, { kind: 'bad_response' });
-    expect(await failureOf(embed({ inputs: ['x'] }, live()))).toMatchObject({
+    expect(await failure(embed({ inputs: ['x'] }, live()))).toMatchObject({
       kind: 'rate_limited',
       retryAfterMs: 2000,
     });
-    expect((await failureOf(embed({ inputs: ['x'] }, live()))).kind).toBe('bad_response');
-    expect((await failureOf(embed({ inputs: ['x', 'y'] }, live()))).kind).toBe('bad_response');
+    expect((await failure(embed({ inputs: ['x'] }, live()))).kind).toBe('bad_response');
+    expect((await failure(embed({ inputs: ['x', 'y'] }, live()))).kind).toBe('bad_response');
   });
 });
 

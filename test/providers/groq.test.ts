@@ -1,13 +1,14 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { createGroqProvider } from '../../src/providers/groq.ts';
-import { ProviderError } from '../../src/providers/provider-error.ts';
 import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
 import { startFakeGroq } from '../../src/simulator/fake-groq.ts';
 import { countTokens, simulatedAnswer, type FakeProviderServer } from '../../src/simulator/fake-server.ts';
+import { collect, failure, live, streamFailure } from '../helpers/provider-calls.ts';
 
 const API_KEY = 'gsk_test_0123456789';
 const MODEL = 'llama-3.1-8b-instant';
 const PROMPT = 'What is the capital of France?';
+const USER_AGENT = 'secure-llm-router/test';
 const ANSWER = simulatedAnswer('groq', MODEL, PROMPT);
 const REQUEST: CompletionRequest = {
   messages: [
@@ -26,7 +27,7 @@ const onUnhandled = (reason: unknown) => void unhandled.push(reason);
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   fake = await startFakeGroq({ apiKey: API_KEY });
-  groq = createGroqProvider({ apiKey: API_KEY, model: MODEL, baseUrl: fake.url });
+  groq = createGroqProvider({ apiKey: API_KEY, model: MODEL, baseUrl: fake.url, userAgent: USER_AGENT });
 });
 
 afterAll(async () => {
@@ -37,33 +38,6 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-const live = () => new AbortController().signal;
-
-async function collect(chunks: AsyncIterable<CompletionChunk>): Promise<CompletionChunk[]> {
-  const seen: CompletionChunk[] = [];
-  for await (const chunk of chunks) seen.push(chunk);
-  return seen;
-}
-
-async function failure(work: Promise<unknown>): Promise<ProviderError> {
-  const error = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
-
-/** Iterates a stream that must fail; returns what it yielded first and the error. */
-async function streamFailure(chunks: AsyncIterable<CompletionChunk>) {
-  const seen: CompletionChunk[] = [];
-  const error = await failure(
-    (async () => {
-      for await (const chunk of chunks) seen.push(chunk);
-    })(),
-  );
-  return { seen, error };
-}
 
 describe('groq adapter: completions', () => {
   it('returns the answer, model, usage and finish reason', async () => {
@@ -90,7 +64,7 @@ describe('groq adapter: completions', () => {
       temperature: 0.2,
     });
     expect(sent?.headers.authorization).toBe(`Bearer ${API_KEY}`);
-    expect(sent?.headers['x-stainless-retry-count']).toBe('0');
+    expect(sent?.headers).toMatchObject({ 'user-agent': USER_AGENT, 'content-type': 'application/json', accept: 'application/json' });
   });
 
   it('passes top_p, stop and a per-call model', async () => {
@@ -130,7 +104,7 @@ describe('groq adapter: streaming', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    expect(fake.requests[0]?.headers['x-stainless-retry-count']).toBe('0');
+    expect(fake.requests[0]?.headers).toMatchObject({ authorization: `Bearer ${API_KEY}`, accept: 'text/event-stream' });
   });
 
   it('assembles a trickled stream', async () => {
@@ -213,7 +187,7 @@ describe('groq adapter: failures', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
-  it('returns a 429 at once with retryAfterMs from Retry-After (the SDK does not sleep)', async () => {
+  it('returns a 429 at once with retryAfterMs from Retry-After (never sleeping on it)', async () => {
     fake.enqueue({ kind: 'rate_limited', retryAfterSeconds: 120 });
     const started = performance.now();
     const error = await failure(groq.complete(REQUEST, live()));
@@ -224,7 +198,7 @@ describe('groq adapter: failures', () => {
 
   it('maps a bad key to misconfigured without echoing the key', async () => {
     const wrongKey = 'gsk_wrong_secret_key';
-    const other = createGroqProvider({ apiKey: wrongKey, model: MODEL, baseUrl: fake.url });
+    const other = createGroqProvider({ apiKey: wrongKey, model: MODEL, baseUrl: fake.url, userAgent: USER_AGENT });
     try {
       const error = await failure(other.complete(REQUEST, live()));
       expect(error).toMatchObject({ kind: 'misconfigured', status: 401 });
@@ -268,10 +242,10 @@ describe('groq adapter: failures', () => {
   });
 
   it('sends through its own connection pool, which close() releases', async () => {
-    const other = createGroqProvider({ apiKey: API_KEY, model: MODEL, baseUrl: fake.url });
+    const other = createGroqProvider({ apiKey: API_KEY, model: MODEL, baseUrl: fake.url, userAgent: USER_AGENT });
     await other.complete(REQUEST, live());
     await other.close();
-    // A closed pool refuses work, which shows the SDK really used it rather than the global one.
+    // A closed pool refuses work, which shows the calls really used it rather than the global one.
     expect((await failure(other.complete(REQUEST, live()))).kind).toBe('unavailable');
     expect(fake.requests).toHaveLength(1);
   });

@@ -1,5 +1,6 @@
-// The fetch the SDKs are given (providers/http-agent.ts), against a local HTTP server: what goes
-// on the wire, what comes back, compressed and streamed bodies, aborts, failures and redirects.
+// The lean fetch over a provider's pool (providers/http-agent.ts, given to the Gemini SDK), against
+// a local HTTP server: what goes on the wire, what comes back, compressed and streamed bodies,
+// aborts, failures and redirects.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';

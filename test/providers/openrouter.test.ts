@@ -1,13 +1,14 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { createOpenRouterProvider } from '../../src/providers/openrouter.ts';
-import { ProviderError } from '../../src/providers/provider-error.ts';
 import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
 import { startFakeOpenRouter } from '../../src/simulator/fake-openrouter.ts';
 import { countTokens, simulatedAnswer, type FakeProviderServer } from '../../src/simulator/fake-server.ts';
+import { collect, failure, live, streamFailure } from '../helpers/provider-calls.ts';
 
 const API_KEY = 'sk-or-v1-test0123456789';
 const MODEL = 'meta-llama/llama-3.3-70b-instruct:free';
 const PROMPT = 'What is the capital of France?';
+const USER_AGENT = 'secure-llm-router/test';
 const ANSWER = simulatedAnswer('openrouter', MODEL, PROMPT);
 const APP_URL = 'https://router.example.com';
 const APP_TITLE = 'secure-llm-router';
@@ -29,6 +30,7 @@ beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   fake = await startFakeOpenRouter({ apiKey: API_KEY });
   openrouter = createOpenRouterProvider({
+    userAgent: USER_AGENT,
     apiKey: API_KEY,
     model: MODEL,
     baseUrl: `${fake.url}/api/v1`,
@@ -45,33 +47,6 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-const live = () => new AbortController().signal;
-
-async function collect(chunks: AsyncIterable<CompletionChunk>): Promise<CompletionChunk[]> {
-  const seen: CompletionChunk[] = [];
-  for await (const chunk of chunks) seen.push(chunk);
-  return seen;
-}
-
-async function failure(work: Promise<unknown>): Promise<ProviderError> {
-  const error = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
-
-/** Iterates a stream that must fail; returns what it yielded first and the error. */
-async function streamFailure(chunks: AsyncIterable<CompletionChunk>) {
-  const seen: CompletionChunk[] = [];
-  const error = await failure(
-    (async () => {
-      for await (const chunk of chunks) seen.push(chunk);
-    })(),
-  );
-  return { seen, error };
-}
 
 describe('openrouter adapter: completions', () => {
   it('returns the answer, model, usage and finish reason', async () => {
@@ -99,7 +74,8 @@ describe('openrouter adapter: completions', () => {
     });
     expect(sent?.headers).toMatchObject({
       authorization: `Bearer ${API_KEY}`,
-      'x-stainless-retry-count': '0',
+      'user-agent': USER_AGENT,
+      accept: 'application/json',
       'http-referer': APP_URL,
       'x-openrouter-title': APP_TITLE,
       'x-title': APP_TITLE,
@@ -108,7 +84,7 @@ describe('openrouter adapter: completions', () => {
   });
 
   it('sends no HTTP-Referer when no app URL is configured', async () => {
-    const other = createOpenRouterProvider({ apiKey: API_KEY, model: MODEL, baseUrl: `${fake.url}/api/v1`, appTitle: APP_TITLE });
+    const other = createOpenRouterProvider({ apiKey: API_KEY, model: MODEL, baseUrl: `${fake.url}/api/v1`, appTitle: APP_TITLE, userAgent: USER_AGENT });
     try {
       await other.complete(REQUEST, live());
       expect(fake.requests[0]?.headers['http-referer']).toBeUndefined();
@@ -121,7 +97,7 @@ describe('openrouter adapter: completions', () => {
   it('never sends OpenAI credentials from the environment', async () => {
     const saved = { ...process.env };
     Object.assign(process.env, { OPENAI_ADMIN_KEY: 'sk-admin-leak', OPENAI_ORG_ID: 'org-leak', OPENAI_PROJECT_ID: 'proj-leak' });
-    const other = createOpenRouterProvider({ apiKey: API_KEY, model: MODEL, baseUrl: `${fake.url}/api/v1` });
+    const other = createOpenRouterProvider({ apiKey: API_KEY, model: MODEL, baseUrl: `${fake.url}/api/v1`, userAgent: USER_AGENT });
     try {
       await other.complete(REQUEST, live());
       const headers = JSON.stringify(fake.requests[0]?.headers);
@@ -193,7 +169,7 @@ describe('openrouter adapter: streaming', () => {
     fake.enqueue({ kind: 'bad_response' });
     const { seen, error } = await streamFailure(openrouter.stream(REQUEST, live()));
     expect(seen).toEqual([]);
-    // The chunk carries a top-level error (code 502), which the SDK throws as a mid-stream APIError.
+    // The chunk carries a top-level error (code 502): a failure upstream, worth another try.
     expect(error).toMatchObject({ kind: 'unavailable', retryable: true });
   });
 
@@ -250,7 +226,7 @@ describe('openrouter adapter: failures', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
-  it('returns a 429 at once with retryAfterMs from Retry-After (the SDK does not sleep)', async () => {
+  it('returns a 429 at once with retryAfterMs from Retry-After (never sleeping on it)', async () => {
     fake.enqueue({ kind: 'rate_limited', retryAfterSeconds: 120 });
     const started = performance.now();
     const error = await failure(openrouter.complete(REQUEST, live()));
@@ -268,7 +244,7 @@ describe('openrouter adapter: failures', () => {
 
   it('maps a bad key to misconfigured without echoing the key', async () => {
     const wrongKey = 'sk-or-v1-wrong-secret';
-    const other = createOpenRouterProvider({ apiKey: wrongKey, model: MODEL, baseUrl: `${fake.url}/api/v1` });
+    const other = createOpenRouterProvider({ apiKey: wrongKey, model: MODEL, baseUrl: `${fake.url}/api/v1`, userAgent: USER_AGENT });
     try {
       const error = await failure(other.complete(REQUEST, live()));
       expect(error).toMatchObject({ kind: 'misconfigured', status: 401 });
@@ -313,10 +289,10 @@ describe('openrouter adapter: failures', () => {
   });
 
   it('sends through its own connection pool, which close() releases', async () => {
-    const other = createOpenRouterProvider({ apiKey: API_KEY, model: MODEL, baseUrl: `${fake.url}/api/v1` });
+    const other = createOpenRouterProvider({ apiKey: API_KEY, model: MODEL, baseUrl: `${fake.url}/api/v1`, userAgent: USER_AGENT });
     await other.complete(REQUEST, live());
     await other.close();
-    // A closed pool refuses work, which shows the SDK really used it rather than the global one.
+    // A closed pool refuses work, which shows the calls really used it rather than the global one.
     expect((await failure(other.complete(REQUEST, live()))).kind).toBe('unavailable');
     expect(fake.requests).toHaveLength(1);
   });

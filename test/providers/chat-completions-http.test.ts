@@ -1,0 +1,191 @@
+// The Chat Completions wire as Groq and OpenRouter speak it (providers/chat-completions-http.ts,
+// read by openai-compatible.ts), against a local HTTP server that answers in ways the provider
+// fakes do not: compressed and oversized answers, `event: error`, a stream held open after
+// `[DONE]`, a last event without its blank line. Connection reuse is watched from the server.
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import zlib from 'node:zlib';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_ANSWER_BYTES } from '../../src/providers/chat-completions-http.ts';
+import { createOpenAICompatibleProvider } from '../../src/providers/openai-compatible.ts';
+import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
+import { collect, failure, live } from '../helpers/provider-calls.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const KEY = 'sk-test-wire-0123456789';
+const MODEL = 'test/model';
+const REQUEST: CompletionRequest = { messages: [{ role: 'user', content: 'hi' }], maxTokens: 16, temperature: 0 };
+const COMPLETION = {
+  model: MODEL,
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there.' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+};
+const chunk = (content: string, finish: string | null = null) => ({
+  model: MODEL,
+  choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+});
+
+let server: Server;
+let handler: Handler;
+let ports: number[] = [];
+const sockets = new Set<Socket>();
+let provider: Provider;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    ports.push(req.socket.remotePort ?? 0);
+    req.resume();
+    req.on('end', () => handler(req, res));
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+});
+
+beforeEach(() => {
+  const { port } = server.address() as AddressInfo;
+  provider = createOpenAICompatibleProvider({
+    name: 'openrouter',
+    model: MODEL,
+    url: `http://127.0.0.1:${port}/v1/chat/completions`,
+    apiKey: KEY,
+    userAgent: 'secure-llm-router/test',
+  });
+});
+
+afterEach(async () => {
+  await provider.close();
+  ports = [];
+});
+
+afterAll(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+const sse = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream' });
+const event = (data: unknown, name?: string) => `${name ? `event: ${name}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+
+describe('chat completions wire: answers', () => {
+  it('decodes a gzip-compressed answer', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync(JSON.stringify(COMPLETION)));
+    };
+    expect(await provider.complete(REQUEST, live())).toMatchObject({ text: 'Hello there.', finishReason: 'stop' });
+  });
+
+  it('refuses an answer larger than its limit, as a bad response', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"pad":"${'x'.repeat(MAX_ANSWER_BYTES)}"}`);
+    };
+    const error = await failure(provider.complete(REQUEST, live()));
+    expect(error).toMatchObject({ kind: 'bad_response', retryable: true });
+  });
+
+  it('treats an HTML page in a 200 as malformed JSON', async () => {
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
+    expect((await failure(provider.complete(REQUEST, live()))).message).toBe('openrouter sent malformed JSON');
+  });
+
+  it('prefers retry-after-ms to retry-after, and never reads the error body into the message', async () => {
+    handler = (_req, res) =>
+      res
+        .writeHead(429, { 'content-type': 'application/json', 'retry-after': '9', 'retry-after-ms': '1500' })
+        .end(JSON.stringify({ error: { message: `Rate limited for key ${KEY}` } }));
+    const error = await failure(provider.complete(REQUEST, live()));
+    expect(error).toMatchObject({ kind: 'rate_limited', status: 429, retryAfterMs: 1500 });
+    expect(JSON.stringify({ message: error.message, cause: String(error.cause) })).not.toContain(KEY);
+  });
+
+  it('keeps its connection open for the next call', async () => {
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(COMPLETION));
+    for (let i = 0; i < 3; i += 1) {
+      await provider.complete(REQUEST, live());
+      // The pool takes a connection back a moment after its answer ends.
+      await settle();
+    }
+    expect(new Set(ports).size).toBe(1);
+  });
+});
+
+describe('chat completions wire: streams', () => {
+  it('ends at [DONE] without waiting for the answer to close, and reuses the connection', async () => {
+    const held: ServerResponse[] = [];
+    handler = (_req, res) => {
+      sse(res);
+      res.write(event(chunk('Hel')) + event(chunk('lo', 'stop')) + event('[DONE]'));
+      // The end of the answer is left to the test: the stream must not wait for it.
+      held.push(res);
+    };
+    const chunks = await collect(provider.stream(REQUEST, live()));
+    expect(chunks.map((c) => c.text).join('')).toBe('Hello');
+    expect(chunks.at(-1)?.finishReason).toBe('stop');
+    const [first] = held as [ServerResponse];
+    expect(first.writableEnded).toBe(false);
+    first.end();
+    await once(first, 'finish');
+    await settle();
+    handler = (_req, res) => {
+      sse(res);
+      res.end(event(chunk('Hi', 'stop')) + event('[DONE]'));
+    };
+    await collect(provider.stream(REQUEST, live()));
+    expect(ports).toHaveLength(2);
+    expect(new Set(ports).size).toBe(1);
+  });
+
+  it('reads a last event that has no blank line after it', async () => {
+    handler = (_req, res) => {
+      sse(res);
+      res.end(`${event(chunk('Hi', 'stop'))}data: ${JSON.stringify({ model: MODEL, choices: [], usage: COMPLETION.usage })}`);
+    };
+    const chunks = await collect(provider.stream(REQUEST, live()));
+    expect(chunks.at(-1)).toMatchObject({ finishReason: 'stop', usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 } });
+  });
+
+  it('maps an `event: error` with code 429 to rate_limited, after the text before it', async () => {
+    handler = (_req, res) => {
+      sse(res);
+      res.end(event(chunk('Hel')) + event({ error: { code: 429, message: 'slow down' } }, 'error'));
+    };
+    const seen: CompletionChunk[] = [];
+    const error = await failure(
+      (async () => {
+        for await (const piece of provider.stream(REQUEST, live())) seen.push(piece);
+      })(),
+    );
+    expect(seen.map((c) => c.text)).toEqual(['Hel']);
+    expect(error).toMatchObject({ kind: 'rate_limited', message: 'openrouter reported an error mid-stream' });
+  });
+
+  it('refuses an event larger than its limit and closes the connection', async () => {
+    handler = (_req, res) => {
+      sse(res);
+      res.write(`data: "${'x'.repeat(2 * 1024 * 1024)}`);
+    };
+    const error = await failure(collect(provider.stream(REQUEST, live())));
+    expect(error).toMatchObject({ kind: 'bad_response' });
+    await expect.poll(() => sockets.size, { timeout: 1000, interval: 10 }).toBe(0);
+  });
+
+  it('closes the connection when the reader stops early', async () => {
+    handler = (_req, res) => {
+      sse(res);
+      res.write(event(chunk('one')));
+      // Never ends on its own.
+    };
+    for await (const piece of provider.stream(REQUEST, live())) {
+      expect(piece.text).toBe('one');
+      break;
+    }
+    await expect.poll(() => sockets.size, { timeout: 1000, interval: 10 }).toBe(0);
+  });
+});
