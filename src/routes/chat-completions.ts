@@ -31,7 +31,7 @@ import {
   type ChunkMeta,
 } from './openai-mapping.ts';
 import { disconnectSignal, noAnswer, requestDeadline } from './request-deadline.ts';
-import { SSE_HEADERS, SseWriter } from './sse.ts';
+import { SseWriter } from './sse.ts';
 
 /** The longest a stream may run after its first token. */
 export const MAX_STREAM_MS = 5 * 60_000;
@@ -129,8 +129,9 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
       model: publicModel(provider.name, opened.first.model ?? completion.model ?? provider.model),
       includeUsage: body.stream_options?.include_usage === true,
     };
-    const sse = new SseWriter();
-    reply.code(200).headers({ ...SSE_HEADERS, 'x-llm-provider': provider.name }).send(sse.body);
+    // On the reply rather than only on the wire: the request's log line reads it from there.
+    reply.header('x-llm-provider', provider.name);
+    const sse = new SseWriter(reply);
 
     // The last chunk carries the finish reason and, when known, the usage.
     const end: { finishReason?: FinishReason; usage?: TokenUsage } = {};

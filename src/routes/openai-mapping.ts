@@ -1,5 +1,5 @@
 // Translation between OpenAI's chat wire shapes and the providers' own types; no I/O here.
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ChatMessage, CompletionRequest, FinishReason, TokenUsage } from '../providers/types.ts';
 import {
   DEFAULT_MAX_TOKENS,
@@ -43,7 +43,8 @@ export function toOpenAiUsage(usage: TokenUsage | undefined) {
   };
 }
 
-export const completionId = (): string => `chatcmpl-${randomBytes(12).toString('hex')}`;
+/** randomUUID draws from a cached pool of random bytes; randomBytes would ask the system each time. */
+export const completionId = (): string => `chatcmpl-${randomUUID().replaceAll('-', '')}`;
 export const unixSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** The public name of what answered: "provider/model". */

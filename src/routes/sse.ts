@@ -1,7 +1,8 @@
 // Server-sent events for the streaming routes: headers that keep proxies from buffering, one
 // `data:` line per event written the moment it is ready.
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -10,17 +11,25 @@ export const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 };
 
-/** The body of an event stream; hand `body` to reply.send, then write events to it. */
+/**
+ * An event stream written straight to the response. The reply is taken over from Fastify (its
+ * stream handling would put a pipe and its hooks between an event and the socket); the headers
+ * set on the reply (request id, rate limit, provider) go out with the status, in the same packet as
+ * the first events. onResponse hooks and logging still run when the response finishes.
+ */
 export class SseWriter {
-  readonly body = new PassThrough();
+  readonly #res: ServerResponse;
 
-  constructor() {
-    // Fastify destroys the body when the client leaves; a late write must not crash anything.
-    this.body.on('error', () => undefined);
+  constructor(reply: FastifyReply) {
+    reply.hijack();
+    this.#res = reply.raw;
+    // The client may leave at any time; a failed write then has nobody to tell.
+    this.#res.on('error', () => undefined);
+    this.#res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...SSE_HEADERS });
   }
 
   get open(): boolean {
-    return !this.body.destroyed && !this.body.writableEnded;
+    return !this.#res.destroyed && !this.#res.writableEnded;
   }
 
   /** Writes one event (JSON unless already a string); waits while the client is slow to read. */
@@ -34,20 +43,20 @@ export class SseWriter {
     let text = '';
     // JSON.stringify never emits a raw line break, so every event is exactly one data: line.
     for (const data of events) text += `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
-    if (this.body.write(text)) return;
+    if (this.#res.write(text)) return;
     // Until drained, closed or the caller leaves; the listeners go when the wait ends.
     const waited = new AbortController();
     const until = AbortSignal.any([signal, waited.signal]);
     try {
-      await Promise.race([once(this.body, 'drain', { signal: until }), once(this.body, 'close', { signal: until })]);
+      await Promise.race([once(this.#res, 'drain', { signal: until }), once(this.#res, 'close', { signal: until })]);
     } catch {
-      // The caller left or the body closed: the next write sees it.
+      // The caller left or the response closed: the next write sees it.
     } finally {
       waited.abort();
     }
   }
 
   end(): void {
-    if (this.open) this.body.end();
+    if (this.open) this.#res.end();
   }
 }

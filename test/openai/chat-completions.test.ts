@@ -23,7 +23,7 @@ describe('POST /v1/chat/completions', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('x-llm-provider')).toBe('gemini');
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(data.id).toMatch(/^chatcmpl-[0-9a-f]{24}$/);
+    expect(data.id).toMatch(/^chatcmpl-[0-9a-f]{32}$/);
     expect(data.object).toBe('chat.completion');
     expect(Math.abs(data.created - Date.now() / 1000)).toBeLessThan(5);
     expect(data.model).toBe(`gemini/${GEMINI_MODEL}`);

@@ -62,9 +62,15 @@ describe('streamed chat completions', () => {
     expect(response.headers.get('x-accel-buffering')).toBe('no');
     expect(response.headers.get('x-llm-provider')).toBe('gemini');
     expect(response.headers.get('x-request-id')).toBeTruthy();
+    // Set before the stream started, so they go out with it.
+    expect(Number(response.headers.get('x-ratelimit-remaining'))).toBeGreaterThan(0);
     const events = sseEvents(await response.text());
     expect(events.at(-1)).toBe('[DONE]');
     expect(events.filter((e) => e === '[DONE]')).toHaveLength(1);
+    const requestId = response.headers.get('x-request-id');
+    await expect
+      .poll(() => gateway.logs.find((line) => line.msg === 'request completed' && line.request_id === requestId))
+      .toMatchObject({ status: 200, provider: 'gemini', url: '/v1/chat/completions' });
     expect(events[0].choices[0]).toEqual({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
     const finish = events.at(-2);
     expect(finish.choices[0]).toEqual({ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' });
