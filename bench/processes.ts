@@ -202,7 +202,7 @@ function compileCache(root: string, flags: string[]): string {
   return dir;
 }
 
-/** The path the provider's SDK calls on the upstream, for a whole answer or a stream. */
+/** The path the gateway calls on the upstream for this provider, for a whole answer or a stream. */
 export function upstreamPath(provider: BenchProvider, stream = false): string {
   if (provider === 'gemini') return `/v1beta/models/${GEMINI_BENCH_MODEL}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
   return provider === 'groq' ? '/openai/v1/chat/completions' : '/api/v1/chat/completions';

@@ -185,7 +185,7 @@ export function toProviderError(name: ProviderName, error: unknown, signal: Abor
   if (error instanceof ProviderError) return error;
   if (signal.aborted) return abortError(name, signal, error);
   // Refused, reset or timed-out connections, and answers cut off halfway.
-  return new ProviderError(name, 'unavailable', `could not reach ${name}`, { cause: error });
+  return new ProviderError(name, 'unavailable', `${name} connection failed`, { cause: error });
 }
 
 function abortError(name: ProviderName, signal: AbortSignal, cause: unknown): ProviderError {
