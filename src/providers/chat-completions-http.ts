@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Dispatcher } from 'undici';
 import type { ProviderName } from '../config.ts';
-import { decode } from './http-agent.ts';
+import { decode, readAll, utf8Text } from './http-agent.ts';
 import { ProviderError, kindForStatus, parseRetryAfter } from './provider-error.ts';
 
 export interface ChatCompletionsEndpoint {
@@ -70,9 +70,10 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
   return {
     async complete(body, signal) {
       const answer = await post(body, jsonHeaders, signal);
-      const text = await readText(name, decode(answer.body, answer.headers['content-encoding']));
+      const bytes = await readAll(decode(answer.body, answer.headers['content-encoding']), MAX_ANSWER_BYTES);
+      if (bytes === undefined) throw new ProviderError(name, 'bad_response', `${name} sent an answer larger than ${MAX_ANSWER_BYTES} bytes`);
       try {
-        return JSON.parse(text);
+        return JSON.parse(utf8Text(bytes));
       } catch (error) {
         throw new ProviderError(name, 'bad_response', `${name} sent malformed JSON`, { cause: error });
       }
@@ -83,28 +84,6 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
     },
     close: () => dispatcher.close(),
   };
-}
-
-/** The whole answer as text (UTF-8, without a byte order mark), refusing one past MAX_ANSWER_BYTES. */
-function readText(name: ProviderName, body: Readable): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    body.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_ANSWER_BYTES) {
-        body.destroy();
-        reject(new ProviderError(name, 'bad_response', `${name} sent an answer larger than ${MAX_ANSWER_BYTES} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    body.once('end', () => {
-      const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8');
-      resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    });
-    body.once('error', reject);
-  });
 }
 
 /**

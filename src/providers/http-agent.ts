@@ -207,14 +207,31 @@ class InflateEither extends Transform {
   }
 }
 
-/** The whole body (listeners rather than an async iterator: this runs once per call). */
-function readAll(body: Readable): Promise<Buffer> {
+/**
+ * The whole body (listeners rather than an async iterator: this runs once per call). Past
+ * `maxBytes` the body is destroyed and the promise resolves to undefined.
+ */
+export function readAll(body: Readable): Promise<Buffer>;
+export function readAll(body: Readable, maxBytes: number): Promise<Buffer | undefined>;
+export function readAll(body: Readable, maxBytes = Infinity): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      body.destroy();
+      resolve(undefined);
+    });
     body.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
     body.once('error', reject);
   });
+}
+
+/** UTF-8 without a byte order mark, as fetch decodes a body. */
+export function utf8Text(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /**
@@ -314,10 +331,8 @@ class BufferedResponse extends ResponseBase {
     return this.#bytes;
   }
 
-  /** UTF-8 without a byte order mark, as fetch decodes it. */
   #decoded(): string {
-    const text = this.#take().toString('utf8');
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    return utf8Text(this.#take());
   }
 
   async text(): Promise<string> {

@@ -7,26 +7,20 @@ import type { Provider } from './types.ts';
 
 type Factory = (apiKey: string, config: Config) => Promise<Provider>;
 
+/** What every adapter is given: its key, and the model and base URL configured for it. */
+const endpoint = (name: ProviderName, apiKey: string, config: Config) => ({
+  apiKey,
+  model: config.providers[name].model,
+  baseUrl: config.providers[name].baseUrl,
+});
+
 const FACTORIES: Record<ProviderName, Factory> = {
   gemini: async (apiKey, config) =>
-    (await import('./gemini.ts')).createGeminiProvider({
-      apiKey,
-      model: config.providers.gemini.model,
-      baseUrl: config.providers.gemini.baseUrl,
-      embeddingModel: config.geminiEmbeddingModel,
-    }),
-  groq: async (apiKey, config) =>
-    (await import('./groq.ts')).createGroqProvider({
-      apiKey,
-      model: config.providers.groq.model,
-      baseUrl: config.providers.groq.baseUrl,
-      userAgent: USER_AGENT,
-    }),
+    (await import('./gemini.ts')).createGeminiProvider({ ...endpoint('gemini', apiKey, config), embeddingModel: config.geminiEmbeddingModel }),
+  groq: async (apiKey, config) => (await import('./groq.ts')).createGroqProvider({ ...endpoint('groq', apiKey, config), userAgent: USER_AGENT }),
   openrouter: async (apiKey, config) =>
     (await import('./openrouter.ts')).createOpenRouterProvider({
-      apiKey,
-      model: config.providers.openrouter.model,
-      baseUrl: config.providers.openrouter.baseUrl,
+      ...endpoint('openrouter', apiKey, config),
       userAgent: USER_AGENT,
       ...(config.openrouterAppUrl ? { appUrl: config.openrouterAppUrl } : {}),
       appTitle: config.openrouterAppTitle,

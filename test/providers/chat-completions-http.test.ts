@@ -87,7 +87,7 @@ describe('chat completions wire: answers', () => {
       res.end(`{"pad":"${'x'.repeat(MAX_ANSWER_BYTES)}"}`);
     };
     const error = await failure(provider.complete(REQUEST, live()));
-    expect(error).toMatchObject({ kind: 'bad_response', retryable: true });
+    expect(error).toMatchObject({ kind: 'bad_response', retryable: true, message: `openrouter sent an answer larger than ${MAX_ANSWER_BYTES} bytes` });
   });
 
   it('treats an HTML page in a 200 as malformed JSON', async () => {
@@ -172,7 +172,7 @@ describe('chat completions wire: streams', () => {
       res.write(`data: "${'x'.repeat(2 * 1024 * 1024)}`);
     };
     const error = await failure(collect(provider.stream(REQUEST, live())));
-    expect(error).toMatchObject({ kind: 'bad_response' });
+    expect(error).toMatchObject({ kind: 'bad_response', message: expect.stringContaining('sent an event larger than') });
     await expect.poll(() => sockets.size, { timeout: 1000, interval: 10 }).toBe(0);
   });
 
