@@ -5,18 +5,20 @@
 //   framework      a provider that answers at once: Fastify, auth, rate limit, validation,
 //                  cascade and logging, with no upstream call at all
 //   sdk-in-memory  the openai SDK with a fetch that answers from memory: the SDK's own cost
-//   sdk-fetch      the openai SDK over undici's WHATWG fetch
-//   sdk            the openai SDK over the lean fetch in src/providers/http-agent.ts (how the
-//                  gateway called Groq and OpenRouter before it spoke the wire itself)
+//   sdk-fetch      the openai SDK over Node's fetch (undici's WHATWG fetch)
+//   undici         the gateway's own Chat Completions wire sent with undici's request() on an
+//                  undici Agent (how it called upstream before Node's http client)
 //   http           the provider exactly as src/providers builds it (same as no --variant)
 import OpenAI from 'openai';
-import { fetch as undiciFetch } from 'undici';
+import { Agent } from 'undici';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import type { ChatCompletionsTransport } from '../src/providers/chat-completions-http.ts';
-import { createFetch, createHttpAgent } from '../src/providers/http-agent.ts';
+import { createChatCompletionsHttp, type ChatCompletionsTransport } from '../src/providers/chat-completions-http.ts';
 import { providerOver } from '../src/providers/openai-compatible.ts';
+import { decode } from '../src/providers/response-body.ts';
+import type { UpstreamPool } from '../src/providers/upstream-http.ts';
+import { USER_AGENT } from '../src/version.ts';
 import { createProviders } from '../src/providers/registry.ts';
 import type { Provider } from '../src/providers/types.ts';
 import { VARIANTS, type Variant } from './options.ts';
@@ -55,15 +57,30 @@ function overSdk(client: OpenAI, close: () => Promise<void>): ChatCompletionsTra
   };
 }
 
+/** The UpstreamPool interface over an undici Agent: what the gateway used before Node's http client. */
+function undiciPool(baseUrl: string): UpstreamPool {
+  const agent = new Agent({ keepAliveTimeout: 4_000, connections: 64, pipelining: 1 });
+  const origin = new URL(baseUrl).origin;
+  return {
+    async post(path, headers, body, signal) {
+      signal.throwIfAborted();
+      const answer = await agent.request({ origin, path, method: 'POST', headers: headers as Record<string, string>, body, signal });
+      return { status: answer.statusCode, headers: answer.headers, body: decode(answer.body, answer.headers['content-encoding']) };
+    },
+    close: () => agent.close(),
+  };
+}
+
 function openRouterVariant(variant: Exclude<Variant, 'http'>, baseUrl: string, model: string): Provider {
   if (variant === 'framework') return providerOver('openrouter', model, inMemory);
-  const agent = createHttpAgent();
+  if (variant === 'undici') {
+    const url = `${baseUrl}/chat/completions`;
+    return providerOver('openrouter', model, createChatCompletionsHttp({ name: 'openrouter', url, apiKey: 'bench', userAgent: USER_AGENT, pool: undiciPool(url) }));
+  }
   const fetch =
     variant === 'sdk-in-memory'
       ? async () => new Response(ANSWER, { headers: { 'content-type': 'application/json' } })
-      : variant === 'sdk-fetch'
-        ? ((input: string | URL | Request, init?: RequestInit) => undiciFetch(input as string, { ...init, dispatcher: agent } as never)) as unknown as typeof globalThis.fetch
-        : createFetch(agent);
+      : globalThis.fetch;
   const client = new OpenAI({
     apiKey: 'bench',
     baseURL: baseUrl,
@@ -75,7 +92,7 @@ function openRouterVariant(variant: Exclude<Variant, 'http'>, baseUrl: string, m
     logLevel: 'off',
     fetch,
   });
-  return providerOver('openrouter', model, overSdk(client, () => agent.close()));
+  return providerOver('openrouter', model, overSdk(client, async () => undefined));
 }
 
 if (import.meta.main) {

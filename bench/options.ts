@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { BenchProvider } from './processes.ts';
 
 /** How bench/gateway-variant.ts can take the provider apart (see there). */
-export const VARIANTS = ['framework', 'sdk-in-memory', 'sdk-fetch', 'sdk', 'http'] as const;
+export const VARIANTS = ['framework', 'sdk-in-memory', 'sdk-fetch', 'undici', 'http'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface BenchOptions {
@@ -44,7 +44,7 @@ export const USAGE = `npm run bench -- [flags]       (each flag also reads from 
   --warmup <s>            BENCH_WARMUP           unmeasured seconds per target per count (default 1; quick 0.5)
   --delay <ms>            BENCH_DELAY_MS         fake upstream delay before answering (default 0)
   --provider <name>       BENCH_PROVIDER         openrouter or groq (Chat Completions), or gemini
-                                                 (through @google/generative-ai) (default openrouter)
+                                                 (default openrouter)
   --targets <list>        BENCH_TARGETS          any of direct,proxy,gateway (default all)
   --stream-requests <n>   BENCH_STREAM_REQUESTS  streamed requests per target, 0 to skip (default 200; quick 50)
   --stream-gap <ms>       BENCH_STREAM_GAP_MS    pause between the fake's stream events (default 2)
@@ -54,7 +54,7 @@ export const USAGE = `npm run bench -- [flags]       (each flag also reads from 
                                                  "." compares this checkout with itself, under other flags
   --baseline-flags=<f>    BENCH_BASELINE_FLAGS   node flags for the baseline (default: the gateway's)
   --variant <name>        BENCH_VARIANT          run the gateway with another way of calling upstream (openrouter only):
-                                                 framework, sdk-in-memory, sdk-fetch, sdk or http
+                                                 framework, sdk-in-memory, sdk-fetch, undici or http
                                                  (see bench/gateway-variant.ts)
   --baseline-variant <n>  BENCH_BASELINE_VARIANT the same for the baseline (and --baseline-dir defaults to ".");
                                                  variants always run this checkout's code

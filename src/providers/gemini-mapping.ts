@@ -1,7 +1,40 @@
-// Pure translation between our types and Gemini's wire shapes; no I/O here.
-import type { GenerateContentRequest, GenerateContentResponse } from '@google/generative-ai';
+// Pure translation between our types and Gemini's wire shapes (v1beta generateContent); no I/O.
 import { ProviderError } from './provider-error.ts';
 import type { Completion, CompletionRequest, FinishReason, TokenUsage } from './types.ts';
+
+interface GeminiContent {
+  role: string;
+  parts: Array<{ text: string }>;
+}
+
+/** The body of generateContent and streamGenerateContent, as we send it. */
+export interface GenerateContentRequest {
+  contents: GeminiContent[];
+  systemInstruction?: GeminiContent;
+  generationConfig: {
+    maxOutputTokens: number;
+    temperature: number;
+    topP?: number;
+    stopSequences?: string[];
+  };
+}
+
+// What we read from the wire. Nothing is trusted: every field may be missing or of another type.
+interface WireCandidate {
+  content?: { parts?: unknown };
+  finishReason?: unknown;
+}
+export interface GenerateContentResponse {
+  candidates?: unknown;
+  promptFeedback?: { blockReason?: unknown } | null;
+  usageMetadata?: {
+    promptTokenCount?: unknown;
+    candidatesTokenCount?: unknown;
+    thoughtsTokenCount?: unknown;
+    totalTokenCount?: unknown;
+  } | null;
+  modelVersion?: unknown;
+}
 
 /** Our chat messages as a Gemini request: system text apart, assistant turns as role "model". */
 export function toGeminiRequest(request: CompletionRequest): GenerateContentRequest {
@@ -21,13 +54,12 @@ export function toGeminiRequest(request: CompletionRequest): GenerateContentRequ
       ...(request.topP === undefined ? {} : { topP: request.topP }),
       ...(request.stop?.length ? { stopSequences: request.stop } : {}),
     },
-    // The SDK turns a string into {role: "system", parts: [{text}]}.
-    ...(system.length > 0 ? { systemInstruction: system.join('\n\n') } : {}),
+    ...(system.length > 0 ? { systemInstruction: { role: 'system', parts: [{ text: system.join('\n\n') }] } } : {}),
   };
 }
 
 /** A whole answer, or a ProviderError when the 200 is a failure in disguise. */
-export function toCompletion(response: GenerateContentResponse, modelId: string): Completion {
+export function toCompletion(response: unknown, modelId: string): Completion {
   const read = readResponse(response);
   if (read.blockReason) throw blockedPrompt(read.blockReason);
   if (!read.hasCandidate) throw new ProviderError('gemini', 'bad_response', 'Gemini returned no candidates');
@@ -49,28 +81,35 @@ interface ReadResponse {
   usage: TokenUsage | undefined;
 }
 
-/** Reads a GenerateContentResponse directly; the SDK's text() throws on some blocks and not others. */
-export function readResponse(response: GenerateContentResponse): ReadResponse {
-  const candidate = response.candidates?.[0];
-  const text = (candidate?.content?.parts ?? []).map((part) => part.text ?? '').join('');
-  // Enum-typed in the SDK, but the API adds values over time: treat them as open strings.
-  const finishReason: string | undefined = candidate?.finishReason;
-  const blockReason: string | undefined = response.promptFeedback?.blockReason;
-  // modelVersion is on the wire but not in the 0.24.1 types.
-  const version = 'modelVersion' in response ? response.modelVersion : undefined;
-  const model = typeof version === 'string' ? version : undefined;
-  return { hasCandidate: candidate !== undefined, text, finishReason, blockReason, model, usage: toUsage(response) };
+/** Reads one GenerateContentResponse (a whole answer or one stream event), whatever its shape. */
+export function readResponse(body: unknown): ReadResponse {
+  const response: GenerateContentResponse = typeof body === 'object' && body !== null ? body : {};
+  const candidates = Array.isArray(response.candidates) ? (response.candidates as unknown[]) : [];
+  const first = candidates[0];
+  const candidate: WireCandidate | undefined = typeof first === 'object' && first !== null ? first : undefined;
+  const parts = candidate?.content?.parts;
+  const text = Array.isArray(parts) ? parts.map((part: { text?: unknown } | null) => (typeof part?.text === 'string' ? part.text : '')).join('') : '';
+  // The API adds finish and block reasons over time: treat them as open strings.
+  return {
+    hasCandidate: candidate !== undefined,
+    text,
+    finishReason: stringOr(candidate?.finishReason),
+    blockReason: stringOr(response.promptFeedback?.blockReason),
+    model: stringOr(response.modelVersion),
+    usage: toUsage(response.usageMetadata),
+  };
 }
 
-function toUsage(response: GenerateContentResponse): TokenUsage | undefined {
-  const meta = response.usageMetadata;
-  if (!meta) return undefined;
-  // Thinking tokens are billed as output but counted apart (and not typed in 0.24.1).
-  const thinking = 'thoughtsTokenCount' in meta ? meta.thoughtsTokenCount : undefined;
-  const thoughts = typeof thinking === 'number' ? thinking : 0;
-  const promptTokens = meta.promptTokenCount ?? 0;
-  const completionTokens = (meta.candidatesTokenCount ?? 0) + thoughts;
-  return { promptTokens, completionTokens, totalTokens: meta.totalTokenCount ?? promptTokens + completionTokens };
+const stringOr = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+const count = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+
+function toUsage(meta: GenerateContentResponse['usageMetadata']): TokenUsage | undefined {
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  // Thinking tokens are billed as output but counted apart.
+  const thoughts = count(meta.thoughtsTokenCount) ?? 0;
+  const promptTokens = count(meta.promptTokenCount) ?? 0;
+  const completionTokens = (count(meta.candidatesTokenCount) ?? 0) + thoughts;
+  return { promptTokens, completionTokens, totalTokens: count(meta.totalTokenCount) ?? promptTokens + completionTokens };
 }
 
 const FILTERED = new Set([

@@ -1,53 +1,58 @@
-// Gemini through @google/generative-ai. The SDK has three traps:
-// its `timeout` timer is never cleared, an already-aborted signal is ignored, and a failed stream
-// also rejects `result.response`. This adapter uses only the signal and guards all three. The SDK
-// calls the global fetch; each call runs with the provider's own (scoped-fetch.ts).
-import { GoogleGenerativeAI, type GenerativeModel } from '@google/generative-ai';
-import { toGeminiProviderError } from './gemini-errors.ts';
-import {
-  blockedPrompt,
-  mapFinishReason,
-  noText,
-  readResponse,
-  toCompletion,
-  toGeminiRequest,
-} from './gemini-mapping.ts';
-import { createFetch, createHttpAgent } from './http-agent.ts';
+// Gemini through its REST API (v1beta): generateContent, streamGenerateContent with `alt=sse`,
+// embedContent and batchEmbedContents, each a JSON POST with the key in `x-goog-api-key`, on the
+// provider's own keep-alive pool. What the bodies mean is read in gemini-mapping.ts, and what
+// its errors mean in gemini-errors.ts.
+//
+// Why not @google/generative-ai: the package is deprecated, it calls the global fetch only (so
+// every call went through web streams and a Response wrapper built for it), and it costs memory
+// and CPU per call for what is one POST and one JSON or event-stream answer.
+import { fromHttpStatus, toGeminiProviderError } from './gemini-errors.ts';
+import { blockedPrompt, mapFinishReason, noText, readResponse, toCompletion, toGeminiRequest } from './gemini-mapping.ts';
 import { ProviderError } from './provider-error.ts';
-import { withFetch } from './scoped-fetch.ts';
-import type {
-  Completion,
-  CompletionChunk,
-  CompletionRequest,
-  EmbeddingRequest,
-  Embeddings,
-  Provider,
-} from './types.ts';
+import { EventTooLargeError, MAX_ANSWER_BYTES, MAX_EVENT_CHARS, readAll, readEvents, utf8Text } from './response-body.ts';
+import { createUpstreamPool, type UpstreamAnswer } from './upstream-http.ts';
+import type { Completion, CompletionChunk, CompletionRequest, EmbeddingRequest, Embeddings, Provider } from './types.ts';
 
 export interface GeminiSettings {
   apiKey: string;
   model: string;
-  /** Passed to the SDK as is; it appends `/v1beta/models/{id}:{task}`. */
+  /** The API's root, e.g. https://generativelanguage.googleapis.com; `/v1beta/...` is appended. */
   baseUrl: string;
   embeddingModel: string;
+  userAgent: string;
 }
 
-// Model ids can come from callers; past this many the extra ones are built per call, not kept.
-const MAX_CACHED_MODELS = 32;
+/** An error body is read only for its details; a longer one is not an error body. */
+const MAX_ERROR_BYTES = 64 * 1024;
 
 export function createGeminiProvider(settings: GeminiSettings): Provider {
-  const client = new GoogleGenerativeAI(settings.apiKey);
-  const models = new Map<string, GenerativeModel>();
-  const agent = createHttpAgent();
-  const transport = createFetch(agent);
+  const pool = createUpstreamPool(settings.baseUrl);
+  const root = `${new URL(settings.baseUrl).pathname.replace(/\/+$/, '')}/v1beta/`;
+  // Built once: the same headers go with every call.
+  const common = { 'content-type': 'application/json', 'x-goog-api-key': settings.apiKey, 'user-agent': settings.userAgent };
+  const jsonHeaders = { ...common, accept: 'application/json' };
+  const streamHeaders = { ...common, accept: 'text/event-stream' };
 
-  function modelFor(id: string): GenerativeModel {
-    const cached = models.get(id);
-    if (cached) return cached;
-    // No `timeout` here on purpose: time limits come from the caller's signal.
-    const model = client.getGenerativeModel({ model: id }, { baseUrl: settings.baseUrl });
-    if (models.size < MAX_CACHED_MODELS) models.set(id, model);
-    return model;
+  /** Resolves to a 2xx answer; any other status rejects with what it means. */
+  async function post(path: string, body: object, headers: typeof jsonHeaders, signal: AbortSignal): Promise<UpstreamAnswer> {
+    const answer = await pool.post(path, headers, JSON.stringify(body), signal);
+    if (answer.status >= 200 && answer.status < 300) return answer;
+    const text = await readAll(answer.body, MAX_ERROR_BYTES).then(
+      (bytes) => (bytes === undefined ? undefined : utf8Text(bytes)),
+      () => undefined,
+    );
+    throw fromHttpStatus(answer.status, text);
+  }
+
+  async function postJson(path: string, body: object, signal: AbortSignal): Promise<unknown> {
+    const answer = await post(path, body, jsonHeaders, signal);
+    const bytes = await readAll(answer.body, MAX_ANSWER_BYTES);
+    if (bytes === undefined) throw badResponse(`Gemini sent an answer larger than ${MAX_ANSWER_BYTES} bytes`);
+    try {
+      return JSON.parse(utf8Text(bytes));
+    } catch (error) {
+      throw badResponse('Gemini sent a body that is not JSON', error);
+    }
   }
 
   return {
@@ -58,27 +63,25 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
     async complete(request: CompletionRequest, signal: AbortSignal): Promise<Completion> {
       const modelId = request.model ?? settings.model;
       const body = toGeminiRequest(request);
-      return withCallSignal(signal, async (callSignal) => {
-        const { response } = await withFetch(transport, () => modelFor(modelId).generateContent(body, { signal: callSignal }));
-        return toCompletion(response, modelId);
-      });
+      try {
+        return toCompletion(await postJson(`${root}${resource(modelId)}:generateContent`, body, signal), modelId);
+      } catch (error) {
+        throw toGeminiProviderError(error, signal);
+      }
     },
 
     async *stream(request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
       const modelId = request.model ?? settings.model;
       const body = toGeminiRequest(request);
-      if (signal.aborted) throw toGeminiProviderError(signal.reason, signal);
-      const call = linkSignal(signal);
-      /** Set once the body has been read to its end: then there is nothing left to cancel. */
-      let drained = false;
       try {
-        const result = await withFetch(transport, () => modelFor(modelId).generateContentStream(body, { signal: call.signal }));
-        // Both halves of the SDK's tee() reject when the body fails; we only read `stream`.
-        result.response.catch(() => undefined);
+        const answer = await post(`${root}${resource(modelId)}:streamGenerateContent?alt=sse`, body, streamHeaders, signal);
         let sawText = false;
         let finished = false;
-        for await (const response of result.stream) {
-          const read = readResponse(response);
+        // Each event is a whole GenerateContentResponse holding the next piece of text; the last
+        // one has the finish reason. There is no end marker: the answer just ends.
+        for await (const event of readEvents(answer.body, { maxEventChars: MAX_EVENT_CHARS })) {
+          const data = parseEvent(event.data);
+          const read = readResponse(data);
           if (read.blockReason) throw blockedPrompt(read.blockReason);
           sawText ||= read.text !== '';
           if (read.finishReason === undefined) {
@@ -94,89 +97,83 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
             ...(read.usage ? { usage: read.usage } : {}),
           };
         }
-        // An abort can end the body without an error from the SDK; it must not look like success.
+        // A cut connection can end the body quietly; it must not look like success.
         if (signal.aborted) throw toGeminiProviderError(signal.reason, signal);
-        if (!finished) throw new ProviderError('gemini', 'bad_response', 'Gemini stream ended without a finish reason');
-        drained = true;
+        if (!finished) throw badResponse('Gemini stream ended without a finish reason');
       } catch (error) {
+        if (error instanceof EventTooLargeError) throw badResponse(`Gemini sent ${error.message}`);
         throw toGeminiProviderError(error, signal);
-      } finally {
-        // Also runs when the consumer stops early: cancel the body instead of downloading the rest.
-        call.release(!drained);
       }
     },
 
     async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<Embeddings> {
       const modelId = request.model ?? settings.embeddingModel;
-      if (request.inputs.length === 0) throw new ProviderError('gemini', 'rejected', 'No input to embed');
-      return withCallSignal(signal, async (callSignal) => {
-        const vectors = await withFetch(transport, () => fetchVectors(modelFor(modelId), request.inputs, callSignal));
-        if (vectors.length !== request.inputs.length || !vectors.every(isVector)) {
-          throw new ProviderError('gemini', 'bad_response', 'Gemini returned no usable embeddings');
-        }
+      const { inputs } = request;
+      const [first] = inputs;
+      if (first === undefined) throw new ProviderError('gemini', 'rejected', 'No input to embed');
+      const model = resource(modelId);
+      try {
+        // One input goes to embedContent; several to one batchEmbedContents call, answered in order.
+        const vectors =
+          inputs.length === 1
+            ? [valuesOf(field(await postJson(`${root}${model}:embedContent`, { content: textContent(first) }, signal), 'embedding'))]
+            : listOf(
+                await postJson(`${root}${model}:batchEmbedContents`, { requests: inputs.map((text) => ({ model, content: textContent(text) })) }, signal),
+              );
+        if (vectors.length !== inputs.length || !vectors.every(isVector)) throw badResponse('Gemini returned no usable embeddings');
         return { vectors, model: modelId };
-      });
+      } catch (error) {
+        throw toGeminiProviderError(error, signal);
+      }
     },
 
-    async close(): Promise<void> {
-      models.clear();
-      await agent.close();
-    },
+    close: () => pool.close(),
   };
 }
 
-/** One input goes to embedContent; several go to one batchEmbedContents call, answered in order. */
-async function fetchVectors(model: GenerativeModel, inputs: string[], signal: AbortSignal) {
-  const [first] = inputs;
-  if (inputs.length === 1 && first !== undefined) {
-    const { embedding } = await model.embedContent(first, { signal });
-    return [embedding?.values];
-  }
-  const requests = inputs.map((text) => ({ content: { role: 'user', parts: [{ text }] } }));
-  const { embeddings } = await model.batchEmbedContents({ requests }, { signal });
-  return embeddings?.map((embedding) => embedding.values) ?? [];
+/** A model id as a resource name: "models/{id}", unless it already names one ("tunedModels/x"). */
+function resource(modelId: string): string {
+  return modelId.includes('/') ? modelId : `models/${modelId}`;
 }
 
-function isVector(values: number[] | undefined): values is number[] {
+function textContent(text: string) {
+  return { role: 'user', parts: [{ text }] };
+}
+
+/** One event's JSON; an event that is a google.rpc.Status error fails like the HTTP status would. */
+function parseEvent(data: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch (error) {
+    throw badResponse('Gemini sent a stream that does not parse', error);
+  }
+  const error = field(parsed, 'error');
+  if (typeof error === 'object' && error !== null) {
+    const code = field(error, 'code');
+    throw fromHttpStatus(typeof code === 'number' ? code : 500, data);
+  }
+  return parsed;
+}
+
+/** `value[name]` when value is an object. */
+function field(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[name] : undefined;
+}
+
+/** An embedding's numbers: `{ values: [...] }`. */
+const valuesOf = (embedding: unknown): unknown => field(embedding, 'values');
+
+/** batchEmbedContents' vectors: `{ embeddings: [{ values }, ...] }`, in request order. */
+function listOf(body: unknown): unknown[] {
+  const embeddings = field(body, 'embeddings');
+  return Array.isArray(embeddings) ? embeddings.map(valuesOf) : [];
+}
+
+function isVector(values: unknown): values is number[] {
   return Array.isArray(values) && values.length > 0 && values.every((v) => typeof v === 'number');
 }
 
-/**
- * A signal for one SDK call that follows the caller's. The SDK adds an abort listener it never
- * removes, so it goes on this short-lived signal rather than piling up on the caller's; and
- * release(true) aborts it, which cancels any body still being read. A call that ran to its end
- * is not aborted: nothing is left to cancel, and an abort costs two DOMExceptions (ours and the
- * SDK's), which is measurable per request.
- */
-function linkSignal(signal: AbortSignal): { signal: AbortSignal; release(cancel: boolean): void } {
-  const controller = new AbortController();
-  const forward = () => controller.abort(signal.reason);
-  signal.addEventListener('abort', forward, { once: true });
-  return {
-    signal: controller.signal,
-    release(cancel) {
-      signal.removeEventListener('abort', forward);
-      if (cancel && !controller.signal.aborted) controller.abort(CALL_ABANDONED);
-    },
-  };
-}
-
-/** Shared: only ever seen by the SDK's listener, which aborts its own controller in turn. */
-const CALL_ABANDONED = new DOMException('call abandoned', 'AbortError');
-
-/** Runs one SDK call under the caller's signal and maps anything it throws. */
-async function withCallSignal<T>(signal: AbortSignal, call: (callSignal: AbortSignal) => Promise<T>): Promise<T> {
-  // The SDK only listens for a future abort event; an already-aborted signal would be ignored.
-  if (signal.aborted) throw toGeminiProviderError(signal.reason, signal);
-  const link = linkSignal(signal);
-  let done = false;
-  try {
-    const value = await call(link.signal);
-    done = true;
-    return value;
-  } catch (error) {
-    throw toGeminiProviderError(error, signal);
-  } finally {
-    link.release(!done);
-  }
+function badResponse(message: string, cause?: unknown): ProviderError {
+  return new ProviderError('gemini', 'bad_response', message, cause === undefined ? {} : { cause });
 }

@@ -3,8 +3,8 @@
 // send it (URL, key, extra headers); everything an answer can do wrong is handled here, once.
 import type { ProviderName } from '../config.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport } from './chat-completions-http.ts';
-import { createHttpAgent } from './http-agent.ts';
 import { ProviderError } from './provider-error.ts';
+import { createUpstreamPool } from './upstream-http.ts';
 import type {
   ChatMessage,
   Completion,
@@ -36,10 +36,10 @@ export interface OpenAICompatibleSettings {
   userAgent: string;
 }
 
-/** A provider on its own keep-alive pool (see http-agent.ts), which close() releases. */
+/** A provider on its own keep-alive pool (see upstream-http.ts), which close() releases. */
 export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): Provider {
   const { name, model, ...endpoint } = settings;
-  return providerOver(name, model, createChatCompletionsHttp({ name, ...endpoint, dispatcher: createHttpAgent() }));
+  return providerOver(name, model, createChatCompletionsHttp({ name, ...endpoint, pool: createUpstreamPool(endpoint.url) }));
 }
 
 /** The provider over any transport: the benchmark plugs in other ways of calling upstream. */

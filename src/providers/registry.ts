@@ -1,6 +1,6 @@
 // Builds the configured providers once, in cascade order. A provider without a key is left out
-// (and shown as not configured by /health). Each adapter (and Gemini's SDK) is loaded only when
-// its provider is configured: an SDK costs memory and start-up time even when never called.
+// (and shown as not configured by /health). Each adapter is loaded only when its provider is
+// configured: what is never called should cost no memory or start-up time.
 import type { Config, ProviderName } from '../config.ts';
 import { USER_AGENT } from '../version.ts';
 import type { Provider } from './types.ts';
@@ -16,7 +16,11 @@ const endpoint = (name: ProviderName, apiKey: string, config: Config) => ({
 
 const FACTORIES: Record<ProviderName, Factory> = {
   gemini: async (apiKey, config) =>
-    (await import('./gemini.ts')).createGeminiProvider({ ...endpoint('gemini', apiKey, config), embeddingModel: config.geminiEmbeddingModel }),
+    (await import('./gemini.ts')).createGeminiProvider({
+      ...endpoint('gemini', apiKey, config),
+      embeddingModel: config.geminiEmbeddingModel,
+      userAgent: USER_AGENT,
+    }),
   groq: async (apiKey, config) => (await import('./groq.ts')).createGroqProvider({ ...endpoint('groq', apiKey, config), userAgent: USER_AGENT }),
   openrouter: async (apiKey, config) =>
     (await import('./openrouter.ts')).createOpenRouterProvider({

@@ -1,4 +1,4 @@
-// A local Gemini Developer API (v1beta) that the real @google/generative-ai SDK can talk to:
+// A local Gemini Developer API (v1beta) on the real wire, for the gateway or any Gemini client:
 // same paths, key placement, error bodies and SSE framing, with faults on demand.
 import {
   countTokens,
@@ -141,7 +141,7 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   const { fault, res } = ctx;
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
   startSse(res);
-  // The SDK accepts \n\n, \r\r and \r\n\r\n after each event; use the CRLF form to exercise it.
+  // Clients must accept \n\n, \r\r and \r\n\r\n after each event; use the CRLF form to exercise it.
   const send = (event: unknown) => void res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
   const deltas = toDeltas(text);
   const events = deltas.map((delta, i) =>

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_ANSWER_BYTES } from '../../src/providers/chat-completions-http.ts';
+import { MAX_ANSWER_BYTES } from '../../src/providers/response-body.ts';
 import { createOpenAICompatibleProvider } from '../../src/providers/openai-compatible.ts';
 import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
 import { collect, failure, live } from '../helpers/provider-calls.ts';

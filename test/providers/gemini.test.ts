@@ -1,4 +1,5 @@
-// The Gemini adapter against the fake Gemini over real HTTP, through the real SDK.
+// The Gemini adapter against the fake Gemini over real HTTP: the exact requests it sends, what it
+// makes of every answer and failure, and its own connection pool.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -21,11 +22,12 @@ import {
   type FakeProviderServer,
   type Fault,
 } from '../../src/simulator/fake-server.ts';
-import { collect, failure, live } from '../helpers/provider-calls.ts';
+import { collect, failure, live, streamFailure } from '../helpers/provider-calls.ts';
 
 const KEY = 'gemini-test-key';
 const MODEL = 'gemini-test';
 const EMBEDDING_MODEL = 'gemini-embedding-001';
+const USER_AGENT = 'secure-llm-router/test';
 
 let fake: FakeProviderServer;
 let gemini: Provider;
@@ -47,7 +49,7 @@ afterAll(async () => {
 beforeEach(() => fake.reset());
 
 function providerWith(apiKey: string): Provider {
-  return createGeminiProvider({ apiKey, model: MODEL, baseUrl: fake.url, embeddingModel: EMBEDDING_MODEL });
+  return createGeminiProvider({ apiKey, model: MODEL, baseUrl: fake.url, embeddingModel: EMBEDDING_MODEL, userAgent: USER_AGENT });
 }
 
 function ask(text: string, extra: Partial<CompletionRequest> = {}): CompletionRequest {
@@ -99,10 +101,11 @@ describe('Gemini adapter: answers', () => {
     expect(sent?.method).toBe('POST');
     expect(sent?.path).toBe(`/v1beta/models/${MODEL}:generateContent`);
     expect(sent?.headers['x-goog-api-key']).toBe(KEY);
+    expect(sent?.headers['content-type']).toBe('application/json');
+    expect(sent?.headers['user-agent']).toBe(USER_AGENT);
     expect(sent?.query.get('key')).toBeNull();
     expect(sent?.body).toEqual({
       generationConfig: { maxOutputTokens: 100, temperature: 0.3, topP: 0.9, stopSequences: ['END'] },
-      safetySettings: [],
       systemInstruction: { role: 'system', parts: [{ text: 'Be brief.\n\nAnswer in English.' }] },
       contents: [
         { role: 'user', parts: [{ text: 'Hello there' }] },
@@ -116,7 +119,6 @@ describe('Gemini adapter: answers', () => {
     await gemini.complete(ask('hi'), live());
     expect(fake.requests[0]?.body).toEqual({
       generationConfig: { maxOutputTokens: 200, temperature: 0.2 },
-      safetySettings: [],
       contents: [{ role: 'user', parts: [{ text: 'hi' }] }],
     });
   });
@@ -192,12 +194,11 @@ describe('Gemini adapter: failures', () => {
     expect(error.retryable).toBe(false);
   });
 
-  it('keeps the SDK error as the cause and the URL out of the message', async () => {
+  it("names the status and its canonical code, never the upstream message, URL or key", async () => {
     fake.enqueue({ kind: 'error' });
     const error = await failure(gemini.complete(ask('hi'), live()));
-    expect(error.message).not.toContain(fake.url);
-    expect(error.message).not.toContain(KEY);
-    expect(String((error.cause as Error).message)).toContain('The model is overloaded');
+    expect(error.message).toBe('Gemini answered HTTP 503 (UNAVAILABLE)');
+    expect(error.cause).toBeUndefined();
   });
 
   it('maps a wrong key and a missing key to misconfigured', async () => {
@@ -246,7 +247,7 @@ describe('Gemini adapter: 200s that are not answers', () => {
       for (const event of events) res.write(`data: ${event}\n\n`);
       res.end();
     });
-    raw = createGeminiProvider({ apiKey: KEY, model: MODEL, baseUrl: replay.url, embeddingModel: EMBEDDING_MODEL });
+    raw = createGeminiProvider({ apiKey: KEY, model: MODEL, baseUrl: replay.url, embeddingModel: EMBEDDING_MODEL, userAgent: USER_AGENT });
   });
 
   afterAll(async () => {
@@ -278,6 +279,34 @@ describe('Gemini adapter: 200s that are not answers', () => {
       finishReason: 'content_filter',
       usage: { promptTokens: 5, completionTokens: 12, totalTokens: 17 },
     });
+  });
+
+  it.each([
+    ['null', null],
+    ['a JSON array', [1, 2]],
+    ['a string', 'candidates'],
+    ['candidates that are not a list', { candidates: { 0: 'x' } }],
+    ['parts that are not a list', candidate({ content: { parts: 'text' }, finishReason: 'STOP' })],
+  ])('complete: %s in a 200 is bad_response, not a crash', async (_name, reply) => {
+    body = reply;
+    expect((await failure(raw.complete(ask('hi'), live()))).kind).toBe('bad_response');
+  });
+
+  it('stream: an error event fails like its HTTP status would, with the RetryInfo wait', async () => {
+    events = [
+      JSON.stringify(candidate({ content: says('Hel') })),
+      JSON.stringify({
+        error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: `quota for ${KEY}`, details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3s' }] },
+      }),
+    ];
+    const { seen, error } = await streamFailure(raw.stream(ask('hi'), live()));
+    expect(seen.map((c) => c.text)).toEqual(['Hel']);
+    expect(error).toMatchObject({ kind: 'rate_limited', status: 429, retryAfterMs: 3000, message: 'Gemini answered HTTP 429 (RESOURCE_EXHAUSTED)' });
+  });
+
+  it('stream: an event that is not JSON is bad_response', async () => {
+    events = ['{"candidates": ['];
+    expect((await failure(collect(raw.stream(ask('hi'), live())))).kind).toBe('bad_response');
   });
 
   it.each([
@@ -426,7 +455,7 @@ describe('fake Gemini wire details', () => {
 });
 
 describe('transport', () => {
-  it("sends the SDK's calls over the provider's own keep-alive pool, which close() releases", async () => {
+  it("sends its calls over the provider's own keep-alive pool, which close() releases", async () => {
     const open = new Set<Socket>();
     const server = createServer((req, res) => {
       req.resume();
@@ -443,6 +472,7 @@ describe('transport', () => {
       model: MODEL,
       baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       embeddingModel: EMBEDDING_MODEL,
+      userAgent: USER_AGENT,
     });
     try {
       for (let i = 0; i < 3; i += 1) expect((await provider.complete(ask('hi'), live())).text).toBe('pooled');
