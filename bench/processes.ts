@@ -178,10 +178,18 @@ export interface GatewayOptions {
   variant?: string;
 }
 
-/** The node flags of `npm start`, so the gateway runs here exactly as in production. */
-const START_FLAGS = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start
-  .split(/\s+/)
-  .filter((word) => word.startsWith('--'));
+/**
+ * The node flags and environment of a checkout's `npm start` (`env NAME=value ... node --flag ...
+ * src/server.ts`), so each gateway runs exactly as that checkout runs in production.
+ */
+function startCommand(root: string): { flags: string[]; env: Record<string, string> } {
+  const words = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const assignments = words.filter((word) => /^[A-Z_][A-Z0-9_]*=/.test(word));
+  return {
+    flags: words.filter((word) => word.startsWith('--')),
+    env: Object.fromEntries(assignments.map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)])),
+  };
+}
 
 /**
  * The image runs with Node's compile cache, filled while it is built (see the Dockerfile), so
@@ -216,9 +224,11 @@ export function upstreamPath(provider: BenchProvider, stream = false): string {
 export function startGateway(options: GatewayOptions): Promise<Child> {
   const { provider, upstream } = options;
   const root = options.root ?? ROOT;
-  const flags = [...START_FLAGS, ...options.nodeFlags.filter((flag) => !flag.startsWith('--cpu-prof'))];
+  const start = startCommand(root);
+  const flags = [...start.flags, ...options.nodeFlags.filter((flag) => !flag.startsWith('--cpu-prof'))];
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
+    ...start.env,
     NODE_COMPILE_CACHE: compileCache(root, flags),
     NODE_ENV: 'production',
     API_KEYS: BENCH_KEY,
@@ -246,7 +256,7 @@ export function startGateway(options: GatewayOptions): Promise<Child> {
   const name = options.name ?? 'gateway';
   const entry = options.variant === undefined ? 'src/server.ts' : here('./gateway-variant.ts');
   if (options.variant !== undefined) env.BENCH_VARIANT = options.variant;
-  const child = spawn(process.execPath, [...START_FLAGS, ...options.nodeFlags, entry], {
+  const child = spawn(process.execPath, [...start.flags, ...options.nodeFlags, entry], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

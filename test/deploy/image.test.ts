@@ -188,6 +188,11 @@ describe('the image, replayed without Docker', () => {
     expect(await probe.exited).toBe(0);
 
     expect(server.output()).toContain('providers: simulated');
+
+    // exec replaced the shell: the process that answers is Node itself, with the allocator setting.
+    const pid = server.child.pid as number;
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(['node', '--max-semi-space-size=8', 'src/server.ts', '']);
+    expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_MMAP_THRESHOLD_=16384');
   });
 
   it('reads every module from the compile cache built into the image: nothing is stripped or compiled again', async () => {
