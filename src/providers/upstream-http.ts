@@ -51,7 +51,7 @@ function guard(socket: Socket): void {
   socket.on('error', ignore);
 }
 
-export function createUpstreamPool(baseUrl: string): UpstreamPool {
+export function createUpstreamPool(baseUrl: string, idleTimeoutMs = IDLE_TIMEOUT_MS): UpstreamPool {
   const url = new URL(baseUrl);
   const secure = url.protocol === 'https:';
   const options = {
@@ -61,7 +61,7 @@ export function createUpstreamPool(baseUrl: string): UpstreamPool {
     maxSockets: MAX_CONNECTIONS,
     // Node closes a socket idle this long (or for a server's shorter Keep-Alive hint); on a busy
     // one it only emits an event nobody listens to, so a slow answer is not cut.
-    timeout: IDLE_TIMEOUT_MS,
+    timeout: idleTimeoutMs,
   };
   const agent = secure ? new https.Agent(options) : new http.Agent(options);
   const send = secure ? https.request : http.request;

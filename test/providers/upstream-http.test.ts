@@ -121,6 +121,23 @@ describe('the pool', () => {
     expect(new Set(ports).size).toBe(1);
   });
 
+  it('closes a connection left idle, but never one whose answer is slow to come', async () => {
+    const quick = createUpstreamPool(base, 150);
+    try {
+      handler = (req, res) => {
+        if (req.url !== '/slow') return json(res, 200, {});
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first ');
+        setTimeout(() => res.end('and last, after a gap longer than the idle timeout'), 400);
+      };
+      expect(await text(await quick.post('/slow', {}, '{}', live()))).toBe('first and last, after a gap longer than the idle timeout');
+      expect(sockets.size).toBe(1);
+      await expect.poll(() => sockets.size, { timeout: 2000 }).toBe(0);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('rejects when nothing listens', async () => {
     const probe = createServer();
     probe.listen(0, '127.0.0.1');
