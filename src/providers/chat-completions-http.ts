@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { EventSourceMessage } from 'eventsource-parser';
 import type { ProviderName } from '../config.ts';
 import { ProviderError, kindForStatus, parseRetryAfter } from './provider-error.ts';
-import { EventTooLargeError, MAX_ANSWER_BYTES, MAX_EVENT_CHARS, discard, readAll, readEvents, utf8Text } from './response-body.ts';
+import { discard, readEvents, readJson } from './response-body.ts';
 import type { UpstreamAnswer, UpstreamPool } from './upstream-http.ts';
 
 export interface ChatCompletionsEndpoint {
@@ -63,14 +63,7 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
 
   return {
     async complete(body, signal) {
-      const answer = await post(body, jsonHeaders, signal);
-      const bytes = await readAll(answer.body, MAX_ANSWER_BYTES);
-      if (bytes === undefined) throw new ProviderError(name, 'bad_response', `${name} sent an answer larger than ${MAX_ANSWER_BYTES} bytes`);
-      try {
-        return JSON.parse(utf8Text(bytes));
-      } catch (error) {
-        throw new ProviderError(name, 'bad_response', `${name} sent malformed JSON`, { cause: error });
-      }
+      return readJson(name, (await post(body, jsonHeaders, signal)).body);
     },
     async *stream(body, signal) {
       const answer = await post(body, streamHeaders, signal);
@@ -85,12 +78,7 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
  * shape a failed chunk has, so one reader handles both.
  */
 async function* parsedEvents(name: ProviderName, body: Readable): AsyncGenerator<unknown> {
-  try {
-    for await (const event of readEvents(body, { endMarker: '[DONE]', maxEventChars: MAX_EVENT_CHARS })) yield toData(name, event);
-  } catch (error) {
-    if (error instanceof EventTooLargeError) throw new ProviderError(name, 'bad_response', `${name} sent ${error.message}`);
-    throw error;
-  }
+  for await (const event of readEvents(body, { name, endMarker: '[DONE]' })) yield toData(name, event);
 }
 
 function toData(name: ProviderName, event: EventSourceMessage): unknown {

@@ -2,7 +2,7 @@
 // the two details that change what we do: a wrong key (sent as 400, not 401) and the wait of a
 // 429 (RetryInfo; Gemini sends no Retry-After). Its message can quote the request, so it never
 // becomes ours; the canonical status name ("UNAVAILABLE") does, since it is one word from a list.
-import { ProviderError, kindForStatus, type ProviderErrorKind } from './provider-error.ts';
+import { ProviderError, kindForStatus } from './provider-error.ts';
 
 const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';
 const RETRY_INFO = 'type.googleapis.com/google.rpc.RetryInfo';
@@ -49,23 +49,4 @@ function parseStatus(body: string | undefined): { status?: unknown; details?: un
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
-}
-
-/** Anything else a call can throw: aborts and timeouts first, then broken connections. */
-export function toGeminiProviderError(error: unknown, signal: AbortSignal): ProviderError {
-  if (error instanceof ProviderError) return error;
-  if (signal.aborted) {
-    return isTimeout(signal.reason)
-      ? fail('timeout', 'Gemini did not answer in time', error)
-      : fail('aborted', 'Gemini call was aborted', error);
-  }
-  return fail('unavailable', 'Gemini connection failed', error);
-}
-
-function isTimeout(reason: unknown): boolean {
-  return (reason instanceof DOMException || reason instanceof Error) && reason.name === 'TimeoutError';
-}
-
-function fail(kind: ProviderErrorKind, message: string, cause: unknown): ProviderError {
-  return new ProviderError('gemini', kind, message, { cause });
 }

@@ -6,10 +6,10 @@
 // Why not @google/generative-ai: the package is deprecated, it calls the global fetch only (so
 // every call went through web streams and a Response wrapper built for it), and it costs memory
 // and CPU per call for what is one POST and one JSON or event-stream answer.
-import { fromHttpStatus, toGeminiProviderError } from './gemini-errors.ts';
+import { fromHttpStatus } from './gemini-errors.ts';
 import { blockedPrompt, mapFinishReason, noText, readResponse, toCompletion, toGeminiRequest } from './gemini-mapping.ts';
-import { ProviderError } from './provider-error.ts';
-import { EventTooLargeError, MAX_ANSWER_BYTES, MAX_EVENT_CHARS, readAll, readEvents, utf8Text } from './response-body.ts';
+import { ProviderError, abortError, toProviderError } from './provider-error.ts';
+import { readAll, readEvents, readJson, utf8Text } from './response-body.ts';
 import { createUpstreamPool, type UpstreamAnswer } from './upstream-http.ts';
 import type { Completion, CompletionChunk, CompletionRequest, EmbeddingRequest, Embeddings, Provider } from './types.ts';
 
@@ -45,14 +45,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
   }
 
   async function postJson(path: string, body: object, signal: AbortSignal): Promise<unknown> {
-    const answer = await post(path, body, jsonHeaders, signal);
-    const bytes = await readAll(answer.body, MAX_ANSWER_BYTES);
-    if (bytes === undefined) throw badResponse(`Gemini sent an answer larger than ${MAX_ANSWER_BYTES} bytes`);
-    try {
-      return JSON.parse(utf8Text(bytes));
-    } catch (error) {
-      throw badResponse('Gemini sent a body that is not JSON', error);
-    }
+    return readJson('gemini', (await post(path, body, jsonHeaders, signal)).body);
   }
 
   return {
@@ -66,7 +59,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
       try {
         return toCompletion(await postJson(`${root}${resource(modelId)}:generateContent`, body, signal), modelId);
       } catch (error) {
-        throw toGeminiProviderError(error, signal);
+        throw toProviderError('gemini', error, signal);
       }
     },
 
@@ -79,7 +72,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
         let finished = false;
         // Each event is a whole GenerateContentResponse holding the next piece of text; the last
         // one has the finish reason. There is no end marker: the answer just ends.
-        for await (const event of readEvents(answer.body, { maxEventChars: MAX_EVENT_CHARS })) {
+        for await (const event of readEvents(answer.body, { name: 'gemini' })) {
           const data = parseEvent(event.data);
           const read = readResponse(data);
           if (read.blockReason) throw blockedPrompt(read.blockReason);
@@ -98,11 +91,10 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
           };
         }
         // A cut connection can end the body quietly; it must not look like success.
-        if (signal.aborted) throw toGeminiProviderError(signal.reason, signal);
+        if (signal.aborted) throw abortError('gemini', signal, undefined);
         if (!finished) throw badResponse('Gemini stream ended without a finish reason');
       } catch (error) {
-        if (error instanceof EventTooLargeError) throw badResponse(`Gemini sent ${error.message}`);
-        throw toGeminiProviderError(error, signal);
+        throw toProviderError('gemini', error, signal);
       }
     },
 
@@ -123,7 +115,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
         if (vectors.length !== inputs.length || !vectors.every(isVector)) throw badResponse('Gemini returned no usable embeddings');
         return { vectors, model: modelId };
       } catch (error) {
-        throw toGeminiProviderError(error, signal);
+        throw toProviderError('gemini', error, signal);
       }
     },
 

@@ -3,7 +3,7 @@
 // send it (URL, key, extra headers); everything an answer can do wrong is handled here, once.
 import type { ProviderName } from '../config.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport } from './chat-completions-http.ts';
-import { ProviderError } from './provider-error.ts';
+import { ProviderError, abortError, toProviderError } from './provider-error.ts';
 import { createUpstreamPool } from './upstream-http.ts';
 import type {
   ChatMessage,
@@ -178,22 +178,6 @@ function toUsage(usage: WireUsage | null | undefined): TokenUsage | undefined {
     completionTokens: usage.completion_tokens,
     totalTokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
   };
-}
-
-/** Maps anything a call can throw to a ProviderError; messages never echo upstream text. */
-export function toProviderError(name: ProviderName, error: unknown, signal: AbortSignal): ProviderError {
-  if (error instanceof ProviderError) return error;
-  if (signal.aborted) return abortError(name, signal, error);
-  // Refused, reset or timed-out connections, and answers cut off halfway.
-  return new ProviderError(name, 'unavailable', `${name} connection failed`, { cause: error });
-}
-
-function abortError(name: ProviderName, signal: AbortSignal, cause: unknown): ProviderError {
-  const reason = signal.reason as { name?: unknown } | undefined;
-  const timedOut = typeof reason === 'object' && reason !== null && reason.name === 'TimeoutError';
-  return timedOut
-    ? new ProviderError(name, 'timeout', `${name} did not answer in time`, { cause })
-    : new ProviderError(name, 'aborted', `${name} call was aborted`, { cause });
 }
 
 /** The numeric code of an error object (OpenRouter: `{code: 429}`); Groq's codes are strings. */

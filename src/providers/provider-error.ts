@@ -63,3 +63,20 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
 }
+
+/** Maps anything a call can throw to a ProviderError; messages never echo upstream text. */
+export function toProviderError(name: ProviderName, error: unknown, signal: AbortSignal): ProviderError {
+  if (error instanceof ProviderError) return error;
+  if (signal.aborted) return abortError(name, signal, error);
+  // Refused, reset or timed-out connections, and answers cut off halfway.
+  return new ProviderError(name, 'unavailable', `${name} connection failed`, { cause: error });
+}
+
+/** The signal fired: a timeout when its reason says so, otherwise the caller went away. */
+export function abortError(name: ProviderName, signal: AbortSignal, cause: unknown): ProviderError {
+  const reason = signal.reason as { name?: unknown } | undefined;
+  const timedOut = typeof reason === 'object' && reason !== null && reason.name === 'TimeoutError';
+  return timedOut
+    ? new ProviderError(name, 'timeout', `${name} did not answer in time`, { cause })
+    : new ProviderError(name, 'aborted', `${name} call was aborted`, { cause });
+}

@@ -3,11 +3,13 @@
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { ProviderName } from '../config.ts';
+import { ProviderError } from './provider-error.ts';
 
 /** No answer of ours comes near this; a larger one is a broken upstream, not a completion. */
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 /** One server-sent event's data, likewise. */
-export const MAX_EVENT_CHARS = 1024 * 1024;
+const MAX_EVENT_CHARS = 1024 * 1024;
 
 /** Undoes the response's content codings, as fetch does (at most five; unknown ones stay). */
 export function decode(body: Readable, contentEncoding: string | string[] | undefined): Readable {
@@ -119,15 +121,24 @@ export function utf8Text(bytes: Buffer): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** Thrown by readEvents for an event past `maxEventChars`. */
-export class EventTooLargeError extends Error {
-  override name = 'EventTooLargeError';
+/** A 2xx answer's JSON, read whole; too large or not JSON is the provider's bad_response. */
+export async function readJson(name: ProviderName, body: Readable): Promise<unknown> {
+  const bytes = await readAll(body, MAX_ANSWER_BYTES);
+  if (bytes === undefined) throw new ProviderError(name, 'bad_response', `${name} sent an answer larger than ${MAX_ANSWER_BYTES} bytes`);
+  try {
+    return JSON.parse(utf8Text(bytes));
+  } catch (error) {
+    throw new ProviderError(name, 'bad_response', `${name} sent malformed JSON`, { cause: error });
+  }
 }
 
 export interface ReadEventsOptions {
+  /** Whose stream it is, for the error an oversized event raises. */
+  name: ProviderName;
   /** Data that ends the stream (Chat Completions' `[DONE]`); Gemini has none. */
   endMarker?: string;
-  maxEventChars: number;
+  /** Defaults to MAX_EVENT_CHARS. */
+  maxEventChars?: number;
 }
 
 /**
@@ -136,6 +147,7 @@ export interface ReadEventsOptions {
  * failure, cuts it instead.
  */
 export async function* readEvents(body: Readable, options: ReadEventsOptions): AsyncGenerator<EventSourceMessage> {
+  const maxEventChars = options.maxEventChars ?? MAX_EVENT_CHARS;
   const parsed: EventSourceMessage[] = [];
   let overflow = false;
   const parser = createParser({
@@ -143,7 +155,7 @@ export async function* readEvents(body: Readable, options: ReadEventsOptions): A
     onError: (error) => {
       if (error.type === 'max-buffer-size-exceeded') overflow = true;
     },
-    maxBufferSize: options.maxEventChars,
+    maxBufferSize: maxEventChars,
   });
   body.setEncoding('utf8');
   let finished = false;
@@ -151,7 +163,7 @@ export async function* readEvents(body: Readable, options: ReadEventsOptions): A
     // Not destroyed on an early return: `finally` decides between draining and cutting.
     for await (const text of body.iterator({ destroyOnReturn: false }) as AsyncIterable<string>) {
       parser.feed(text);
-      if (overflow) throw new EventTooLargeError(`an event larger than ${options.maxEventChars} characters`);
+      if (overflow) throw new ProviderError(options.name, 'bad_response', `${options.name} sent an event larger than ${maxEventChars} characters`);
       for (let i = 0; i < parsed.length; i += 1) {
         const event = parsed[i] as EventSourceMessage;
         if (event.data === options.endMarker) {

@@ -207,7 +207,7 @@ describe('bodies', () => {
       setTimeout(() => res.end('data: [DONE]\n\ndata: {"after":true}\n\n'), 10);
     };
     const events = [];
-    for await (const event of readEvents((await pool.post('/', {}, '{}', live())).body, { endMarker: '[DONE]', maxEventChars: 1000 })) {
+    for await (const event of readEvents((await pool.post('/', {}, '{}', live())).body, { name: 'openrouter', endMarker: '[DONE]', maxEventChars: 1000 })) {
       events.push([event.event, event.data]);
     }
     // The rest is drained in the background; then the connection is free again.
@@ -225,7 +225,7 @@ describe('bodies', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: {"n":1}\n\n');
     };
-    for await (const event of readEvents((await pool.post('/', {}, '{}', live())).body, { maxEventChars: 1000 })) {
+    for await (const event of readEvents((await pool.post('/', {}, '{}', live())).body, { name: 'openrouter', maxEventChars: 1000 })) {
       expect(event.data).toBe('{"n":1}');
       break;
     }
@@ -239,10 +239,10 @@ describe('bodies', () => {
       setTimeout(() => res.end('\n\n'), 20);
     };
     const reading = (async () => {
-      for await (const _event of readEvents((await pool.post('/', {}, '{}', live())).body, { maxEventChars: 1000 })) {
+      for await (const _event of readEvents((await pool.post('/', {}, '{}', live())).body, { name: 'openrouter', maxEventChars: 1000 })) {
         // nothing arrives
       }
     })();
-    await expect(reading).rejects.toMatchObject({ name: 'EventTooLargeError' });
+    await expect(reading).rejects.toMatchObject({ name: 'ProviderError', kind: 'bad_response', message: 'openrouter sent an event larger than 1000 characters' });
   });
 });
