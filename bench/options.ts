@@ -21,6 +21,8 @@ export interface BenchOptions {
   targets: Array<'direct' | 'proxy' | 'gateway'>;
   /** Streamed requests per target; 0 skips the streaming measurement. */
   streamRequests: number;
+  /** Unmeasured streams per target before the measured ones (25 at a time). */
+  streamWarmup: number;
   /** Pause between the fake's stream events, in ms. */
   streamGapMs: number;
   /** Run the gateway under --cpu-prof and summarise the profile. */
@@ -47,6 +49,8 @@ export const USAGE = `npm run bench -- [flags]       (each flag also reads from 
                                                  (default openrouter)
   --targets <list>        BENCH_TARGETS          any of direct,proxy,gateway (default all)
   --stream-requests <n>   BENCH_STREAM_REQUESTS  streamed requests per target, 0 to skip (default 200; quick 50)
+  --stream-warmup <n>     BENCH_STREAM_WARMUP    unmeasured streams per target first, 25 at a time, so V8 has optimised
+                                                 the route as in service (default 3000; quick 500)
   --stream-gap <ms>       BENCH_STREAM_GAP_MS    pause between the fake's stream events (default 2)
   --profile               BENCH_PROFILE=1        run the gateway under --cpu-prof, then summarise the profile
   --gateway-flags=<flags> BENCH_GATEWAY_FLAGS    node flags for the gateway, e.g. --gateway-flags=--max-semi-space-size=8
@@ -93,6 +97,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       provider: { type: 'string' },
       targets: { type: 'string' },
       'stream-requests': { type: 'string' },
+      'stream-warmup': { type: 'string' },
       'stream-gap': { type: 'string' },
       profile: { type: 'boolean' },
       'gateway-flags': { type: 'string' },
@@ -135,6 +140,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     provider,
     targets: targets as BenchOptions['targets'],
     streamRequests: Math.round(number('stream-requests', values['stream-requests'] ?? env.BENCH_STREAM_REQUESTS, quick ? 50 : 200, 0)),
+    streamWarmup: Math.round(number('stream-warmup', values['stream-warmup'] ?? env.BENCH_STREAM_WARMUP, quick ? 500 : 3000, 0)),
     streamGapMs: number('stream-gap', values['stream-gap'] ?? env.BENCH_STREAM_GAP_MS, 2, 0),
     profile: values.profile ?? truthy(env.BENCH_PROFILE),
     gatewayFlags: flags(values['gateway-flags'] ?? env.BENCH_GATEWAY_FLAGS),

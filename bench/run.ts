@@ -16,7 +16,7 @@ import { readOptions, USAGE, type BenchOptions } from './options.ts';
 import { BENCH_KEY, machineTicks, rssMegabytes, startFake, startGateway, startProxy, stealPercent, upstreamPath, type Child } from './processes.ts';
 import { formatProfile, readProfile, summariseProfile, type ProfileSummary } from './profile-summary.ts';
 import { checks, formatChecks, formatLevel, formatStreaming, summariseLevel, type LevelSummary } from './report.ts';
-import { measureStreaming, type StreamSummary, type StreamTarget } from './streaming.ts';
+import { measureStreaming, warmUpStreaming, type StreamSummary, type StreamTarget } from './streaming.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const PROMPT = 'What is the capital of France?';
@@ -39,7 +39,9 @@ try {
 
 // Upper bound on the whole run, so it always stops by itself.
 const targetCount = options.targets.length + (options.baselineDir ? 1 : 0);
-const plannedSeconds = options.connections.length * targetCount * (options.rounds * options.duration + options.warmup) + 30;
+// A stream lasts about ten of the fake's gaps; warm-up streams run 25 at a time.
+const streamSeconds = options.streamRequests > 0 ? (targetCount * (options.streamRequests + options.streamWarmup / 25) * (10 * options.streamGapMs + 2)) / 1000 : 0;
+const plannedSeconds = options.connections.length * targetCount * (options.rounds * options.duration + options.warmup) + streamSeconds + 30;
 const children: Child[] = [];
 const guard = setTimeout(
   () => {
@@ -199,13 +201,15 @@ if (options.streamRequests > 0 && gateway) {
     streamingNote = gatewayStream;
     log(`streaming ${streamingNote}`);
   } else {
-    log(`streaming: ${options.streamRequests} requests per target, ${options.streamGapMs} ms between upstream events`);
+    log(`streaming: ${options.streamWarmup} unmeasured streams per target (25 at a time), then ${options.streamRequests} measured one at a time, ${options.streamGapMs} ms between upstream events`);
     const streamTargets: StreamTarget[] = [
       { name: 'direct', url: `${fake.url}${streamPath}`, headers: upstreamHeaders, body: streamBody },
       ...(proxy ? [{ name: 'proxy' as const, url: `${proxy.url}${streamPath}`, headers: upstreamHeaders, body: streamBody, pid: proxy.pid }] : []),
       ...(baselineStream && typeof baselineStream !== 'string' ? [baselineStream] : []),
       gatewayStream,
     ];
+    const warmupFailures = await warmUpStreaming(streamTargets, options.streamWarmup);
+    if (warmupFailures > 0) log(`streaming warm-up: ${warmupFailures} streams failed`);
     const before = machineTicks();
     streaming = await measureStreaming(streamTargets, options.streamRequests, Math.min(20, options.streamRequests));
     streamingSteal = stealPercent(before, machineTicks());
