@@ -69,7 +69,19 @@ describe('the pool', () => {
     expect(answer.headers['x-upstream']).toBe('yes');
     expect(JSON.parse(await text(answer))).toEqual({ ok: true });
     expect(seen).toMatchObject({ method: 'POST', url: '/v1/things?alt=sse', body: '{"a":"é"}' });
-    expect(seen.headers).toMatchObject({ 'x-key': 'k', 'content-length': String(Buffer.byteLength('{"a":"é"}')), connection: 'keep-alive' });
+    expect(seen.headers).toMatchObject({
+      host: new URL(base).host,
+      'content-type': 'application/json',
+      'x-key': 'k',
+      'content-length': String(Buffer.byteLength('{"a":"é"}')),
+      connection: 'keep-alive',
+    });
+  });
+
+  it('refuses a header value that would split the request, before sending anything', async () => {
+    handler = (_req, res) => json(res, 200, {});
+    await expect(pool.post('/', { 'x-bad': 'a\r\nx-injected: 1' }, '{}', live())).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    expect(ports).toHaveLength(0);
   });
 
   it('keeps the connection alive between calls in a row', async () => {
