@@ -8,7 +8,6 @@
 // together (docs/performance.md). The wire itself is small and stable: a JSON POST with a bearer
 // key, answered by JSON or by `data:` events ending in `[DONE]`.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { EventSourceMessage } from 'eventsource-parser';
 import type { ProviderName } from '../config.ts';
 import { ProviderError, kindForStatus, parseRetryAfter } from './provider-error.ts';
@@ -67,20 +66,16 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
     },
     async *stream(body, signal) {
       const answer = await post(body, streamHeaders, signal);
-      yield* parsedEvents(name, answer.body);
+      for await (const event of readEvents(answer.body, { name, endMarker: '[DONE]' })) yield toData(name, event);
     },
     close: () => pool.close(),
   };
 }
 
 /**
- * The parsed data of each event, up to `[DONE]`. An `error` event comes out as `{ error }`, the
- * shape a failed chunk has, so one reader handles both.
+ * An event's parsed data. An `error` event comes out as `{ error }`, the shape a failed chunk
+ * has, so one reader handles both.
  */
-async function* parsedEvents(name: ProviderName, body: Readable): AsyncGenerator<unknown> {
-  for await (const event of readEvents(body, { name, endMarker: '[DONE]' })) yield toData(name, event);
-}
-
 function toData(name: ProviderName, event: EventSourceMessage): unknown {
   let data: unknown;
   try {

@@ -55,13 +55,10 @@ export function providerOver(name: ProviderName, model: string, transport: ChatC
         throw toProviderError(name, error, signal);
       }
     },
-    async *stream(request, signal) {
-      const body = toChatBody(request, request.model ?? model, true);
-      try {
-        yield* readStream(name, transport.stream(body, signal), signal);
-      } catch (error) {
-        throw toProviderError(name, error, signal);
-      }
+    // Not a generator of its own: readStream maps failures itself, and each layer of async
+    // generators costs every chunk a few more promise turns.
+    stream(request, signal) {
+      return readStream(name, transport.stream(toChatBody(request, request.model ?? model, true), signal), signal);
     },
     close: () => transport.close(),
   };
@@ -125,45 +122,50 @@ export function readCompletion(name: ProviderName, body: unknown, requestedModel
   };
 }
 
+/** A Chat Completions event stream as CompletionChunks; every failure comes out as a ProviderError. */
 export async function* readStream(
   name: ProviderName,
   chunks: AsyncIterable<unknown>,
   signal: AbortSignal,
 ): AsyncGenerator<CompletionChunk> {
-  let model: string | undefined;
-  let finishReason: FinishReason | undefined;
-  let usage: TokenUsage | undefined;
-  let answered = false;
-  for await (const raw of chunks) {
-    const chunk = raw as WireBody;
-    if (typeof chunk.x_groq?.error === 'string') {
-      throw new ProviderError(name, 'unavailable', `${name} stream stopped early`, { cause: chunk.x_groq.error });
+  try {
+    let model: string | undefined;
+    let finishReason: FinishReason | undefined;
+    let usage: TokenUsage | undefined;
+    let answered = false;
+    for await (const raw of chunks) {
+      const chunk = raw as WireBody;
+      if (typeof chunk.x_groq?.error === 'string') {
+        throw new ProviderError(name, 'unavailable', `${name} stream stopped early`, { cause: chunk.x_groq.error });
+      }
+      if (typeof chunk.model === 'string') model ??= chunk.model;
+      // The usage-only chunk has `choices: []`; Groq also puts usage in x_groq.
+      usage = toUsage(chunk.usage ?? chunk.x_groq?.usage) ?? usage;
+      // An error event inside a 200 stream: its code, when numeric, says what kind of failure it was.
+      if (chunk.error != null) {
+        const kind = errorCode(chunk.error) === 429 ? 'rate_limited' : 'unavailable';
+        throw new ProviderError(name, kind, `${name} reported an error mid-stream`);
+      }
+      const choice = chunk.choices?.[0];
+      if (choice?.finish_reason === 'error') {
+        throw new ProviderError(name, 'bad_response', `${name} stream ended with an error`);
+      }
+      if (choice === undefined) continue;
+      const text = choice.delta?.content;
+      if (typeof text === 'string' && text !== '') {
+        answered = true;
+        yield { text, model };
+      }
+      if (choice.finish_reason) finishReason = toFinishReason(choice.finish_reason);
     }
-    if (typeof chunk.model === 'string') model ??= chunk.model;
-    // The usage-only chunk has `choices: []`; Groq also puts usage in x_groq.
-    usage = toUsage(chunk.usage ?? chunk.x_groq?.usage) ?? usage;
-    // An error event inside a 200 stream: its code, when numeric, says what kind of failure it was.
-    if (chunk.error != null) {
-      const kind = errorCode(chunk.error) === 429 ? 'rate_limited' : 'unavailable';
-      throw new ProviderError(name, kind, `${name} reported an error mid-stream`);
-    }
-    const choice = chunk.choices?.[0];
-    if (choice?.finish_reason === 'error') {
-      throw new ProviderError(name, 'bad_response', `${name} stream ended with an error`);
-    }
-    if (choice === undefined) continue;
-    const text = choice.delta?.content;
-    if (typeof text === 'string' && text !== '') {
-      answered = true;
-      yield { text, model };
-    }
-    if (choice.finish_reason) finishReason = toFinishReason(choice.finish_reason);
+    // A stream cut by the signal must not pass for a finished one.
+    if (signal.aborted) throw abortError(name, signal, undefined);
+    if (finishReason === undefined) throw new ProviderError(name, 'bad_response', `${name} stream ended before the answer was complete`);
+    if (!answered) throw new ProviderError(name, 'bad_response', `${name} returned no answer`);
+    yield { text: '', model, finishReason, usage };
+  } catch (error) {
+    throw toProviderError(name, error, signal);
   }
-  // A stream cut by the signal must not pass for a finished one.
-  if (signal.aborted) throw abortError(name, signal, undefined);
-  if (finishReason === undefined) throw new ProviderError(name, 'bad_response', `${name} stream ended before the answer was complete`);
-  if (!answered) throw new ProviderError(name, 'bad_response', `${name} returned no answer`);
-  yield { text: '', model, finishReason, usage };
 }
 
 function toFinishReason(reason: string | null | undefined): FinishReason {

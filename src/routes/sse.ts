@@ -25,7 +25,8 @@ export class SseWriter {
     this.#res = reply.raw;
     // The client may leave at any time; a failed write then has nobody to tell.
     this.#res.on('error', () => undefined);
-    this.#res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...SSE_HEADERS });
+    // getHeaders() hands back a fresh object: it can take the event-stream headers as it is.
+    this.#res.writeHead(200, Object.assign(reply.getHeaders() as OutgoingHttpHeaders, SSE_HEADERS));
   }
 
   get open(): boolean {
