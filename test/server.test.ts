@@ -1,5 +1,5 @@
 // `npm start` (src/server.ts) as a process: refuses bad configuration with one clear line,
-// never simulates unless told to.
+// never simulates unless told to, and never loads the parts of Node it does not use.
 import { describe, expect, it } from 'vitest';
 import { freePort, spawnNode, waitForOk } from './helpers/process.ts';
 
@@ -27,6 +27,40 @@ describe('npm start', () => {
       const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as Record<string, unknown>;
       expect(health).toMatchObject({ status: 'unavailable', simulated: false });
       expect(server.output()).toContain('no provider is configured');
+    } finally {
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    }
+  });
+
+  it("answers whole and streamed requests without loading Node's bundled undici or web streams, which it has no use for", async () => {
+    const port = await freePort();
+    // On SIGWINCH (which nothing in the server listens for) the process lists the built-in
+    // modules it has loaded that matter here, plus node:http as proof the list is the real one.
+    const report = `process.on('SIGWINCH', () => process.stderr.write('LOADED ' + JSON.stringify(process.moduleLoadList.filter((m) => /undici|webstreams|^NativeModule http$/.test(m))) + '\\n'))`;
+    const server = spawnNode([`--import=data:text/javascript,${encodeURIComponent(report)}`, 'src/server.ts'], {
+      API_KEYS: 'k',
+      SIMULATED_PROVIDERS: 'true',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitForOk(`${base}/health`);
+      const headers = { 'x-api-key': 'k', 'content-type': 'application/json' };
+      const whole = await fetch(`${base}/query`, { method: 'POST', headers, body: JSON.stringify({ prompt: 'Hello' }) });
+      expect(whole.status).toBe(200);
+      const streamed = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ stream: true, messages: [{ role: 'user', content: 'Hello' }] }),
+      });
+      expect(streamed.status).toBe(200);
+      expect(await streamed.text()).toContain('data: [DONE]');
+      server.child.kill('SIGWINCH');
+      await expect.poll(() => server.output()).toContain('LOADED ');
+      const loaded = JSON.parse(/LOADED (.*)/.exec(server.output())?.[1] ?? 'null') as string[];
+      expect(loaded).toEqual(['NativeModule http']);
     } finally {
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);

@@ -3,10 +3,10 @@
 // with a fresh request id, like every other error, and the connection is closed: after a parse
 // error nothing more on it can be trusted.
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { errorBody, GatewayError, type ErrorCode } from '../errors.ts';
+import { http } from '../http-modules.ts';
 
 function codeFor(error: NodeJS.ErrnoException): ErrorCode {
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_timeout';
@@ -26,7 +26,7 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
   if (socket.writable) {
     const body = JSON.stringify(errorBody(gatewayError, requestId));
     socket.end(
-      `HTTP/1.1 ${gatewayError.statusCode} ${STATUS_CODES[gatewayError.statusCode]}\r\n` +
+      `HTTP/1.1 ${gatewayError.statusCode} ${http.STATUS_CODES[gatewayError.statusCode]}\r\n` +
         'content-type: application/json; charset=utf-8\r\n' +
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         `x-request-id: ${requestId}\r\n` +

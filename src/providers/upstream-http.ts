@@ -7,11 +7,10 @@
 // fills to V8's limit before a full collection, and the process sat at 180-230 MB. Node's client
 // promotes almost nothing and needs no WebAssembly parser or web streams loaded
 // (docs/performance.md has the figures). It costs a few microseconds more CPU per call.
-import http from 'node:http';
-import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { http, https } from '../http-modules.ts';
 import { decode } from './response-body.ts';
 
 export interface UpstreamAnswer {

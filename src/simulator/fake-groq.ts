@@ -1,6 +1,6 @@
 // A local Groq: the OpenAI-compatible routes under /openai/v1 as Groq's clients call them, with
 // Groq's rate-limit headers, error bodies and `x_groq` stream extras.
-import { STATUS_CODES } from 'node:http';
+import { http } from '../http-modules.ts';
 import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer } from './fake-server.ts';
 import {
   BROKEN_EVENT,
@@ -127,7 +127,7 @@ function errorBody(status: number, model: string) {
     return groqError(message, 'tokens', 'rate_limit_exceeded');
   }
   const type = status >= 500 ? 'internal_server_error' : 'invalid_request_error';
-  return groqError(STATUS_CODES[status] ?? 'Error', type);
+  return groqError(http.STATUS_CODES[status] ?? 'Error', type);
 }
 
 function groqUsage(draft: Draft) {

@@ -1,6 +1,6 @@
 // A local OpenRouter under /api/v1 as OpenAI-style clients call it: numeric error codes, errors inside
 // a 200, keep-alive comments in streams, and a usage-only chunk before [DONE].
-import { STATUS_CODES } from 'node:http';
+import { http } from '../http-modules.ts';
 import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer } from './fake-server.ts';
 import {
   BROKEN_EVENT,
@@ -160,7 +160,7 @@ function errorBody(status: number) {
     });
   }
   if (status === 500) return routerError(500, 'Internal Server Error', { error_type: 'server' });
-  return routerError(status, STATUS_CODES[status] ?? 'Error');
+  return routerError(status, http.STATUS_CODES[status] ?? 'Error');
 }
 
 function routerUsage(draft: Draft) {

@@ -1,7 +1,8 @@
 // Plumbing shared by the fake providers: a real HTTP server on loopback that records what it
 // received and answers according to a fault plan. Each provider's file renders its own wire format.
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { http } from '../http-modules.ts';
 
 export type FaultKind =
   /** A normal answer (optionally after delayMs). */
@@ -130,7 +131,7 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
   let chooser: (() => Fault) | null = null;
   let abortedRequests = 0;
 
-  const server = createServer(async (req, res) => {
+  const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
     const request: RecordedRequest = {
       method: req.method ?? 'GET',
