@@ -161,7 +161,8 @@ export function formatStreaming(summaries: StreamSummary[]): string {
   const gateway = summaries.find((s) => s.target === 'gateway');
   const lines = ['── streaming, 1 request at a time ──', table(rows)];
   const signed = (v: number) => `${v >= 0 ? '+' : ''}${ms(v)}`;
-  for (const other of summaries.filter((s) => s.target === 'direct' || s.target === 'baseline')) {
+  // Against the proxy too: what the gateway adds beyond the hop any Node process in between costs.
+  for (const other of summaries.filter((s) => s.target === 'direct' || s.target === 'proxy' || s.target === 'baseline')) {
     if (!gateway) break;
     lines.push(
       `gateway vs ${other.target}: first token ${signed(gateway.firstToken.p50 - other.firstToken.p50)} ms (p50), ` +
