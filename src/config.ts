@@ -6,9 +6,15 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off', ''] });
-const optionalSecret = z
+// Provider keys and OpenRouter's attribution values travel in request headers. Node refuses a
+// header value with anything but tab, visible ASCII and Latin-1, and would then fail every call
+// to that provider as if it were down; refused here instead, at start, naming the variable.
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const headerValue = z
   .string()
   .trim()
+  .regex(HEADER_VALUE, 'may hold only characters allowed in an HTTP header (no line breaks or control characters, Latin-1 at most)');
+const optionalSecret = headerValue
   .optional()
   .transform((v) => (v ? v : undefined));
 const url = z.url({ protocol: /^https?$/ });
@@ -49,8 +55,8 @@ export const envSchema = z
     GEMINI_BASE_URL: url.default('https://generativelanguage.googleapis.com'),
     GROQ_BASE_URL: url.default('https://api.groq.com'),
     OPENROUTER_BASE_URL: url.default('https://openrouter.ai/api/v1'),
-    OPENROUTER_APP_URL: z.string().optional(),
-    OPENROUTER_APP_TITLE: z.string().default('secure-llm-router'),
+    OPENROUTER_APP_URL: headerValue.optional(),
+    OPENROUTER_APP_TITLE: headerValue.default('secure-llm-router'),
     PROVIDER_ORDER: providerOrder.default(['gemini', 'groq', 'openrouter']),
 
     PROVIDER_TIMEOUT_MS: int(50, 600_000).default(5000),

@@ -58,12 +58,30 @@ describe('configuration', () => {
     [{ API_KEYS: 'k', TRUST_PROXY: 'maybe' }, /TRUST_PROXY/],
     [{ API_KEYS: 'k', LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ API_KEYS: 'k', PROVIDER_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /PROVIDER_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS/],
+    // Header values Node would refuse on every call to the provider.
+    [{ API_KEYS: 'k', GROQ_API_KEY: 'gsk_one\ngsk_two' }, /GROQ_API_KEY may hold only characters allowed in an HTTP header/],
+    [{ API_KEYS: 'k', OPENROUTER_API_KEY: 'sk-or-\u0001' }, /OPENROUTER_API_KEY may hold only/],
+    [{ API_KEYS: 'k', OPENROUTER_APP_TITLE: '私のアプリ' }, /OPENROUTER_APP_TITLE may hold only/],
+    [{ API_KEYS: 'k', OPENROUTER_APP_URL: 'https://example.com/\r\nX-Injected: 1' }, /OPENROUTER_APP_URL may hold only/],
   ])('rejects %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
   });
 
+  it('takes a key with a trailing line break (as a file or a copy often has it) without the break', () => {
+    const config = loadConfig({ API_KEYS: 'k', GEMINI_API_KEY: 'AIza-placeholder\n', OPENROUTER_APP_TITLE: 'Café router' });
+    expect(config.providers.gemini.apiKey).toBe('AIza-placeholder');
+    expect(config.openrouterAppTitle).toBe('Café router');
+  });
+
   it('never puts a secret value into its error message', () => {
+    try {
+      loadConfig({ API_KEYS: 'k', GROQ_API_KEY: 'gsk-secret\u0001value' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).toMatch(/GROQ_API_KEY/);
+      expect((error as Error).message).not.toContain('gsk-secret');
+    }
     try {
       loadConfig({ API_KEYS: 'k', GEMINI_API_KEY: 'AIza-secret-value', PORT: 'bad' });
       expect.unreachable();
