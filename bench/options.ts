@@ -1,5 +1,5 @@
 // Benchmark settings: command-line flags first, then BENCH_* environment variables, then the
-// defaults (a full run takes a few minutes; --quick or BENCH_QUICK=1 less than one).
+// defaults (a full run takes a few minutes; --quick or BENCH_QUICK=1 about one).
 import { parseArgs } from 'node:util';
 import type { BenchProvider } from './processes.ts';
 
@@ -39,7 +39,7 @@ export interface BenchOptions {
 }
 
 export const USAGE = `npm run bench -- [flags]       (each flag also reads from the BENCH_* variable shown)
-  --quick                 BENCH_QUICK=1          short run (< 1 minute): 2 rounds x 1.5 s
+  --quick                 BENCH_QUICK=1          short run (about 1 minute): 2 rounds x 1.5 s
   --duration <s>          BENCH_DURATION         seconds per round per target (default 4; quick 1.5)
   --rounds <n>            BENCH_ROUNDS           rounds per connection count (default 5; quick 2)
   --connections <list>    BENCH_CONNECTIONS      comma-separated (default 1,10,50)
