@@ -256,11 +256,16 @@ export function startGateway(options: GatewayOptions): Promise<Child> {
   const name = options.name ?? 'gateway';
   const entry = options.variant === undefined ? 'src/server.ts' : here('./gateway-variant.ts');
   if (options.variant !== undefined) env.BENCH_VARIANT = options.variant;
+  // The logs flow through a pipe to a process of their own, as they would to a log collector;
+  // it passes on only the "listening" line.
+  const sink = spawn(process.execPath, [here('./log-sink.ts')], { stdio: ['pipe', 'pipe', 'ignore'] });
   const child = spawn(process.execPath, [...start.flags, ...options.nodeFlags, entry], {
     cwd: root,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', sink.stdin, 'pipe'],
   });
+  // The gateway holds the write end now; the sink ends when the gateway does.
+  sink.stdin.destroy();
   const life = lifecycle(child);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (text: string) => {
@@ -272,9 +277,7 @@ export function startGateway(options: GatewayOptions): Promise<Child> {
     child.once('exit', (code) => reject(new Error(`the ${name} exited with code ${code} before it was ready\n${stderr}`)));
     let pending = '';
     let ready = false;
-    // The logs keep flowing through this pipe as they would to a log collector; past the
-    // "listening" line they are read and dropped.
-    child.stdout?.on('data', (chunk: Buffer) => {
+    sink.stdout.on('data', (chunk: Buffer) => {
       if (ready) return;
       pending += chunk.toString('utf8');
       let newline: number;

@@ -39,8 +39,10 @@ try {
 
 // Upper bound on the whole run, so it always stops by itself.
 const targetCount = options.targets.length + (options.baselineDir ? 1 : 0);
-// A stream lasts about ten of the fake's gaps; warm-up streams run 25 at a time.
-const streamSeconds = options.streamRequests > 0 ? (targetCount * (options.streamRequests + options.streamWarmup / 25) * (10 * options.streamGapMs + 2)) / 1000 : 0;
+// A stream lasts about ten of the fake's gaps (measured ones start after a 3 ms pause); warm-up
+// streams run 25 at a time.
+const streamMs = 10 * options.streamGapMs + 2;
+const streamSeconds = options.streamRequests > 0 ? (targetCount * (options.streamRequests * (streamMs + 3) + (options.streamWarmup / 25) * streamMs)) / 1000 : 0;
 const plannedSeconds = options.connections.length * targetCount * (options.rounds * options.duration + options.warmup) + streamSeconds + 30;
 const children: Child[] = [];
 const guard = setTimeout(

@@ -1,6 +1,7 @@
 // Streaming latency, one request at a time over a kept-alive connection: time to the first body
 // byte, to the first event that carries answer text, and to the last byte.
 import { Agent, request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TargetName } from './load.ts';
 import { cpuMicros } from './processes.ts';
 import { percentile } from './stats.ts';
@@ -13,6 +14,13 @@ export interface StreamTarget {
   /** The process charged with this target's CPU time (none for direct). */
   pid?: number;
 }
+
+/**
+ * Idle time before each measured stream. Without it, two gateways measured back to back (a
+ * baseline comparison) differed by 0.12 ms at the first token while running the same code: the
+ * one measured second always paid for the first one's tail.
+ */
+const PAUSE_MS = 3;
 
 export interface StreamSample {
   /** Milliseconds from sending the request to the first byte of the body. */
@@ -141,6 +149,9 @@ export async function measureStreaming(targets: readonly StreamTarget[], request
         const index = (t + i) % targets.length;
         const target = targets[index] as StreamTarget;
         try {
+          // A quiet start: the previous target's work after its last byte (its log line, its
+          // upstream connection going back to the pool) would otherwise run into this one.
+          await sleep(PAUSE_MS);
           const sample = await streamOnce(target, agents[index] as Agent);
           if (i >= warmup) samples[index]?.push(sample);
         } catch {
