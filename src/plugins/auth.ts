@@ -53,21 +53,24 @@ export default fp<AuthOptions>(
       return found;
     };
 
-    app.decorateRequest('clientId', '');
-    app.addHook('onRequest', async (request) => {
-      const candidate = presentedKey(request);
-      const clientId = candidate === undefined ? undefined : match(candidate);
-      if (clientId !== undefined) {
-        request.clientId = clientId;
-        return;
-      }
-      // Wrong and missing keys get the same answer; repeated failures from one IP get 429.
+    /** Wrong and missing keys get the same answer; repeated failures from one IP get 429. */
+    const refuse = async (request: FastifyRequest): Promise<never> => {
       const limit = await failures(request);
       if (!limit.isAllowed && limit.isExceeded) {
         request.log.warn({ ip: request.ip }, 'too many failed authentication attempts');
         throw new GatewayError('too_many_auth_failures', { retryAfterSeconds: Math.max(1, limit.ttlInSeconds) });
       }
       throw new GatewayError('unauthorized');
+    };
+
+    app.decorateRequest('clientId', '');
+    // A callback hook: a known key, the usual case, goes on without waiting for a promise.
+    app.addHook('onRequest', (request, _reply, done) => {
+      const candidate = presentedKey(request);
+      const clientId = candidate === undefined ? undefined : match(candidate);
+      if (clientId === undefined) return void refuse(request).catch(done);
+      request.clientId = clientId;
+      done();
     });
   },
   { name: 'auth', dependencies: ['@fastify/rate-limit'] },

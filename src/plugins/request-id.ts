@@ -16,8 +16,10 @@ export function requestIdFor(req: IncomingMessage): string {
 
 export default fp(
   async function requestId(app: FastifyInstance) {
-    app.addHook('onRequest', async (request, reply) => {
+    // A callback hook rather than an async one: nothing to wait for, so no promise turn.
+    app.addHook('onRequest', (request, reply, done) => {
       reply.header(REQUEST_ID_HEADER, request.id);
+      done();
     });
   },
   { name: 'request-id' },
