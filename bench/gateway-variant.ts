@@ -14,7 +14,7 @@ import { Agent } from 'undici';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { createChatCompletionsHttp, type ChatCompletionsTransport } from '../src/providers/chat-completions-http.ts';
+import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from '../src/providers/chat-completions-http.ts';
 import { providerOver } from '../src/providers/openai-compatible.ts';
 import { decode } from '../src/providers/response-body.ts';
 import type { UpstreamPool } from '../src/providers/upstream-http.ts';
@@ -38,11 +38,23 @@ const EVENTS = [
   { model: MODEL, choices: [], usage: { prompt_tokens: 16, completion_tokens: 7, total_tokens: 23 } },
 ];
 
+/** A source of parsed events through a stream's reader, as the HTTP transport reads them. */
+async function* readThrough<T>(events: () => Promise<AsyncIterable<unknown> | Iterable<unknown>>, reader: ChunkReader<T>): AsyncGenerator<T> {
+  try {
+    for await (const event of await events()) {
+      const item = reader.data(event);
+      if (item !== undefined) yield item;
+    }
+    const last = reader.end();
+    if (last !== undefined) yield last;
+  } catch (error) {
+    throw reader.fail(error);
+  }
+}
+
 const inMemory: ChatCompletionsTransport = {
   complete: async () => JSON.parse(ANSWER) as unknown,
-  async *stream() {
-    yield* EVENTS;
-  },
+  stream: (_body, _signal, reader) => readThrough(async () => EVENTS, reader),
   close: async () => undefined,
 };
 
@@ -50,9 +62,7 @@ function overSdk(client: OpenAI, close: () => Promise<void>): ChatCompletionsTra
   const create = (body: object, signal: AbortSignal) => client.chat.completions.create(body as never, { signal }) as Promise<unknown>;
   return {
     complete: create,
-    async *stream(body, signal) {
-      yield* (await create(body, signal)) as AsyncIterable<unknown>;
-    },
+    stream: (body, signal, reader) => readThrough(async () => (await create(body, signal)) as AsyncIterable<unknown>, reader),
     close,
   };
 }

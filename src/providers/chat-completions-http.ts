@@ -1,6 +1,7 @@
 // One Chat Completions call on the wire: POST the body through the provider's own connection
-// pool (upstream-http.ts), then hand back the parsed JSON answer or the parsed events of a
-// server-sent-event stream. What the answer means is read in openai-compatible.ts.
+// pool (upstream-http.ts), then hand back the parsed JSON answer, or pass each parsed event of a
+// server-sent-event stream to a reader as it arrives. What they mean is read in
+// openai-compatible.ts.
 //
 // Why not the openai or groq-sdk client: with every feature we use turned off (retries, SDK
 // timeouts, logging), their request pipeline (header merging through WHATWG Headers, request
@@ -8,10 +9,10 @@
 // together (docs/performance.md). The wire itself is small and stable: a JSON POST with a bearer
 // key, answered by JSON or by `data:` events ending in `[DONE]`.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { EventSourceMessage } from 'eventsource-parser';
 import type { ProviderName } from '../config.ts';
+import { readEventStream } from './event-stream.ts';
 import { ProviderError, kindForStatus, parseRetryAfter } from './provider-error.ts';
-import { discard, readEvents, readJson } from './response-body.ts';
+import { discard, readJson } from './response-body.ts';
 import type { UpstreamAnswer, UpstreamPool } from './upstream-http.ts';
 
 export interface ChatCompletionsEndpoint {
@@ -25,12 +26,22 @@ export interface ChatCompletionsEndpoint {
   pool: UpstreamPool;
 }
 
+/** What a stream's events mean, read as they arrive (openai-compatible.ts has the one we use). */
+export interface ChunkReader<T> {
+  /** One event's parsed JSON (an `error` event as `{ error }`): what to yield, or undefined. */
+  data(value: unknown): T | undefined;
+  /** After `[DONE]` or the end of the answer: a last item, or undefined; throws if incomplete. */
+  end(): T | undefined;
+  /** The error to throw for any failure: of the call, the answer, or the reader itself. */
+  fail(error: unknown): Error;
+}
+
 /** How the Chat Completions body reaches a provider: over HTTP here, or in-process in the benchmark. */
 export interface ChatCompletionsTransport {
   /** Resolves to the parsed body of a 2xx answer; rejects with a ProviderError for any HTTP error. */
   complete(body: object, signal: AbortSignal): Promise<unknown>;
-  /** Yields each event's parsed JSON, up to `[DONE]` or the end of the answer. */
-  stream(body: object, signal: AbortSignal): AsyncIterable<unknown>;
+  /** What `reader` makes of each event, up to `[DONE]` or the end of the answer. */
+  stream<T>(body: object, signal: AbortSignal, reader: ChunkReader<T>): AsyncIterable<T>;
   close(): Promise<void>;
 }
 
@@ -64,9 +75,12 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
     async complete(body, signal) {
       return readJson(name, (await post(body, jsonHeaders, signal)).body);
     },
-    async *stream(body, signal) {
-      const answer = await post(body, streamHeaders, signal);
-      for await (const event of readEvents(answer.body, { name, endMarker: '[DONE]' })) yield toData(name, event);
+    stream(body, signal, reader) {
+      return readEventStream(
+        async () => (await post(body, streamHeaders, signal)).body,
+        { event: (data, type) => reader.data(toData(name, data, type)), end: () => reader.end(), fail: (error) => reader.fail(error) },
+        { name, endMarker: '[DONE]' },
+      );
     },
     close: () => pool.close(),
   };
@@ -76,14 +90,14 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
  * An event's parsed data. An `error` event comes out as `{ error }`, the shape a failed chunk
  * has, so one reader handles both.
  */
-function toData(name: ProviderName, event: EventSourceMessage): unknown {
+function toData(name: ProviderName, text: string, type: string | undefined): unknown {
   let data: unknown;
   try {
-    data = JSON.parse(event.data);
+    data = JSON.parse(text);
   } catch (error) {
     throw new ProviderError(name, 'bad_response', `${name} sent malformed JSON`, { cause: error });
   }
-  if (event.event !== 'error') return data;
+  if (type !== 'error') return data;
   return { error: (data as { error?: unknown } | null)?.error ?? data };
 }
 

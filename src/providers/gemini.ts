@@ -9,7 +9,8 @@
 import { fromHttpStatus } from './gemini-errors.ts';
 import { blockedPrompt, mapFinishReason, noText, readResponse, toCompletion, toGeminiRequest } from './gemini-mapping.ts';
 import { ProviderError, abortError, toProviderError } from './provider-error.ts';
-import { readAll, readEvents, readJson, utf8Text } from './response-body.ts';
+import { readEventStream, type EventReader } from './event-stream.ts';
+import { readAll, readJson, utf8Text } from './response-body.ts';
 import { createUpstreamPool, type UpstreamAnswer } from './upstream-http.ts';
 import type { Completion, CompletionChunk, CompletionRequest, EmbeddingRequest, Embeddings, Provider } from './types.ts';
 
@@ -63,39 +64,14 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
       }
     },
 
-    async *stream(request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
+    stream(request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
       const modelId = request.model ?? settings.model;
-      const body = toGeminiRequest(request);
-      try {
-        const answer = await post(`${root}${resource(modelId)}:streamGenerateContent?alt=sse`, body, streamHeaders, signal);
-        let sawText = false;
-        let finished = false;
-        // Each event is a whole GenerateContentResponse holding the next piece of text; the last
-        // one has the finish reason. There is no end marker: the answer just ends.
-        for await (const event of readEvents(answer.body, { name: 'gemini' })) {
-          const data = parseEvent(event.data);
-          const read = readResponse(data);
-          if (read.blockReason) throw blockedPrompt(read.blockReason);
-          sawText ||= read.text !== '';
-          if (read.finishReason === undefined) {
-            if (read.text !== '') yield { text: read.text, model: read.model ?? modelId };
-            continue;
-          }
-          if (!sawText) throw noText(read.finishReason);
-          finished = true;
-          yield {
-            text: read.text,
-            model: read.model ?? modelId,
-            finishReason: mapFinishReason(read.finishReason),
-            ...(read.usage ? { usage: read.usage } : {}),
-          };
-        }
-        // A cut connection can end the body quietly; it must not look like success.
-        if (signal.aborted) throw abortError('gemini', signal, undefined);
-        if (!finished) throw badResponse('Gemini stream ended without a finish reason');
-      } catch (error) {
-        throw toProviderError('gemini', error, signal);
-      }
+      const path = `${root}${resource(modelId)}:streamGenerateContent?alt=sse`;
+      return readEventStream(
+        async () => (await post(path, toGeminiRequest(request), streamHeaders, signal)).body,
+        new GeminiStreamReader(modelId, signal),
+        { name: 'gemini' },
+      );
     },
 
     async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<Embeddings> {
@@ -121,6 +97,44 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
 
     close: () => pool.close(),
   };
+}
+
+/**
+ * What a Gemini stream's events mean. Each is a whole GenerateContentResponse holding the next
+ * piece of text; the last one has the finish reason. There is no end marker: the answer just ends.
+ */
+class GeminiStreamReader implements EventReader<CompletionChunk> {
+  readonly #modelId: string;
+  readonly #signal: AbortSignal;
+  #sawText = false;
+  #finished = false;
+
+  constructor(modelId: string, signal: AbortSignal) {
+    this.#modelId = modelId;
+    this.#signal = signal;
+  }
+
+  event(data: string): CompletionChunk | undefined {
+    const read = readResponse(parseEvent(data));
+    if (read.blockReason) throw blockedPrompt(read.blockReason);
+    this.#sawText ||= read.text !== '';
+    const model = read.model ?? this.#modelId;
+    if (read.finishReason === undefined) return read.text === '' ? undefined : { text: read.text, model };
+    if (!this.#sawText) throw noText(read.finishReason);
+    this.#finished = true;
+    return { text: read.text, model, finishReason: mapFinishReason(read.finishReason), ...(read.usage ? { usage: read.usage } : {}) };
+  }
+
+  end(): undefined {
+    // A cut connection can end the body quietly; it must not look like success.
+    if (this.#signal.aborted) throw abortError('gemini', this.#signal, undefined);
+    if (!this.#finished) throw badResponse('Gemini stream ended without a finish reason');
+    return undefined;
+  }
+
+  fail(error: unknown): ProviderError {
+    return toProviderError('gemini', error, this.#signal);
+  }
 }
 
 /** A model id as a resource name: "models/{id}", unless it already names one ("tunedModels/x"). */

@@ -2,7 +2,7 @@
 // completion or a stream, and mapping failures to ProviderError. The adapters only say where to
 // send it (URL, key, extra headers); everything an answer can do wrong is handled here, once.
 import type { ProviderName } from '../config.ts';
-import { createChatCompletionsHttp, type ChatCompletionsTransport } from './chat-completions-http.ts';
+import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
 import { ProviderError, abortError, toProviderError } from './provider-error.ts';
 import { createUpstreamPool } from './upstream-http.ts';
 import type {
@@ -55,10 +55,8 @@ export function providerOver(name: ProviderName, model: string, transport: ChatC
         throw toProviderError(name, error, signal);
       }
     },
-    // Not a generator of its own: readStream maps failures itself, and each layer of async
-    // generators costs every chunk a few more promise turns.
     stream(request, signal) {
-      return readStream(name, transport.stream(toChatBody(request, request.model ?? model, true), signal), signal);
+      return transport.stream(toChatBody(request, request.model ?? model, true), signal, new ChatStreamReader(name, signal));
     },
     close: () => transport.close(),
   };
@@ -122,49 +120,59 @@ export function readCompletion(name: ProviderName, body: unknown, requestedModel
   };
 }
 
-/** A Chat Completions event stream as CompletionChunks; every failure comes out as a ProviderError. */
-export async function* readStream(
-  name: ProviderName,
-  chunks: AsyncIterable<unknown>,
-  signal: AbortSignal,
-): AsyncGenerator<CompletionChunk> {
-  try {
-    let model: string | undefined;
-    let finishReason: FinishReason | undefined;
-    let usage: TokenUsage | undefined;
-    let answered = false;
-    for await (const raw of chunks) {
-      const chunk = raw as WireBody;
-      if (typeof chunk.x_groq?.error === 'string') {
-        throw new ProviderError(name, 'unavailable', `${name} stream stopped early`, { cause: chunk.x_groq.error });
-      }
-      if (typeof chunk.model === 'string') model ??= chunk.model;
-      // The usage-only chunk has `choices: []`; Groq also puts usage in x_groq.
-      usage = toUsage(chunk.usage ?? chunk.x_groq?.usage) ?? usage;
-      // An error event inside a 200 stream: its code, when numeric, says what kind of failure it was.
-      if (chunk.error != null) {
-        const kind = errorCode(chunk.error) === 429 ? 'rate_limited' : 'unavailable';
-        throw new ProviderError(name, kind, `${name} reported an error mid-stream`);
-      }
-      const choice = chunk.choices?.[0];
-      if (choice?.finish_reason === 'error') {
-        throw new ProviderError(name, 'bad_response', `${name} stream ended with an error`);
-      }
-      if (choice === undefined) continue;
-      const text = choice.delta?.content;
-      if (typeof text === 'string' && text !== '') {
-        answered = true;
-        yield { text, model };
-      }
-      if (choice.finish_reason) finishReason = toFinishReason(choice.finish_reason);
+/**
+ * What a Chat Completions stream's events mean, as CompletionChunks: text as it comes, then one
+ * last chunk with the finish reason and usage. Every failure comes out as a ProviderError.
+ */
+export class ChatStreamReader implements ChunkReader<CompletionChunk> {
+  readonly #name: ProviderName;
+  readonly #signal: AbortSignal;
+  #model: string | undefined;
+  #finishReason: FinishReason | undefined;
+  #usage: TokenUsage | undefined;
+  #answered = false;
+
+  constructor(name: ProviderName, signal: AbortSignal) {
+    this.#name = name;
+    this.#signal = signal;
+  }
+
+  data(raw: unknown): CompletionChunk | undefined {
+    const name = this.#name;
+    if (typeof raw !== 'object' || raw === null) throw new ProviderError(name, 'bad_response', `${name} sent an event that is not a chunk`);
+    const chunk = raw as WireBody;
+    if (typeof chunk.x_groq?.error === 'string') {
+      throw new ProviderError(name, 'unavailable', `${name} stream stopped early`, { cause: chunk.x_groq.error });
     }
+    if (typeof chunk.model === 'string') this.#model ??= chunk.model;
+    // The usage-only chunk has `choices: []`; Groq also puts usage in x_groq.
+    this.#usage = toUsage(chunk.usage ?? chunk.x_groq?.usage) ?? this.#usage;
+    // An error event inside a 200 stream: its code, when numeric, says what kind of failure it was.
+    if (chunk.error != null) {
+      const kind = errorCode(chunk.error) === 429 ? 'rate_limited' : 'unavailable';
+      throw new ProviderError(name, kind, `${name} reported an error mid-stream`);
+    }
+    const choice = chunk.choices?.[0];
+    if (choice === undefined) return undefined;
+    if (choice.finish_reason === 'error') throw new ProviderError(name, 'bad_response', `${name} stream ended with an error`);
+    if (choice.finish_reason) this.#finishReason = toFinishReason(choice.finish_reason);
+    const text = choice.delta?.content;
+    if (typeof text !== 'string' || text === '') return undefined;
+    this.#answered = true;
+    return { text, model: this.#model };
+  }
+
+  end(): CompletionChunk {
+    const name = this.#name;
     // A stream cut by the signal must not pass for a finished one.
-    if (signal.aborted) throw abortError(name, signal, undefined);
-    if (finishReason === undefined) throw new ProviderError(name, 'bad_response', `${name} stream ended before the answer was complete`);
-    if (!answered) throw new ProviderError(name, 'bad_response', `${name} returned no answer`);
-    yield { text: '', model, finishReason, usage };
-  } catch (error) {
-    throw toProviderError(name, error, signal);
+    if (this.#signal.aborted) throw abortError(name, this.#signal, undefined);
+    if (this.#finishReason === undefined) throw new ProviderError(name, 'bad_response', `${name} stream ended before the answer was complete`);
+    if (!this.#answered) throw new ProviderError(name, 'bad_response', `${name} returned no answer`);
+    return { text: '', model: this.#model, finishReason: this.#finishReason, usage: this.#usage };
+  }
+
+  fail(error: unknown): ProviderError {
+    return toProviderError(this.#name, error, this.#signal);
   }
 }
 

@@ -1,15 +1,12 @@
-// Reading an upstream answer's body: undoing its content coding, reading it whole under a size
-// cap, and reading it as server-sent events (Gemini's `alt=sse` and Chat Completions streams).
+// Reading an upstream answer's body: undoing its content coding, and reading it whole under a
+// size cap or throwing it away. Event streams are read in event-stream.ts.
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { ProviderName } from '../config.ts';
 import { ProviderError } from './provider-error.ts';
 
 /** No answer of ours comes near this; a larger one is a broken upstream, not a completion. */
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
-/** One server-sent event's data, likewise. */
-const MAX_EVENT_CHARS = 1024 * 1024;
 
 /** Undoes the response's content codings, as fetch does (at most five; unknown ones stay). */
 export function decode(body: Readable, contentEncoding: string | string[] | undefined): Readable {
@@ -129,63 +126,5 @@ export async function readJson(name: ProviderName, body: Readable): Promise<unkn
     return JSON.parse(utf8Text(bytes));
   } catch (error) {
     throw new ProviderError(name, 'bad_response', `${name} sent malformed JSON`, { cause: error });
-  }
-}
-
-export interface ReadEventsOptions {
-  /** Whose stream it is, for the error an oversized event raises. */
-  name: ProviderName;
-  /** Data that ends the stream (Chat Completions' `[DONE]`); Gemini has none. */
-  endMarker?: string;
-  /** Defaults to MAX_EVENT_CHARS. */
-  maxEventChars?: number;
-}
-
-/**
- * Each server-sent event as it arrives. After the end marker the rest of the answer is drained
- * rather than cut, so its connection goes back to the pool; a reader that stops early, or a
- * failure, cuts it instead.
- */
-export async function* readEvents(body: Readable, options: ReadEventsOptions): AsyncGenerator<EventSourceMessage> {
-  const maxEventChars = options.maxEventChars ?? MAX_EVENT_CHARS;
-  const parsed: EventSourceMessage[] = [];
-  let overflow = false;
-  const parser = createParser({
-    onEvent: (event) => void parsed.push(event),
-    onError: (error) => {
-      if (error.type === 'max-buffer-size-exceeded') overflow = true;
-    },
-    maxBufferSize: maxEventChars,
-  });
-  body.setEncoding('utf8');
-  let finished = false;
-  try {
-    // Not destroyed on an early return: `finally` decides between draining and cutting.
-    for await (const text of body.iterator({ destroyOnReturn: false }) as AsyncIterable<string>) {
-      parser.feed(text);
-      if (overflow) throw new ProviderError(options.name, 'bad_response', `${options.name} sent an event larger than ${maxEventChars} characters`);
-      for (let i = 0; i < parsed.length; i += 1) {
-        const event = parsed[i] as EventSourceMessage;
-        if (event.data === options.endMarker) {
-          finished = true;
-          return;
-        }
-        yield event;
-      }
-      parsed.length = 0;
-    }
-    // An answer may end without a blank line after its last event.
-    parser.feed('\n\n');
-    for (const event of parsed) {
-      if (event.data === options.endMarker) return;
-      yield event;
-    }
-  } finally {
-    if (!body.readableEnded) {
-      // Nobody listens any more: a later failure of this body must not become an uncaught error.
-      body.on('error', () => undefined);
-      if (finished) body.resume();
-      else body.destroy();
-    }
   }
 }

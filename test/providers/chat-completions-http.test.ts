@@ -3,16 +3,14 @@
 // fakes do not: compressed and oversized answers, `event: error`, a stream held open after
 // `[DONE]`, a last event without its blank line. Connection reuse is watched from the server.
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_ANSWER_BYTES } from '../../src/providers/response-body.ts';
 import { createOpenAICompatibleProvider } from '../../src/providers/openai-compatible.ts';
 import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
 import { collect, failure, live } from '../helpers/provider-calls.ts';
-
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+import { startWatchedServer, type WatchedServer } from '../helpers/watched-server.ts';
 
 const KEY = 'sk-test-wire-0123456789';
 const MODEL = 'test/model';
@@ -27,32 +25,18 @@ const chunk = (content: string, finish: string | null = null) => ({
   choices: [{ index: 0, delta: { content }, finish_reason: finish }],
 });
 
-let server: Server;
-let handler: Handler;
-let ports: number[] = [];
-const sockets = new Set<Socket>();
+let upstream: WatchedServer;
 let provider: Provider;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    ports.push(req.socket.remotePort ?? 0);
-    req.resume();
-    req.on('end', () => handler(req, res));
-  });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  upstream = await startWatchedServer();
 });
 
 beforeEach(() => {
-  const { port } = server.address() as AddressInfo;
   provider = createOpenAICompatibleProvider({
     name: 'openrouter',
     model: MODEL,
-    url: `http://127.0.0.1:${port}/v1/chat/completions`,
+    url: `${upstream.url}/v1/chat/completions`,
     apiKey: KEY,
     userAgent: 'secure-llm-router/test',
   });
@@ -60,13 +44,10 @@ beforeEach(() => {
 
 afterEach(async () => {
   await provider.close();
-  ports = [];
+  upstream.reset();
 });
 
-afterAll(() => {
-  server.closeAllConnections();
-  server.close();
-});
+afterAll(() => upstream.close());
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 const sse = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -74,7 +55,7 @@ const event = (data: unknown, name?: string) => `${name ? `event: ${name}\n` : '
 
 describe('chat completions wire: answers', () => {
   it('decodes a gzip-compressed answer', async () => {
-    handler = (_req, res) => {
+    upstream.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
       res.end(zlib.gzipSync(JSON.stringify(COMPLETION)));
     };
@@ -82,7 +63,7 @@ describe('chat completions wire: answers', () => {
   });
 
   it('refuses an answer larger than its limit, as a bad response', async () => {
-    handler = (_req, res) => {
+    upstream.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(`{"pad":"${'x'.repeat(MAX_ANSWER_BYTES)}"}`);
     };
@@ -91,12 +72,12 @@ describe('chat completions wire: answers', () => {
   });
 
   it('treats an HTML page in a 200 as malformed JSON', async () => {
-    handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
+    upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
     expect((await failure(provider.complete(REQUEST, live()))).message).toBe('openrouter sent malformed JSON');
   });
 
   it('prefers retry-after-ms to retry-after, and never reads the error body into the message', async () => {
-    handler = (_req, res) =>
+    upstream.handler = (_req, res) =>
       res
         .writeHead(429, { 'content-type': 'application/json', 'retry-after': '9', 'retry-after-ms': '1500' })
         .end(JSON.stringify({ error: { message: `Rate limited for key ${KEY}` } }));
@@ -106,20 +87,20 @@ describe('chat completions wire: answers', () => {
   });
 
   it('keeps its connection open for the next call', async () => {
-    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(COMPLETION));
+    upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(COMPLETION));
     for (let i = 0; i < 3; i += 1) {
       await provider.complete(REQUEST, live());
       // The pool takes a connection back a moment after its answer ends.
       await settle();
     }
-    expect(new Set(ports).size).toBe(1);
+    expect(new Set(upstream.ports).size).toBe(1);
   });
 });
 
 describe('chat completions wire: streams', () => {
   it('ends at [DONE] without waiting for the answer to close, and reuses the connection', async () => {
     const held: ServerResponse[] = [];
-    handler = (_req, res) => {
+    upstream.handler = (_req, res) => {
       sse(res);
       res.write(event(chunk('Hel')) + event(chunk('lo', 'stop')) + event('[DONE]'));
       // The end of the answer is left to the test: the stream must not wait for it.
@@ -133,17 +114,17 @@ describe('chat completions wire: streams', () => {
     first.end();
     await once(first, 'finish');
     await settle();
-    handler = (_req, res) => {
+    upstream.handler = (_req, res) => {
       sse(res);
       res.end(event(chunk('Hi', 'stop')) + event('[DONE]'));
     };
     await collect(provider.stream(REQUEST, live()));
-    expect(ports).toHaveLength(2);
-    expect(new Set(ports).size).toBe(1);
+    expect(upstream.ports).toHaveLength(2);
+    expect(new Set(upstream.ports).size).toBe(1);
   });
 
   it('reads a last event that has no blank line after it', async () => {
-    handler = (_req, res) => {
+    upstream.handler = (_req, res) => {
       sse(res);
       res.end(`${event(chunk('Hi', 'stop'))}data: ${JSON.stringify({ model: MODEL, choices: [], usage: COMPLETION.usage })}`);
     };
@@ -152,7 +133,7 @@ describe('chat completions wire: streams', () => {
   });
 
   it('maps an `event: error` with code 429 to rate_limited, after the text before it', async () => {
-    handler = (_req, res) => {
+    upstream.handler = (_req, res) => {
       sse(res);
       res.end(event(chunk('Hel')) + event({ error: { code: 429, message: 'slow down' } }, 'error'));
     };
@@ -167,17 +148,17 @@ describe('chat completions wire: streams', () => {
   });
 
   it('refuses an event larger than its limit and closes the connection', async () => {
-    handler = (_req, res) => {
+    upstream.handler = (_req, res) => {
       sse(res);
       res.write(`data: "${'x'.repeat(2 * 1024 * 1024)}`);
     };
     const error = await failure(collect(provider.stream(REQUEST, live())));
     expect(error).toMatchObject({ kind: 'bad_response', message: expect.stringContaining('sent an event larger than') });
-    await expect.poll(() => sockets.size, { timeout: 1000, interval: 10 }).toBe(0);
+    await expect.poll(() => upstream.sockets.size, { timeout: 1000, interval: 10 }).toBe(0);
   });
 
   it('closes the connection when the reader stops early', async () => {
-    handler = (_req, res) => {
+    upstream.handler = (_req, res) => {
       sse(res);
       res.write(event(chunk('one')));
       // Never ends on its own.
@@ -186,6 +167,6 @@ describe('chat completions wire: streams', () => {
       expect(piece.text).toBe('one');
       break;
     }
-    await expect.poll(() => sockets.size, { timeout: 1000, interval: 10 }).toBe(0);
+    await expect.poll(() => upstream.sockets.size, { timeout: 1000, interval: 10 }).toBe(0);
   });
 });
