@@ -5,8 +5,8 @@ import type { CompletionChunk } from '../../src/providers/types.ts';
 
 export const live = (): AbortSignal => new AbortController().signal;
 
-export async function collect(chunks: AsyncIterable<CompletionChunk>): Promise<CompletionChunk[]> {
-  const seen: CompletionChunk[] = [];
+export async function collect<T = CompletionChunk>(chunks: AsyncIterable<T>): Promise<T[]> {
+  const seen: T[] = [];
   for await (const chunk of chunks) seen.push(chunk);
   return seen;
 }
@@ -22,8 +22,8 @@ export async function failure(work: Promise<unknown>): Promise<ProviderError> {
 }
 
 /** Iterates a stream that must fail; returns what it yielded first and the error. */
-export async function streamFailure(chunks: AsyncIterable<CompletionChunk>): Promise<{ seen: CompletionChunk[]; error: ProviderError }> {
-  const seen: CompletionChunk[] = [];
+export async function streamFailure<T = CompletionChunk>(chunks: AsyncIterable<T>): Promise<{ seen: T[]; error: ProviderError }> {
+  const seen: T[] = [];
   const error = await failure(
     (async () => {
       for await (const chunk of chunks) seen.push(chunk);

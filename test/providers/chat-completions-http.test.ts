@@ -8,8 +8,8 @@ import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_ANSWER_BYTES } from '../../src/providers/response-body.ts';
 import { createOpenAICompatibleProvider } from '../../src/providers/openai-compatible.ts';
-import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
-import { collect, failure, live } from '../helpers/provider-calls.ts';
+import type { CompletionRequest, Provider } from '../../src/providers/types.ts';
+import { collect, failure, live, streamFailure } from '../helpers/provider-calls.ts';
 import { startWatchedServer, type WatchedServer } from '../helpers/watched-server.ts';
 
 const KEY = 'sk-test-wire-0123456789';
@@ -137,14 +137,19 @@ describe('chat completions wire: streams', () => {
       sse(res);
       res.end(event(chunk('Hel')) + event({ error: { code: 429, message: 'slow down' } }, 'error'));
     };
-    const seen: CompletionChunk[] = [];
-    const error = await failure(
-      (async () => {
-        for await (const piece of provider.stream(REQUEST, live())) seen.push(piece);
-      })(),
-    );
+    const { seen, error } = await streamFailure(provider.stream(REQUEST, live()));
     expect(seen.map((c) => c.text)).toEqual(['Hel']);
     expect(error).toMatchObject({ kind: 'rate_limited', message: 'openrouter reported an error mid-stream' });
+  });
+
+  it('fails with bad_response, after the text before it, on an event whose JSON is not a chunk', async () => {
+    upstream.handler = (_req, res) => {
+      sse(res);
+      res.end(event(chunk('Hel')) + event('5') + event(chunk('lo', 'stop')) + event('[DONE]'));
+    };
+    const { seen, error } = await streamFailure(provider.stream(REQUEST, live()));
+    expect(seen.map((c) => c.text)).toEqual(['Hel']);
+    expect(error).toMatchObject({ kind: 'bad_response', message: 'openrouter sent an event that is not a chunk' });
   });
 
   it('refuses an event larger than its limit and closes the connection', async () => {

@@ -7,7 +7,7 @@ import { readEventStream, type EventReader } from '../../src/providers/event-str
 import { ProviderError } from '../../src/providers/provider-error.ts';
 import { readAll, utf8Text } from '../../src/providers/response-body.ts';
 import { createUpstreamPool, type UpstreamPool } from '../../src/providers/upstream-http.ts';
-import { live } from '../helpers/provider-calls.ts';
+import { collect, live, streamFailure } from '../helpers/provider-calls.ts';
 import { startWatchedServer, type WatchedServer } from '../helpers/watched-server.ts';
 
 let upstream: WatchedServer;
@@ -45,12 +45,6 @@ function recorder(overrides: Partial<EventReader<unknown>> = {}): EventReader<un
     },
     ...overrides,
   };
-}
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const seen: T[] = [];
-  for await (const item of items) seen.push(item);
-  return seen;
 }
 
 describe('reading an event stream', () => {
@@ -103,11 +97,8 @@ describe('reading an event stream', () => {
         return data;
       },
     });
-    const seen: unknown[] = [];
-    const reading = (async () => {
-      for await (const item of readEventStream(open, reader, { name: 'openrouter' })) seen.push(item);
-    })();
-    await expect(reading).rejects.toMatchObject({ name: 'ProviderError', message: 'stream failed', cause: broken });
+    const { seen, error } = await streamFailure(readEventStream(open, reader, { name: 'openrouter' }));
+    expect(error).toMatchObject({ message: 'stream failed', cause: broken });
     expect(seen).toEqual(['fine']);
     expect(reader.failures).toEqual([broken]);
     await expect.poll(() => upstream.sockets.size).toBe(0);
@@ -134,11 +125,8 @@ describe('reading an event stream', () => {
       setTimeout(() => res.socket?.destroy(), 10);
     };
     const reader = recorder();
-    const seen: unknown[] = [];
-    const reading = (async () => {
-      for await (const item of readEventStream(open, reader, { name: 'openrouter', endMarker: '[DONE]' })) seen.push(item);
-    })();
-    await expect(reading).rejects.toMatchObject({ message: 'stream failed' });
+    const { seen, error } = await streamFailure(readEventStream(open, reader, { name: 'openrouter', endMarker: '[DONE]' }));
+    expect(error.message).toBe('stream failed');
     expect(seen).toEqual([[undefined, 'first']]);
     expect(reader.failures).toHaveLength(1);
   });
