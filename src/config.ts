@@ -19,6 +19,20 @@ const optionalSecret = headerValue
   .transform((v) => (v ? v : undefined));
 const url = z.url({ protocol: /^https?$/ });
 
+/**
+ * A model id as providers spell them ("meta-llama/llama-3.3-70b-instruct:free"). Ids go into
+ * request bodies and, for Gemini, into the request path; ".." segments are refused everywhere.
+ */
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@+/-]*$/;
+export const isSafeModelId = (id: string): boolean => MODEL_ID.test(id) && !id.split('/').includes('..');
+// A configured id may name a Gemini resource ("tunedModels/x"); a caller's may not (model-routing.ts).
+const modelId = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .refine(isSafeModelId, 'must be a model id: a letter or digit, then letters, digits and . _ : @ + - / (no ".." segments)')
+    .default(fallback);
+
 const commaList = z
   .string()
   .transform((s) =>
@@ -48,10 +62,10 @@ export const envSchema = z
     GEMINI_API_KEY: optionalSecret,
     GROQ_API_KEY: optionalSecret,
     OPENROUTER_API_KEY: optionalSecret,
-    GEMINI_MODEL: z.string().min(1).default('gemini-flash-lite-latest'),
-    GEMINI_EMBEDDING_MODEL: z.string().min(1).default('gemini-embedding-001'),
-    GROQ_MODEL: z.string().min(1).default('llama-3.1-8b-instant'),
-    OPENROUTER_MODEL: z.string().min(1).default('openrouter/free'),
+    GEMINI_MODEL: modelId('gemini-flash-lite-latest'),
+    GEMINI_EMBEDDING_MODEL: modelId('gemini-embedding-001'),
+    GROQ_MODEL: modelId('llama-3.1-8b-instant'),
+    OPENROUTER_MODEL: modelId('openrouter/free'),
     GEMINI_BASE_URL: url.default('https://generativelanguage.googleapis.com'),
     GROQ_BASE_URL: url.default('https://api.groq.com'),
     OPENROUTER_BASE_URL: url.default('https://openrouter.ai/api/v1'),

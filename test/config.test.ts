@@ -63,9 +63,27 @@ describe('configuration', () => {
     [{ API_KEYS: 'k', OPENROUTER_API_KEY: 'sk-or-\u0001' }, /OPENROUTER_API_KEY may hold only/],
     [{ API_KEYS: 'k', OPENROUTER_APP_TITLE: '私のアプリ' }, /OPENROUTER_APP_TITLE may hold only/],
     [{ API_KEYS: 'k', OPENROUTER_APP_URL: 'https://example.com/\r\nX-Injected: 1' }, /OPENROUTER_APP_URL may hold only/],
+    // Model ids go into request bodies and Gemini's request path.
+    [{ API_KEYS: 'k', GEMINI_MODEL: '../../v1/files' }, /GEMINI_MODEL must be a model id/],
+    [{ API_KEYS: 'k', GEMINI_MODEL: 'gemini-2.5-flash?key=x' }, /GEMINI_MODEL must be a model id/],
+    [{ API_KEYS: 'k', GROQ_MODEL: 'llama 3' }, /GROQ_MODEL must be a model id/],
+    [{ API_KEYS: 'k', OPENROUTER_MODEL: '-x' }, /OPENROUTER_MODEL must be a model id/],
+    [{ API_KEYS: 'k', GEMINI_EMBEDDING_MODEL: 'models/../x' }, /GEMINI_EMBEDDING_MODEL must be a model id/],
   ])('rejects %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes the model ids providers use, including a Gemini resource name', () => {
+    const config = loadConfig({
+      API_KEYS: 'k',
+      GEMINI_MODEL: 'tunedModels/my-model-123',
+      GROQ_MODEL: 'meta-llama/llama-4-scout-17b-16e-instruct',
+      OPENROUTER_MODEL: ' meta-llama/llama-3.3-70b-instruct:free ',
+    });
+    expect(config.providers.gemini.model).toBe('tunedModels/my-model-123');
+    expect(config.providers.groq.model).toBe('meta-llama/llama-4-scout-17b-16e-instruct');
+    expect(config.providers.openrouter.model).toBe('meta-llama/llama-3.3-70b-instruct:free');
   });
 
   it('takes a key with a trailing line break (as a file or a copy often has it) without the break', () => {

@@ -2,7 +2,7 @@
 //   "auto" (or none)        the cascade over the configured providers in PROVIDER_ORDER
 //   "groq"                  the cascade, starting at that provider, then the rest in order
 //   "groq/llama-3.3-70b…"   that model on that provider only (split on the first "/"), no fallback
-import { PROVIDER_NAMES, type ProviderName } from '../config.ts';
+import { isSafeModelId, PROVIDER_NAMES, type ProviderName } from '../config.ts';
 import type { AttemptCall, AttemptRecord } from '../cascade/cascade.ts';
 import { GatewayError } from '../errors.ts';
 import { ProviderError } from '../providers/provider-error.ts';
@@ -17,9 +17,6 @@ export interface ModelRoute<P extends Provider = Provider> {
   exactModel?: string;
 }
 
-// Model ids as providers spell them ("meta-llama/llama-3.3-70b-instruct:free"). Gemini's id goes
-// into the request URL, so it may not contain "/" there; ".." segments are refused for everyone.
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@+/-]*$/;
 
 const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
 
@@ -36,7 +33,8 @@ export function resolveModel<P extends Provider>(model: string | null | undefine
   if (slash === -1) return { providers: [provider, ...providers.filter((p) => p !== provider)] };
 
   const id = model.slice(slash + 1);
-  const unsafe = !MODEL_ID.test(id) || id.split('/').includes('..') || (provider.name === 'gemini' && id.includes('/'));
+  // Gemini's id goes into the request path as "models/{id}": a caller's may not name another resource.
+  const unsafe = !isSafeModelId(id) || (provider.name === 'gemini' && id.includes('/'));
   if (unsafe) {
     throw new GatewayError('invalid_request', {
       message: 'The model id is not valid: use "provider/model-id" with letters, digits and . _ : @ + - /.',
