@@ -19,17 +19,7 @@ import { ProviderError } from '../providers/provider-error.ts';
 import type { CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage } from '../providers/types.ts';
 import { chatCompletionBodySchema, chatCompletionSchema, openAiErrorResponses, type ChatCompletion, type ChatCompletionBody } from '../schemas/openai.ts';
 import { exactModelCall, resolveModel, routeFailure, type ModelRoute } from './model-routing.ts';
-import {
-  chunkEvent,
-  completionId,
-  publicModel,
-  toCompletionRequest,
-  toOpenAiFinishReason,
-  toOpenAiUsage,
-  unixSeconds,
-  usageEvent,
-  type ChunkMeta,
-} from './openai-mapping.ts';
+import { completionId, publicModel, StreamChunks, toCompletionRequest, toOpenAiFinishReason, toOpenAiUsage, unixSeconds } from './openai-mapping.ts';
 import { disconnectSignal, noAnswer, requestDeadline } from './request-deadline.ts';
 import { SseWriter } from './sse.ts';
 
@@ -123,12 +113,13 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
     }
 
     const { value: opened, provider } = started;
-    const meta: ChunkMeta = {
+    const includeUsage = body.stream_options?.include_usage === true;
+    const chunks = new StreamChunks({
       id: completionId(),
       created: unixSeconds(),
       model: publicModel(provider.name, opened.first.model ?? completion.model ?? provider.model),
-      includeUsage: body.stream_options?.include_usage === true,
-    };
+      includeUsage,
+    });
     // On the reply rather than only on the wire: the request's log line reads it from there.
     reply.header('x-llm-provider', provider.name);
     const sse = new SseWriter(reply);
@@ -141,11 +132,11 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
     };
     try {
       // The role chunk and the first text leave together, with the response headers.
-      await sse.sendAll([chunkEvent(meta, { role: 'assistant', content: '' }, null), chunkEvent(meta, { content: opened.first.text }, null)], clientGone);
+      await sse.sendAll([chunks.role(), chunks.text(opened.first.text)], clientGone);
       note(opened.first);
       // Leaving this loop early (the client went away) aborts the upstream call.
       for await (const piece of continueStream(provider, opened, { idleMs: config.providerTimeoutMs, totalMs: MAX_STREAM_MS, cancel: clientGone })) {
-        if (piece.text !== '') await sse.send(chunkEvent(meta, { content: piece.text }, null), clientGone);
+        if (piece.text !== '') await sse.send(chunks.text(piece.text), clientGone);
         note(piece);
         if (!sse.open) break;
       }
@@ -156,8 +147,8 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
       if (end.finishReason === undefined) {
         throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended without a finish reason`);
       }
-      const finish = chunkEvent(meta, {}, toOpenAiFinishReason(end.finishReason));
-      await sse.sendAll(meta.includeUsage ? [finish, usageEvent(meta, end.usage), '[DONE]'] : [finish, '[DONE]'], clientGone);
+      const finish = chunks.finish(toOpenAiFinishReason(end.finishReason));
+      await sse.sendAll(includeUsage ? [finish, chunks.usage(end.usage), '[DONE]'] : [finish, '[DONE]'], clientGone);
     } catch (error) {
       if (clientGone.aborted) {
         logCancelled(request.log, provider, attempts);

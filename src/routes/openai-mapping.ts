@@ -50,34 +50,57 @@ export const unixSeconds = (): number => Math.floor(Date.now() / 1000);
 /** The public name of what answered: "provider/model". */
 export const publicModel = (provider: string, model: string): string => `${provider}/${model}`;
 
-export interface ChunkMeta {
+export interface StreamIdentity {
   id: string;
   created: number;
+  /** The public "provider/model" name. */
   model: string;
   /** With stream_options.include_usage every chunk carries `usage: null`, as OpenAI's do. */
   includeUsage: boolean;
 }
 
-/** One `chat.completion.chunk` with a single choice. */
-export function chunkEvent(meta: ChunkMeta, delta: Record<string, string>, finishReason: OpenAiFinishReason | null) {
-  return {
-    id: meta.id,
-    object: 'chat.completion.chunk',
-    created: meta.created,
-    model: meta.model,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-    ...(meta.includeUsage && { usage: null }),
-  };
-}
+/**
+ * The `chat.completion.chunk` events of one stream, as JSON text. Every chunk repeats the
+ * stream's id, created time and model, so that part is serialised once per stream and a text
+ * chunk costs one JSON.stringify of its text, not of a whole chunk object. Each string is what
+ * JSON.stringify gives for the chunk object, key for key.
+ */
+export class StreamChunks {
+  /** Up to the choices: `{"id":…,"object":…,"created":…,"model":…,"choices":`. */
+  readonly #head: string;
+  /** After the choices: the usage placeholder, when asked for, and the closing brace. */
+  readonly #end: string;
+  readonly #textOpen: string;
+  readonly #textClose: string;
 
-/** The usage-only chunk sent last (before [DONE]) when the caller asked for include_usage. */
-export function usageEvent(meta: ChunkMeta, usage: TokenUsage | undefined) {
-  return {
-    id: meta.id,
-    object: 'chat.completion.chunk',
-    created: meta.created,
-    model: meta.model,
-    choices: [],
-    usage: toOpenAiUsage(usage),
-  };
+  constructor(stream: StreamIdentity) {
+    const head = JSON.stringify({ id: stream.id, object: 'chat.completion.chunk', created: stream.created, model: stream.model });
+    this.#head = `${head.slice(0, -1)},"choices":`;
+    this.#end = stream.includeUsage ? ',"usage":null}' : '}';
+    this.#textOpen = `${this.#head}[{"index":0,"delta":{"content":`;
+    this.#textClose = `},"logprobs":null,"finish_reason":null}]${this.#end}`;
+  }
+
+  /** The first chunk: the assistant's role and no text yet. */
+  role(): string {
+    return this.#choice('{"role":"assistant","content":""}', null);
+  }
+
+  text(content: string): string {
+    return this.#textOpen + JSON.stringify(content) + this.#textClose;
+  }
+
+  /** The last chunk with a choice: an empty delta and the finish reason. */
+  finish(reason: OpenAiFinishReason): string {
+    return this.#choice('{}', reason);
+  }
+
+  /** The usage-only chunk sent last (before [DONE]) when the caller asked for include_usage. */
+  usage(usage: TokenUsage | undefined): string {
+    return `${this.#head}[],"usage":${JSON.stringify(toOpenAiUsage(usage))}}`;
+  }
+
+  #choice(delta: string, finishReason: OpenAiFinishReason | null): string {
+    return `${this.#head}[{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${JSON.stringify(finishReason)}}]${this.#end}`;
+  }
 }
