@@ -10,7 +10,7 @@
 // key, answered by JSON or by `data:` events ending in `[DONE]`.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderName } from '../config.ts';
-import { readEventStream } from './event-stream.ts';
+import { readEventStream, type EventReader } from './event-stream.ts';
 import { ProviderError, kindForStatus, parseRetryAfter } from './provider-error.ts';
 import { discard, readJson } from './response-body.ts';
 import type { UpstreamAnswer, UpstreamPool } from './upstream-http.ts';
@@ -26,14 +26,13 @@ export interface ChatCompletionsEndpoint {
   pool: UpstreamPool;
 }
 
-/** What a stream's events mean, read as they arrive (openai-compatible.ts has the one we use). */
-export interface ChunkReader<T> {
+/**
+ * What a stream's events mean (openai-compatible.ts has the one we use): an event-stream reader
+ * that gets each event's JSON already parsed.
+ */
+export interface ChunkReader<T> extends Omit<EventReader<T>, 'event'> {
   /** One event's parsed JSON (an `error` event as `{ error }`): what to yield, or undefined. */
   data(value: unknown): T | undefined;
-  /** After `[DONE]` or the end of the answer: a last item, or undefined; throws if incomplete. */
-  end(): T | undefined;
-  /** The error to throw for any failure: of the call, the answer, or the reader itself. */
-  fail(error: unknown): Error;
 }
 
 /** How the Chat Completions body reaches a provider: over HTTP here, or in-process in the benchmark. */

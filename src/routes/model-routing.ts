@@ -17,7 +17,6 @@ export interface ModelRoute<P extends Provider = Provider> {
   exactModel?: string;
 }
 
-
 const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
 
 /**
