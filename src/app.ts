@@ -41,7 +41,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     connectionTimeout: config.requestTimeoutMs + 30_000,
     requestTimeout: config.requestTimeoutMs + 30_000,
     keepAliveTimeout: 72_000,
-    return503OnClosing: true,
+    // Fastify's own drain-time 503 has neither the documented body nor a request id; the
+    // onRequest hook below answers it instead.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
@@ -62,9 +64,21 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   const { providers } = deps;
 
+  // Set as close() begins: a request that still arrives (on a connection already open) is
+  // refused, and its connection closed, rather than started with the providers going away.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+
   await app.register(rateLimiting);
   await app.register(requestId);
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      return done(new GatewayError('shutting_down'));
+    }
     const { httpVersionMajor, httpVersionMinor } = request.raw;
     if (httpVersionMajor === 1 && httpVersionMinor >= 1 && request.headers.host === undefined) {
       return done(new GatewayError('invalid_request', { message: 'An HTTP/1.1 request needs a Host header.' }));

@@ -1,0 +1,79 @@
+// Draining: once close() has begun, a request that still arrives on an open connection gets the
+// documented 503 and its connection is closed, while the request already in flight finishes.
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KEY, startGateway, type TestGateway } from './helpers/gateway.ts';
+
+interface RawAnswer {
+  head: string;
+  body: string;
+}
+
+/** Splits what a connection received into its responses (each has a Content-Length). */
+function responses(received: string): RawAnswer[] {
+  const answers: RawAnswer[] = [];
+  let rest = received;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end === -1) throw new Error(`an incomplete response: ${JSON.stringify(rest)}`);
+    const head = rest.slice(0, end);
+    const length = Number(/^content-length: *(\d+)$/im.exec(head)?.[1]);
+    if (!Number.isInteger(length)) throw new Error(`a response without Content-Length: ${head}`);
+    answers.push({ head, body: rest.slice(end + 4, end + 4 + length) });
+    rest = rest.slice(end + 4 + length);
+  }
+  return answers;
+}
+
+describe('shutting down', () => {
+  let gateway: TestGateway | undefined;
+  afterEach(async () => {
+    await gateway?.close();
+    gateway = undefined;
+  });
+
+  it('answers a request that arrives while draining with 503 shutting_down and closes its connection; the one in flight completes', async () => {
+    gateway = await startGateway();
+    gateway.fakes.gemini.enqueue({ kind: 'ok', delayMs: 300 });
+    const { hostname, port } = new URL(gateway.url);
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => (received += text));
+    const ended = new Promise<void>((resolve, reject) => {
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    const post = (requestId: string) => {
+      const body = JSON.stringify({ prompt: 'Hello' });
+      return (
+        `POST /query HTTP/1.1\r\nHost: ${hostname}:${port}\r\nX-API-Key: ${KEY}\r\nX-Request-Id: ${requestId}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      );
+    };
+
+    socket.write(post('in-flight-1'));
+    await expect.poll(() => gateway?.fakes.gemini.requests.length).toBe(1);
+    const closed = gateway.app.close();
+    socket.write(post('late-arrival-1'));
+    await closed;
+    await ended;
+
+    const [first, second, ...more] = responses(received);
+    expect(more).toEqual([]);
+    expect(first?.head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(first?.head).toMatch(/^x-request-id: in-flight-1$/im);
+    expect(JSON.parse(first?.body ?? '')).toMatchObject({ provider: 'gemini' });
+
+    expect(second?.head).toMatch(/^HTTP\/1\.1 503 /);
+    expect(second?.head).toMatch(/^connection: close$/im);
+    expect(second?.head).toMatch(/^x-request-id: late-arrival-1$/im);
+    expect(second?.head).toMatch(/^content-type: application\/json/im);
+    expect(JSON.parse(second?.body ?? '')).toEqual({
+      error: { code: 'shutting_down', message: 'The gateway is shutting down.', request_id: 'late-arrival-1' },
+    });
+    // Nothing of the late request reached a provider.
+    expect(gateway.fakes.gemini.requests).toHaveLength(1);
+    expect(gateway.fakes.groq.requests).toHaveLength(0);
+  });
+});
