@@ -47,3 +47,26 @@ describe('per-key rate limit', () => {
     }
   });
 });
+
+describe('unknown routes', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startGateway();
+  });
+  afterAll(() => gateway.close());
+
+  it('answers 404 up to 60 a minute per address, then 429 saying which limit was hit; keys are untouched', async () => {
+    for (let i = 1; i <= 60; i += 1) {
+      const response = await fetch(`${gateway.url}/no-such-route-${i}`);
+      expect(response.status, `request ${i}`).toBe(404);
+      expect((await errorOf(response)).code).toBe('not_found');
+    }
+    const limited = await fetch(`${gateway.url}/no-such-route-61`);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    const error = await errorOf(limited);
+    expect(error).toMatchObject({ code: 'rate_limited', message: 'Too many requests for unknown routes from this address.' });
+
+    expect((await query(gateway, { prompt: 'still served' })).status).toBe(200);
+  });
+});

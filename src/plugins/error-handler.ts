@@ -5,6 +5,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { errorBody, GatewayError, openAiErrorBody, type FieldIssue } from '../errors.ts';
+import { rateLimitedError } from './rate-limit.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 
 export interface ErrorHandlerOptions {
@@ -84,7 +85,13 @@ export default fp<ErrorHandlerOptions>(
 
     app.setNotFoundHandler(
       // Unknown routes are an enumeration surface: limit them per client IP too.
-      { preHandler: app.rateLimit({ max: options.notFoundPerMinute, timeWindow: 60_000 }) },
+      {
+        preHandler: app.rateLimit({
+          max: options.notFoundPerMinute,
+          timeWindow: 60_000,
+          errorResponseBuilder: rateLimitedError('Too many requests for unknown routes from this address.'),
+        }),
+      },
       (request, reply) => sendError(request, reply, new GatewayError('not_found')),
     );
   },

@@ -1,9 +1,15 @@
 // @fastify/rate-limit, registered once at the root with no global limit; the protected routes,
 // the not-found handler and the failed-authentication counter each create their own limiter.
-import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import rateLimit, { type errorResponseBuilderContext } from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError } from '../errors.ts';
+
+/** A limiter's 429: `rate_limited` with Retry-After, and the message, when given, saying which limit. */
+export const rateLimitedError =
+  (message?: string) =>
+  (_request: FastifyRequest, context: errorResponseBuilderContext): GatewayError =>
+    new GatewayError('rate_limited', { retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)), ...(message === undefined ? {} : { message }) });
 
 export default fp(
   async function rateLimiting(app: FastifyInstance) {
@@ -11,8 +17,7 @@ export default fp(
       global: false,
       timeWindow: 60_000,
       cache: 10_000,
-      errorResponseBuilder: (_request, context) =>
-        new GatewayError('rate_limited', { retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)) }),
+      errorResponseBuilder: rateLimitedError(),
     });
   },
   { name: 'rate-limiting' },
