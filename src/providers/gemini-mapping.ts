@@ -1,6 +1,6 @@
 // Pure translation between our types and Gemini's wire shapes (v1beta generateContent); no I/O.
 import { ProviderError } from './provider-error.ts';
-import type { Completion, CompletionRequest, FinishReason, TokenUsage } from './types.ts';
+import { tokenCount, type Completion, type CompletionRequest, type FinishReason, type TokenUsage } from './types.ts';
 
 interface GeminiContent {
   role: string;
@@ -101,15 +101,14 @@ export function readResponse(body: unknown): ReadResponse {
 }
 
 const stringOr = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
-const count = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
 function toUsage(meta: GenerateContentResponse['usageMetadata']): TokenUsage | undefined {
   if (typeof meta !== 'object' || meta === null) return undefined;
   // Thinking tokens are billed as output but counted apart.
-  const thoughts = count(meta.thoughtsTokenCount) ?? 0;
-  const promptTokens = count(meta.promptTokenCount) ?? 0;
-  const completionTokens = (count(meta.candidatesTokenCount) ?? 0) + thoughts;
-  return { promptTokens, completionTokens, totalTokens: count(meta.totalTokenCount) ?? promptTokens + completionTokens };
+  const thoughts = tokenCount(meta.thoughtsTokenCount) ?? 0;
+  const promptTokens = tokenCount(meta.promptTokenCount) ?? 0;
+  const completionTokens = (tokenCount(meta.candidatesTokenCount) ?? 0) + thoughts;
+  return { promptTokens, completionTokens, totalTokens: tokenCount(meta.totalTokenCount) ?? promptTokens + completionTokens };
 }
 
 const FILTERED = new Set([

@@ -5,14 +5,15 @@ import type { ProviderName } from '../config.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
 import { ProviderError, abortError, toProviderError } from './provider-error.ts';
 import { createUpstreamPool } from './upstream-http.ts';
-import type {
-  ChatMessage,
-  Completion,
-  CompletionChunk,
-  CompletionRequest,
-  FinishReason,
-  Provider,
-  TokenUsage,
+import {
+  tokenCount,
+  type ChatMessage,
+  type Completion,
+  type CompletionChunk,
+  type CompletionRequest,
+  type FinishReason,
+  type Provider,
+  type TokenUsage,
 } from './types.ts';
 
 export interface ChatBody {
@@ -182,12 +183,10 @@ function toFinishReason(reason: string | null | undefined): FinishReason {
 }
 
 function toUsage(usage: WireUsage | null | undefined): TokenUsage | undefined {
-  if (typeof usage?.prompt_tokens !== 'number' || typeof usage.completion_tokens !== 'number') return undefined;
-  return {
-    promptTokens: usage.prompt_tokens,
-    completionTokens: usage.completion_tokens,
-    totalTokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
-  };
+  const promptTokens = tokenCount(usage?.prompt_tokens);
+  const completionTokens = tokenCount(usage?.completion_tokens);
+  if (promptTokens === undefined || completionTokens === undefined) return undefined;
+  return { promptTokens, completionTokens, totalTokens: tokenCount(usage?.total_tokens) ?? promptTokens + completionTokens };
 }
 
 /** The numeric code of an error object (OpenRouter: `{code: 429}`); Groq's codes are strings. */

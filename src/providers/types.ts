@@ -25,6 +25,10 @@ export interface TokenUsage {
   totalTokens: number;
 }
 
+/** A provider's token count, when it is one (a whole number, not negative); otherwise undefined. */
+export const tokenCount = (value: unknown): number | undefined =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+
 export type FinishReason = 'stop' | 'length' | 'content_filter' | 'other';
 
 export interface Completion {
