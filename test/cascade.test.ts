@@ -158,6 +158,31 @@ describe('the provider cascade', () => {
     expect(health.providers.every((p: { state: string }) => p.state === 'cooling_down')).toBe(true);
   });
 
+  it('answers 400, not a 503 to retry, when every provider refuses the request itself; nothing cools down', async () => {
+    gateway = await startGateway();
+    for (const fake of Object.values(gateway.fakes)) fake.setDefault({ kind: 'error', status: 400 });
+    const response = await query(gateway, { prompt: 'refused everywhere' });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('retry-after')).toBeNull();
+    const error = await errorOf(response);
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toMatch(/refused this request as invalid/);
+    // One call each: a refusal is not retried, and it says nothing about the provider's health.
+    expect(Object.values(gateway.fakes).map((fake) => fake.requests.length)).toEqual([1, 1, 1]);
+    const health = await json(fetch(`${gateway.url}/health`));
+    expect(health.status).toBe('ok');
+  });
+
+  it('still answers 503 when a refusal is mixed with a provider failure', async () => {
+    gateway = await startGateway({ MAX_RETRIES: '0' });
+    gateway.fakes.gemini.setDefault({ kind: 'error', status: 400 });
+    gateway.fakes.groq.setDefault({ kind: 'error', status: 503 });
+    gateway.fakes.openrouter.setDefault({ kind: 'error', status: 422 });
+    const response = await query(gateway, { prompt: 'mixed' });
+    expect(response.status).toBe(503);
+    expect((await errorOf(response)).code).toBe('providers_unavailable');
+  });
+
   it('answers 504 within the budget when every provider hangs', async () => {
     gateway = await startGateway({ PROVIDER_TIMEOUT_MS: '200', REQUEST_TIMEOUT_MS: '1000' });
     for (const fake of Object.values(gateway.fakes)) fake.setDefault({ kind: 'hang' });

@@ -141,6 +141,13 @@ function cascadeFailure(
   if (expired || (tried.length > 0 && tried.every((a) => a.outcome === 'timeout'))) {
     return new GatewayError('upstream_timeout');
   }
+  // Every provider asked said the request itself is wrong (HTTP 400, 413, 422, or an adapter's own
+  // check): a 503 would only invite the same request again, as the OpenAI SDKs retry it.
+  if (tried.length > 0 && tried.every((a) => a.outcome === 'rejected')) {
+    return new GatewayError('invalid_request', {
+      message: 'Every provider that was asked refused this request as invalid; check its messages and parameters.',
+    });
+  }
   // When every provider is waiting out a cooldown, tell the caller when the first one ends.
   const waits = providers.map((p) => health.cooldownRemaining(p.name));
   const retryAfterMs = waits.length > 0 && waits.every((w) => w > 0) ? Math.min(...waits) : undefined;
