@@ -44,7 +44,6 @@ export interface ChatCompletionsTransport {
   close(): Promise<void>;
 }
 
-
 export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): ChatCompletionsTransport {
   const { name, pool } = endpoint;
   const url = new URL(endpoint.url);
