@@ -53,10 +53,14 @@ function notServed(name: string, capability: string | undefined): GatewayError {
   return new GatewayError('model_not_found', { message, param: 'model' });
 }
 
+/** Upstream statuses that, for an exact model, are about that model rather than the provider. */
+const MODEL_REFUSALS = new Set([402, 403, 404]);
+
 /**
  * For an exact model, an upstream 404 means the caller asked for a model the provider does not
- * have: the request's fault, not the provider's, so it must not cool the provider down for
- * everyone (the cascade ignores 'rejected' failures when it keeps health).
+ * have, and a 402 or 403 one this account may not use (a paid model on a free account): the
+ * request's fault, not the provider's, so it must not cool the provider down for everyone (the
+ * cascade ignores 'rejected' failures when it keeps health). A bad key (401) still does.
  */
 export function exactModelCall<T>(route: ModelRoute, call: AttemptCall<T>): AttemptCall<T> {
   if (route.exactModel === undefined) return call;
@@ -64,8 +68,9 @@ export function exactModelCall<T>(route: ModelRoute, call: AttemptCall<T>): Atte
     try {
       return await call(provider, signal);
     } catch (error) {
-      if (error instanceof ProviderError && error.status === 404) {
-        throw new ProviderError(provider.name, 'rejected', `${provider.name} does not serve the requested model`, { status: 404, cause: error });
+      if (error instanceof ProviderError && error.status !== undefined && MODEL_REFUSALS.has(error.status)) {
+        const why = error.status === 404 ? 'does not serve' : 'refused';
+        throw new ProviderError(provider.name, 'rejected', `${provider.name} ${why} the requested model`, { status: error.status, cause: error });
       }
       throw error;
     }

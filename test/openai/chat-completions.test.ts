@@ -167,6 +167,33 @@ describe('POST /v1/chat/completions', () => {
       expect(again.model).toBe('groq/llama-3.1-8b-instant');
     });
 
+    it.each([402, 403])('a model the account may not use (HTTP %i) is a 400 that does not take the provider out for others', async (status) => {
+      gateway.fakes.groq.enqueue({ kind: 'error', status });
+      const error = await client.chat.completions.create({ model: 'groq/llama-3.3-70b-versatile', messages: USER_HELLO }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((error as APIError).code).toBe('invalid_request');
+      expect((error as APIError).message).toContain(`HTTP ${status}`);
+      expect(gateway.fakes.groq.requests).toHaveLength(1);
+      const health = await json(fetch(`${gateway.url}/health`));
+      expect(health.providers.find((p: { name: string }) => p.name === 'groq')).toMatchObject({ state: 'ready', consecutive_failures: 0 });
+      const again = await client.chat.completions.create({ model: 'groq', messages: USER_HELLO });
+      expect(again.model).toBe('groq/llama-3.1-8b-instant');
+    });
+
+    it('a bad key on an exact model still cools the provider down', async () => {
+      // Its own gateway: the cooldown would outlast this test.
+      const own = await startGateway();
+      try {
+        own.fakes.groq.enqueue({ kind: 'unauthorized' });
+        const error = await sdk(own).chat.completions.create({ model: 'groq/llama-3.3-70b-versatile', messages: USER_HELLO }).catch((e: unknown) => e);
+        expect((error as APIError).status).toBe(503);
+        const health = await json(fetch(`${own.url}/health`));
+        expect(health.providers.find((p: { name: string }) => p.name === 'groq')).toMatchObject({ state: 'cooling_down' });
+      } finally {
+        await own.close();
+      }
+    });
+
     it.each([
       ['an unknown model name', 'gpt-4o'],
       ['an unknown provider', 'mistral/mistral-small'],
