@@ -1,7 +1,8 @@
 // Per-provider cooldown: a tiny breaker. A provider is ready, or cooling down until a time.
 // It cools down when it says so (429 + Retry-After), when its key or model is wrong, or after
-// several failures in a row; after the cooldown one request tries it again (half-open) and a
-// single further failure cools it down again.
+// several failures in a row. After the cooldown it is tried again (half-open: the requests that
+// arrive then all try it; no single one is picked) and a single further failure cools it down
+// again.
 import type { ProviderName } from '../config.ts';
 import type { ProviderError, ProviderErrorKind } from '../providers/provider-error.ts';
 
