@@ -3,27 +3,7 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KEY, startGateway, type TestGateway } from './helpers/gateway.ts';
-
-interface RawAnswer {
-  head: string;
-  body: string;
-}
-
-/** Splits what a connection received into its responses (each has a Content-Length). */
-function responses(received: string): RawAnswer[] {
-  const answers: RawAnswer[] = [];
-  let rest = received;
-  while (rest.length > 0) {
-    const end = rest.indexOf('\r\n\r\n');
-    if (end === -1) throw new Error(`an incomplete response: ${JSON.stringify(rest)}`);
-    const head = rest.slice(0, end);
-    const length = Number(/^content-length: *(\d+)$/im.exec(head)?.[1]);
-    if (!Number.isInteger(length)) throw new Error(`a response without Content-Length: ${head}`);
-    answers.push({ head, body: rest.slice(end + 4, end + 4 + length) });
-    rest = rest.slice(end + 4 + length);
-  }
-  return answers;
-}
+import { parseRawAnswers } from './helpers/raw-http.ts';
 
 describe('shutting down', () => {
   let gateway: TestGateway | undefined;
@@ -59,16 +39,16 @@ describe('shutting down', () => {
     await closed;
     await ended;
 
-    const [first, second, ...more] = responses(received);
+    const [first, second, ...more] = parseRawAnswers(received);
     expect(more).toEqual([]);
-    expect(first?.head).toMatch(/^HTTP\/1\.1 200 /);
-    expect(first?.head).toMatch(/^x-request-id: in-flight-1$/im);
+    expect(first?.status).toBe(200);
+    expect(first?.headers['x-request-id']).toBe('in-flight-1');
     expect(JSON.parse(first?.body ?? '')).toMatchObject({ provider: 'gemini' });
 
-    expect(second?.head).toMatch(/^HTTP\/1\.1 503 /);
-    expect(second?.head).toMatch(/^connection: close$/im);
-    expect(second?.head).toMatch(/^x-request-id: late-arrival-1$/im);
-    expect(second?.head).toMatch(/^content-type: application\/json/im);
+    expect(second?.status).toBe(503);
+    expect(second?.headers.connection).toBe('close');
+    expect(second?.headers['x-request-id']).toBe('late-arrival-1');
+    expect(second?.headers['content-type']).toMatch(/^application\/json/);
     expect(JSON.parse(second?.body ?? '')).toEqual({
       error: { code: 'shutting_down', message: 'The gateway is shutting down.', request_id: 'late-arrival-1' },
     });

@@ -19,8 +19,7 @@ describe('odd token counts from a provider', () => {
 
   beforeAll(async () => {
     upstream = await startWatchedServer();
-    upstream.handler = (req, res, body) => {
-      const stream = (JSON.parse(body) as { stream?: boolean }).stream === true;
+    upstream.handler = (req, res) => {
       const gemini = req.url?.includes('generateContent') === true;
       res.writeHead(200, { 'content-type': 'application/json' });
       if (gemini) {
@@ -30,7 +29,7 @@ describe('odd token counts from a provider', () => {
           totalTokenCount: usage.total_tokens,
         };
         res.end(JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text: 'Paris.' }] }, finishReason: 'STOP' }], usageMetadata: meta }));
-      } else if (!stream) {
+      } else {
         res.end(JSON.stringify({ model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'Paris.' }, finish_reason: 'stop' }], usage }));
       }
     };

@@ -149,6 +149,24 @@ export interface RawAnswer {
   body: string;
 }
 
+/**
+ * Splits what one connection received into its responses, one after another, each framed by its
+ * Content-Length (as the gateway's JSON answers are).
+ */
+export function parseRawAnswers(received: string): RawAnswer[] {
+  const answers: RawAnswer[] = [];
+  let rest = received;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end === -1) throw new Error(`an incomplete response: ${JSON.stringify(rest)}`);
+    const length = Number(/^content-length: *(\d+)\r?$/im.exec(rest.slice(0, end))?.[1]);
+    if (!Number.isInteger(length)) throw new Error(`a response without Content-Length: ${rest.slice(0, end)}`);
+    answers.push(parseRawAnswer(rest.slice(0, end + 4 + length)));
+    rest = rest.slice(end + 4 + length);
+  }
+  return answers;
+}
+
 /** Splits what rawExchange returned into status, headers and body. */
 export function parseRawAnswer(answer: string): RawAnswer {
   const split = answer.indexOf('\r\n\r\n');
