@@ -8,7 +8,7 @@ import { ProviderError } from '../providers/provider-error.ts';
 import type { Provider } from '../providers/types.ts';
 import { backoffDelay } from './backoff.ts';
 import type { Deadline } from './deadline.ts';
-import type { ProviderHealth } from './provider-health.ts';
+import type { HealthKey, ProviderHealth } from './provider-health.ts';
 
 export type AttemptOutcome = 'ok' | 'cooling_down' | ProviderError['kind'];
 
@@ -32,6 +32,8 @@ export interface CascadeContext {
   log: FastifyBaseLogger;
   /** Filled in as the cascade goes, so a caller sees every attempt even on failure. */
   attempts: AttemptRecord[];
+  /** Set when the caller named one exact model: its own breaker is kept and read, not the provider's. */
+  exactModel?: string | undefined;
 }
 
 export interface CascadeResult<T> {
@@ -52,16 +54,17 @@ export async function runCascade<T>(
   settings: CascadeSettings,
   context: CascadeContext,
 ): Promise<CascadeResult<T>> {
-  const { deadline, health, log, attempts } = context;
+  const { deadline, health, log, attempts, exactModel } = context;
   const elapsed = (since: number) => Math.round(performance.now() - since);
+  const key = (p: Provider): HealthKey => ({ provider: p.name, model: exactModel });
 
   for (const [index, provider] of providers.entries()) {
-    const cooling = health.cooldownRemaining(provider.name);
+    const cooling = health.cooldownRemaining(key(provider));
     if (cooling > 0) {
       attempts.push({ provider: provider.name, outcome: 'cooling_down', latency_ms: 0 });
       continue;
     }
-    const laterProviderReady = providers.slice(index + 1).some((p) => health.cooldownRemaining(p.name) === 0);
+    const laterProviderReady = providers.slice(index + 1).some((p) => health.cooldownRemaining(key(p)) === 0);
 
     for (let retry = 0; retry <= settings.maxRetries; retry += 1) {
       if (deadline.signal.aborted) return finish();
@@ -70,7 +73,7 @@ export async function runCascade<T>(
       try {
         const value = await call(provider, attempt.signal);
         attempt.disarm();
-        health.recordSuccess(provider.name);
+        health.recordSuccess(key(provider));
         attempts.push({ provider: provider.name, outcome: 'ok', latency_ms: elapsed(started) });
         return { value, provider };
       } catch (thrown) {
@@ -83,8 +86,8 @@ export async function runCascade<T>(
           ...(error.status === undefined ? {} : { status: error.status }),
           latency_ms: elapsed(started),
         });
-        const cooldown = health.recordFailure(provider.name, error);
-        logFailure(log, error, cooldown);
+        const cooldown = health.recordFailure(key(provider), error);
+        logFailure(log, error, cooldown, exactModel);
 
         if (deadline.expired) return finish();
         // A provider that did not answer in time is unlikely to on a second try; the budget is
@@ -102,7 +105,7 @@ export async function runCascade<T>(
 
   function finish(): never {
     if (deadline.cancelled) throw new RequestCancelledError('the caller went away');
-    throw cascadeFailure(providers, attempts, health, deadline.expired);
+    throw cascadeFailure(providers.map(key), attempts, health, deadline.expired);
   }
 }
 
@@ -122,8 +125,9 @@ function asProviderError(
   return new ProviderError(name, timedOut ? 'timeout' : 'unavailable', 'unexpected adapter failure', { cause: thrown });
 }
 
-function logFailure(log: FastifyBaseLogger, error: ProviderError, cooldownMs: number): void {
-  const fields = { provider: error.provider, kind: error.kind, status: error.status, cooldown_ms: cooldownMs || undefined };
+function logFailure(log: FastifyBaseLogger, error: ProviderError, cooldownMs: number, exactModel: string | undefined): void {
+  // With an exact model, a cooldown is that model's, not the provider's.
+  const fields = { provider: error.provider, model: exactModel, kind: error.kind, status: error.status, cooldown_ms: cooldownMs || undefined };
   if (error.kind === 'misconfigured') {
     log.error(fields, `provider ${error.provider} rejected our credentials or model (${error.message}); check its key and model`);
   } else {
@@ -132,7 +136,7 @@ function logFailure(log: FastifyBaseLogger, error: ProviderError, cooldownMs: nu
 }
 
 function cascadeFailure(
-  providers: readonly Provider[],
+  providers: readonly HealthKey[],
   attempts: readonly AttemptRecord[],
   health: ProviderHealth,
   expired: boolean,
@@ -149,7 +153,7 @@ function cascadeFailure(
     });
   }
   // When every provider is waiting out a cooldown, tell the caller when the first one ends.
-  const waits = providers.map((p) => health.cooldownRemaining(p.name));
+  const waits = providers.map((p) => health.cooldownRemaining(p));
   const retryAfterMs = waits.length > 0 && waits.every((w) => w > 0) ? Math.min(...waits) : undefined;
   const message =
     providers.length === 0

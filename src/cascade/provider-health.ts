@@ -3,6 +3,11 @@
 // several failures in a row. After the cooldown it is tried again (half-open: the requests that
 // arrive then all try it; no single one is picked) and a single further failure cools it down
 // again.
+//
+// A call for one exact model ("gemini/gemini-2.5-pro") keeps a breaker of its own: providers
+// such as Gemini keep a quota per model, so that model's 429 must not take the provider's
+// configured model out of the cascade, nor the other way round. Only a refused key (the one
+// failure that is about every model) also cools the provider.
 import type { ProviderName } from '../config.ts';
 import type { ProviderError, ProviderErrorKind } from '../providers/provider-error.ts';
 
@@ -10,6 +15,18 @@ import type { ProviderError, ProviderErrorKind } from '../providers/provider-err
 export const MISCONFIGURED_COOLDOWN_MS = 5 * 60_000;
 /** Upper bound for a provider's own Retry-After hint (daily quotas can ask for hours). */
 const MAX_HINT_MS = 24 * 60 * 60_000;
+/**
+ * Exact models are named by callers, so their breakers are capped: past this many the oldest is
+ * forgotten (at worst one more call reaches a model that was cooling down).
+ */
+export const MAX_MODEL_BREAKERS = 1_000;
+
+/** Which breaker an attempt counts against: the provider as the cascade uses it, or one exact model on it. */
+export interface HealthKey {
+  provider: ProviderName;
+  /** Set for a caller's "provider/model-id". */
+  model?: string | undefined;
+}
 
 export interface HealthSettings {
   breakerThreshold: number;
@@ -24,14 +41,24 @@ export interface HealthSnapshot {
   consecutiveFailures: number;
 }
 
+export interface ModelCooldown {
+  model: string;
+  cooldownUntil: number;
+  reason: NonNullable<HealthSnapshot['reason']>;
+}
+
 interface Entry {
   consecutiveFailures: number;
   cooldownUntil: number;
   reason: HealthSnapshot['reason'];
 }
 
+const READY: Readonly<Entry> = Object.freeze({ consecutiveFailures: 0, cooldownUntil: 0, reason: undefined });
+
 export class ProviderHealth {
-  readonly #entries = new Map<ProviderName, Entry>();
+  readonly #providers = new Map<ProviderName, Entry>();
+  /** Exact models' breakers, by "provider/model-id", oldest first. */
+  readonly #models = new Map<string, Entry>();
   readonly #threshold: number;
   readonly #cooldownMs: number;
   readonly now: () => number;
@@ -42,32 +69,55 @@ export class ProviderHealth {
     this.now = settings.now ?? Date.now;
   }
 
-  #entry(name: ProviderName): Entry {
-    let entry = this.#entries.get(name);
+  /** The breaker, without creating one: reading never grows the map. */
+  #peek(key: ProviderName | HealthKey): Readonly<Entry> {
+    if (typeof key === 'string') return this.#providers.get(key) ?? READY;
+    if (key.model === undefined) return this.#providers.get(key.provider) ?? READY;
+    return this.#models.get(`${key.provider}/${key.model}`) ?? READY;
+  }
+
+  #entry(key: HealthKey): Entry {
+    const map = key.model === undefined ? this.#providers : this.#models;
+    const id = key.model === undefined ? key.provider : `${key.provider}/${key.model}`;
+    let entry = (map as Map<string, Entry>).get(id);
     if (!entry) {
+      if (map === this.#models && this.#models.size >= MAX_MODEL_BREAKERS) {
+        const oldest = this.#models.keys().next().value;
+        if (oldest !== undefined) this.#models.delete(oldest);
+      }
       entry = { consecutiveFailures: 0, cooldownUntil: 0, reason: undefined };
-      this.#entries.set(name, entry);
+      (map as Map<string, Entry>).set(id, entry);
     }
     return entry;
   }
 
-  /** Milliseconds until the provider may be tried again; 0 when ready. */
-  cooldownRemaining(name: ProviderName): number {
-    return Math.max(0, this.#entry(name).cooldownUntil - this.now());
+  /** Milliseconds until the provider (or the exact model) may be tried again; 0 when ready. */
+  cooldownRemaining(key: ProviderName | HealthKey): number {
+    return Math.max(0, this.#peek(key).cooldownUntil - this.now());
   }
 
-  recordSuccess(name: ProviderName): void {
-    const entry = this.#entry(name);
+  recordSuccess(key: ProviderName | HealthKey): void {
+    const { provider, model } = typeof key === 'string' ? { provider: key, model: undefined } : key;
+    // A model that answers needs no breaker kept.
+    if (model !== undefined) {
+      this.#models.delete(`${provider}/${model}`);
+      return;
+    }
+    const entry = this.#providers.get(provider);
+    if (!entry) return;
     entry.consecutiveFailures = 0;
     entry.cooldownUntil = 0;
     entry.reason = undefined;
   }
 
   /** Records a failed attempt; returns the cooldown it started in ms, or 0. */
-  recordFailure(name: ProviderName, error: ProviderError): number {
-    const entry = this.#entry(name);
+  recordFailure(key: ProviderName | HealthKey, error: ProviderError): number {
     // The request's own fault (or the caller leaving) says nothing about the provider.
     if (error.kind === 'rejected' || error.kind === 'aborted') return 0;
+    const target = typeof key === 'string' ? { provider: key } : key;
+    // A refused key is wrong for every model, so the provider cools down too.
+    if (target.model !== undefined && error.kind === 'misconfigured') this.recordFailure(target.provider, error);
+    const entry = this.#entry(target);
     entry.consecutiveFailures += 1;
 
     let cooldown = 0;
@@ -88,7 +138,7 @@ export class ProviderHealth {
   }
 
   snapshot(name: ProviderName): HealthSnapshot {
-    const entry = this.#entry(name);
+    const entry = this.#peek(name);
     const cooling = entry.cooldownUntil > this.now();
     return {
       state: cooling ? 'cooling_down' : 'ready',
@@ -96,5 +146,18 @@ export class ProviderHealth {
       reason: cooling ? entry.reason : undefined,
       consecutiveFailures: entry.consecutiveFailures,
     };
+  }
+
+  /** The provider's exact models that are cooling down now, soonest back first. */
+  coolingModels(name: ProviderName): ModelCooldown[] {
+    const now = this.now();
+    const prefix = `${name}/`;
+    const cooling: ModelCooldown[] = [];
+    for (const [id, entry] of this.#models) {
+      if (id.startsWith(prefix) && entry.cooldownUntil > now && entry.reason !== undefined) {
+        cooling.push({ model: id.slice(prefix.length), cooldownUntil: entry.cooldownUntil, reason: entry.reason });
+      }
+    }
+    return cooling.sort((a, b) => a.cooldownUntil - b.cooldownUntil);
   }
 }

@@ -61,7 +61,7 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
         route.providers,
         exactModelCall(route, (p, signal) => p.complete(completion, signal)),
         { maxRetries: config.maxRetries, attemptTimeoutMs: config.providerTimeoutMs },
-        { deadline, health, log: request.log, attempts },
+        { deadline, health, log: request.log, attempts, exactModel: route.exactModel },
       );
       reply.header('x-llm-provider', provider.name);
       return {
@@ -102,7 +102,7 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
         route.providers,
         completion,
         { maxRetries: config.maxRetries, firstTokenTimeoutMs: config.firstTokenTimeoutMs },
-        { deadline, health, log: request.log, attempts },
+        { deadline, health, log: request.log, attempts, exactModel: route.exactModel },
         (call) => exactModelCall(route, call),
       );
     } catch (error) {
@@ -154,7 +154,7 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
         logCancelled(request.log, provider, attempts);
         return reply;
       }
-      const gatewayError = midStreamError(request.log, provider, error);
+      const gatewayError = midStreamError(request.log, provider, route, error);
       request.log.warn({ attempts, provider: provider.name, code: gatewayError.code }, 'stream failed after it had started');
       // The error event ends the stream; without [DONE] no client mistakes it for a whole answer.
       await sse.send(openAiErrorBody(gatewayError, request.id), clientGone);
@@ -172,12 +172,12 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
   }
 
   /** A failure after the first token: counts against the provider, and reads as a safe message. */
-  function midStreamError(log: FastifyBaseLogger, provider: Provider, error: unknown): GatewayError {
+  function midStreamError(log: FastifyBaseLogger, provider: Provider, route: ModelRoute, error: unknown): GatewayError {
     if (!(error instanceof ProviderError)) {
       log.error({ err: error, provider: provider.name }, 'stream failed with an unexpected error');
       return new GatewayError('internal_error');
     }
-    health.recordFailure(provider.name, error);
+    health.recordFailure({ provider: provider.name, model: route.exactModel }, error);
     if (error.kind === 'timeout') {
       return new GatewayError('upstream_timeout', { message: 'The provider stopped sending the answer in time; the answer is incomplete.' });
     }

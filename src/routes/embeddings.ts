@@ -58,7 +58,7 @@ const embeddingsRoute: FastifyPluginAsyncZod<EmbeddingsRouteOptions> = async (ap
           route.providers,
           exactModelCall(route, (p, signal) => (p as EmbeddingProvider).embed({ inputs, ...(route.exactModel ? { model: route.exactModel } : {}) }, signal)),
           { maxRetries: config.maxRetries, attemptTimeoutMs: config.providerTimeoutMs },
-          { deadline, health, log: request.log, attempts },
+          { deadline, health, log: request.log, attempts, exactModel: route.exactModel },
         );
         reply.header('x-llm-provider', provider.name);
         const tokens = value.usage?.promptTokens ?? 0;

@@ -27,6 +27,11 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
           return { name, configured: false, model: config.providers[name].model, state: 'not_configured' as const, consecutive_failures: 0 };
         }
         const snap = health.snapshot(name);
+        const coolingModels = health.coolingModels(name).map((m) => ({
+          model: m.model,
+          cooldown_until: new Date(m.cooldownUntil).toISOString(),
+          cooldown_reason: m.reason,
+        }));
         return {
           name,
           configured: true,
@@ -35,6 +40,7 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
           ...(snap.cooldownUntil ? { cooldown_until: new Date(snap.cooldownUntil).toISOString() } : {}),
           ...(snap.reason ? { cooldown_reason: snap.reason } : {}),
           consecutive_failures: snap.consecutiveFailures,
+          ...(coolingModels.length > 0 ? { cooling_models: coolingModels } : {}),
         };
       });
       const usable = list.filter((p) => p.configured);

@@ -16,6 +16,10 @@ export const healthResponseSchema = z
         cooldown_until: z.string().optional().describe('ISO time when a cooling provider is tried again'),
         cooldown_reason: z.string().optional(),
         consecutive_failures: z.int(),
+        cooling_models: z
+          .array(z.object({ model: z.string(), cooldown_until: z.string(), cooldown_reason: z.string() }))
+          .optional()
+          .describe('Exact models ("provider/model-id" calls) cooling down on their own; state is about the configured model'),
       }),
     ),
   })

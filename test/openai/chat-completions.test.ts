@@ -4,7 +4,7 @@ import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { simulatedAnswer } from '../../src/simulator/fake-server.ts';
 import { json, startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { USER_HELLO, sdk } from './helpers.ts';
+import { USER_HELLO, post, sdk } from './helpers.ts';
 
 const GEMINI_MODEL = 'gemini-flash-lite-latest';
 
@@ -189,6 +189,72 @@ describe('POST /v1/chat/completions', () => {
         expect((error as APIError).status).toBe(503);
         const health = await json(fetch(`${own.url}/health`));
         expect(health.providers.find((p: { name: string }) => p.name === 'groq')).toMatchObject({ state: 'cooling_down' });
+      } finally {
+        await own.close();
+      }
+    });
+
+    it("an exact model's 429 cools that model alone: the cascade keeps the provider", async () => {
+      // Its own gateway: the cooldown would outlast this test.
+      const own = await startGateway();
+      try {
+        const gemini = own.fakes.gemini;
+        gemini.enqueue({ kind: 'rate_limited', retryAfterSeconds: 60 });
+        const limited = await post(own, '/chat/completions', { model: 'gemini/gemini-2.5-pro', messages: USER_HELLO });
+        expect(limited.status).toBe(503);
+        expect(limited.headers.get('retry-after')).toBe('60');
+        expect((await json(limited)).error).toMatchObject({ code: 'providers_unavailable', request_id: limited.headers.get('x-request-id') });
+
+        // The configured model still answers first in the cascade, streamed or not.
+        const auto = await sdk(own).chat.completions.create({ model: 'auto', messages: USER_HELLO }).withResponse();
+        expect(auto.response.headers.get('x-llm-provider')).toBe('gemini');
+        const streamed = await post(own, '/chat/completions', { model: 'auto', messages: USER_HELLO, stream: true });
+        expect(streamed.status).toBe(200);
+        expect(streamed.headers.get('x-llm-provider')).toBe('gemini');
+        await streamed.text();
+        // So does another exact model on the same provider.
+        const other = await sdk(own).chat.completions.create({ model: 'gemini/gemini-3-flash', messages: USER_HELLO });
+        expect(other.model).toBe('gemini/gemini-3-flash');
+        expect(gemini.requests).toHaveLength(4);
+
+        // The limited model is not asked again until its Retry-After has passed.
+        const again = await post(own, '/chat/completions', { model: 'gemini/gemini-2.5-pro', messages: USER_HELLO, stream: true });
+        expect(again.status).toBe(503);
+        expect(Number(again.headers.get('retry-after'))).toBeGreaterThan(50);
+        expect(Number(again.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+        expect((await json(again)).error.code).toBe('providers_unavailable');
+        expect(gemini.requests).toHaveLength(4);
+
+        const health = await json(fetch(`${own.url}/health`));
+        expect(health.status).toBe('ok');
+        const entry = health.providers.find((p: { name: string }) => p.name === 'gemini');
+        expect(entry).toMatchObject({ state: 'ready', consecutive_failures: 0 });
+        expect(entry.cooling_models).toEqual([{ model: 'gemini-2.5-pro', cooldown_until: expect.any(String), cooldown_reason: 'rate_limited' }]);
+        const left = Date.parse(entry.cooling_models[0].cooldown_until) - Date.now();
+        expect(left).toBeGreaterThan(50_000);
+        expect(left).toBeLessThanOrEqual(60_000);
+      } finally {
+        await own.close();
+      }
+    });
+
+    it("the provider's own cooldown does not stop an exact model on it", async () => {
+      const own = await startGateway();
+      try {
+        own.fakes.gemini.enqueue({ kind: 'rate_limited', retryAfterSeconds: 60 });
+        const auto = await sdk(own).chat.completions.create({ model: 'auto', messages: USER_HELLO }).withResponse();
+        expect(auto.response.headers.get('x-llm-provider')).toBe('groq');
+        const exact = await sdk(own).chat.completions.create({ model: 'gemini/gemini-2.5-pro', messages: USER_HELLO }).withResponse();
+        expect(exact.response.headers.get('x-llm-provider')).toBe('gemini');
+        expect(exact.data.model).toBe('gemini/gemini-2.5-pro');
+        expect(own.fakes.gemini.requests.map((r) => r.path)).toEqual([
+          `/v1beta/models/${GEMINI_MODEL}:generateContent`,
+          '/v1beta/models/gemini-2.5-pro:generateContent',
+        ]);
+        const health = await json(fetch(`${own.url}/health`));
+        const entry = health.providers.find((p: { name: string }) => p.name === 'gemini');
+        expect(entry).toMatchObject({ state: 'cooling_down', cooldown_reason: 'rate_limited' });
+        expect(entry).not.toHaveProperty('cooling_models');
       } finally {
         await own.close();
       }
