@@ -158,6 +158,67 @@ describe('the provider cascade', () => {
     expect(health.providers.every((p: { state: string }) => p.state === 'cooling_down')).toBe(true);
   });
 
+  describe('after a cooldown (half-open)', () => {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    /** A gateway whose Gemini has just come out of a 300 ms cooldown. */
+    async function geminiJustRecovered(): Promise<TestGateway> {
+      const own = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '1', CIRCUIT_BREAKER_COOLDOWN_MS: '300', MAX_RETRIES: '0', PROVIDER_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '5000' });
+      own.fakes.gemini.enqueue({ kind: 'error', status: 503 });
+      expect(outcomes((await answer(await query(own, { prompt: 'down' }))).attempts)).toEqual(['gemini:unavailable', 'groq:ok']);
+      await sleep(400);
+      return own;
+    }
+
+    it('lets one request try the provider while the others go on at once to the next', async () => {
+      gateway = await geminiJustRecovered();
+      gateway.fakes.gemini.setDefault({ kind: 'hang' });
+      const started = Date.now();
+      const bodies = await Promise.all(Array.from({ length: 5 }, (_, i) => query(gateway, { prompt: `burst ${i}` }).then(answer)));
+      // One call reached Gemini (it hung until PROVIDER_TIMEOUT_MS), not five.
+      expect(gateway.fakes.gemini.requests).toHaveLength(2);
+      const seen = bodies.map((b) => outcomes(b.attempts).join(' '));
+      expect(seen.filter((s) => s === 'gemini:timeout groq:ok')).toHaveLength(1);
+      expect(seen.filter((s) => s === 'gemini:cooling_down groq:ok')).toHaveLength(4);
+      expect(bodies.every((b) => b.provider === 'groq')).toBe(true);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+
+      // The probe's failure cooled Gemini down again.
+      const health = await json(fetch(`${gateway.url}/health`));
+      expect(health.providers.find((p: { name: string }) => p.name === 'gemini')).toMatchObject({ state: 'cooling_down', cooldown_reason: 'consecutive_failures' });
+    });
+
+    it("closes the breaker on the probe's success", async () => {
+      gateway = await geminiJustRecovered();
+      gateway.fakes.gemini.enqueue({ kind: 'ok', delayMs: 200 });
+      const probe = query(gateway, { prompt: 'probe' }).then(answer);
+      await expect.poll(() => gateway.fakes.gemini.requests.length).toBe(2);
+      const meanwhile = await answer(await query(gateway, { prompt: 'meanwhile' }));
+      expect(outcomes(meanwhile.attempts)).toEqual(['gemini:cooling_down', 'groq:ok']);
+      expect(outcomes((await probe).attempts)).toEqual(['gemini:ok']);
+      const after = await answer(await query(gateway, { prompt: 'after' }));
+      expect(outcomes(after.attempts)).toEqual(['gemini:ok']);
+      const health = await json(fetch(`${gateway.url}/health`));
+      expect(health.providers.find((p: { name: string }) => p.name === 'gemini')).toMatchObject({ state: 'ready', consecutive_failures: 0 });
+    });
+
+    it('lets the next request try at once when the probing caller leaves', async () => {
+      gateway = await geminiJustRecovered();
+      gateway.fakes.gemini.setDefault({ kind: 'hang' });
+      const controller = new AbortController();
+      const leaving = query(gateway, { prompt: 'leaving' }, { signal: controller.signal }).catch((e: Error) => e.name);
+      await expect.poll(() => gateway.fakes.gemini.requests.length).toBe(2);
+      controller.abort();
+      expect(await leaving).toBe('AbortError');
+      await expect.poll(() => gateway.fakes.gemini.abortedRequests).toBe(1);
+      // Without the probe handed back, Gemini would be skipped for its whole lease (2 s here).
+      gateway.fakes.gemini.setDefault({ kind: 'ok' });
+      await expect
+        .poll(async () => outcomes((await answer(await query(gateway, { prompt: 'next' }))).attempts), { timeout: 1000, interval: 50 })
+        .toEqual(['gemini:ok']);
+    });
+  });
+
   it('answers 400, not a 503 to retry, when every provider refuses the request itself; nothing cools down', async () => {
     gateway = await startGateway();
     for (const fake of Object.values(gateway.fakes)) fake.setDefault({ kind: 'error', status: 400 });

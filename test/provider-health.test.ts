@@ -1,5 +1,6 @@
-// The breakers' bookkeeping that no HTTP test can reach in reasonable time: exact models' breakers
-// are capped, reading never creates one, and a refused key cools the provider as well as the model.
+// The breakers' bookkeeping, with a clock the test moves: exact models' breakers are capped, reading
+// never creates one, a refused key cools the provider as well as the model, and after a cooldown
+// one probe at a time is let through for a lease.
 import { describe, expect, it } from 'vitest';
 import { MAX_MODEL_BREAKERS, MISCONFIGURED_COOLDOWN_MS, ProviderHealth } from '../src/cascade/provider-health.ts';
 import { ProviderError } from '../src/providers/provider-error.ts';
@@ -55,5 +56,65 @@ describe('ProviderHealth', () => {
     }
     expect(health.coolingModels('gemini').map((m) => m.model)).toEqual(['first']);
     expect(health.coolingModels('openrouter')).toEqual([]);
+  });
+
+  it('after a cooldown admits one probe at a time, for a lease, and everyone once it succeeds', () => {
+    let now = 0;
+    const health = new ProviderHealth({ breakerThreshold: 1, breakerCooldownMs: 10_000, now: () => now });
+    const gemini = { provider: 'gemini' as const };
+    expect(health.admit(gemini, 5_000)).toEqual({ waitMs: 0, probe: 0 });
+    health.recordFailure(gemini, new ProviderError('gemini', 'unavailable', '503', { status: 503 }));
+    expect(health.admit(gemini, 5_000)).toEqual({ waitMs: 10_000, probe: 0 });
+
+    now = 10_000;
+    const first = health.admit(gemini, 5_000);
+    expect(first.waitMs).toBe(0);
+    expect(first.probe).not.toBe(0);
+    // The lease is the attempt's time plus a margin for recording its outcome.
+    expect(health.admit(gemini, 5_000)).toEqual({ waitMs: 6_000, probe: 0 });
+    expect(health.cooldownRemaining('gemini')).toBe(6_000);
+    // An exact model's caller (no lease) is not held back by a probe... of a breaker it does not share.
+    expect(health.admit({ provider: 'gemini', model: 'other' }, 0)).toEqual({ waitMs: 0, probe: 0 });
+
+    // A probe that outlives its lease lets the next request try; the old one's hand-back is ignored.
+    now = 16_000;
+    const second = health.admit(gemini, 5_000);
+    expect(second.waitMs).toBe(0);
+    expect(second.probe).not.toBe(first.probe);
+    health.endProbe(gemini, first.probe);
+    expect(health.admit(gemini, 5_000).waitMs).toBe(6_000);
+    health.endProbe(gemini, second.probe);
+
+    const third = health.admit(gemini, 5_000);
+    expect(third.probe).not.toBe(0);
+    health.recordSuccess(gemini);
+    expect(health.admit(gemini, 5_000)).toEqual({ waitMs: 0, probe: 0 });
+    expect(health.admit(gemini, 5_000)).toEqual({ waitMs: 0, probe: 0 });
+  });
+
+  it("lets every caller through after a cooldown when it asks for no lease (an exact model's calls)", () => {
+    let now = 0;
+    const health = new ProviderHealth({ breakerThreshold: 1, breakerCooldownMs: 10_000, now: () => now });
+    const model = { provider: 'groq' as const, model: 'llama-3.3-70b-versatile' };
+    health.recordFailure(model, limited());
+    expect(health.admit(model, 0).waitMs).toBe(60_000);
+    now = 60_000;
+    expect(health.admit(model, 0)).toEqual({ waitMs: 0, probe: 0 });
+    expect(health.admit(model, 0)).toEqual({ waitMs: 0, probe: 0 });
+  });
+
+  it('ends a probe with its failure, cooling down again or letting the next request try', () => {
+    let now = 0;
+    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 10_000, now: () => now });
+    const groq = { provider: 'groq' as const };
+    health.recordFailure(groq, limited());
+    now = 60_000;
+    expect(health.admit(groq, 5_000).probe).not.toBe(0);
+    // A 503 below the threshold starts no cooldown, so the next request may probe at once.
+    expect(health.recordFailure(groq, new ProviderError('groq', 'unavailable', '503', { status: 503 }))).toBe(0);
+    expect(health.admit(groq, 5_000).probe).not.toBe(0);
+    // The third failure in a row cools it down again.
+    expect(health.recordFailure(groq, new ProviderError('groq', 'timeout', 'slow'))).toBe(10_000);
+    expect(health.admit(groq, 5_000)).toEqual({ waitMs: 10_000, probe: 0 });
   });
 });

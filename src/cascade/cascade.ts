@@ -59,46 +59,53 @@ export async function runCascade<T>(
   const key = (p: Provider): HealthKey => ({ provider: p.name, model: exactModel });
 
   for (const [index, provider] of providers.entries()) {
-    const cooling = health.cooldownRemaining(key(provider));
-    if (cooling > 0) {
+    // After a cooldown one request at a time tries the provider again while the others move on;
+    // an exact model has nowhere else to go, so every call for it may try.
+    const admission = health.admit(key(provider), exactModel === undefined ? settings.attemptTimeoutMs : 0);
+    if (admission.waitMs > 0) {
       attempts.push({ provider: provider.name, outcome: 'cooling_down', latency_ms: 0 });
       continue;
     }
     const laterProviderReady = providers.slice(index + 1).some((p) => health.cooldownRemaining(key(p)) === 0);
 
-    for (let retry = 0; retry <= settings.maxRetries; retry += 1) {
-      if (deadline.signal.aborted) return finish();
-      const attempt = deadline.attempt(settings.attemptTimeoutMs);
-      const started = performance.now();
-      try {
-        const value = await call(provider, attempt.signal);
-        attempt.disarm();
-        health.recordSuccess(key(provider));
-        attempts.push({ provider: provider.name, outcome: 'ok', latency_ms: elapsed(started) });
-        return { value, provider };
-      } catch (thrown) {
-        attempt.release();
-        if (deadline.cancelled) throw new RequestCancelledError('the caller went away', { cause: thrown });
-        const error = asProviderError(provider.name, thrown, attempt.timedOut || deadline.expired, log);
-        attempts.push({
-          provider: provider.name,
-          outcome: error.kind,
-          ...(error.status === undefined ? {} : { status: error.status }),
-          latency_ms: elapsed(started),
-        });
-        const cooldown = health.recordFailure(key(provider), error);
-        logFailure(log, error, cooldown, exactModel);
+    try {
+      for (let retry = 0; retry <= settings.maxRetries; retry += 1) {
+        if (deadline.signal.aborted) return finish();
+        const attempt = deadline.attempt(settings.attemptTimeoutMs);
+        const started = performance.now();
+        try {
+          const value = await call(provider, attempt.signal);
+          attempt.disarm();
+          health.recordSuccess(key(provider));
+          attempts.push({ provider: provider.name, outcome: 'ok', latency_ms: elapsed(started) });
+          return { value, provider };
+        } catch (thrown) {
+          attempt.release();
+          if (deadline.cancelled) throw new RequestCancelledError('the caller went away', { cause: thrown });
+          const error = asProviderError(provider.name, thrown, attempt.timedOut || deadline.expired, log);
+          attempts.push({
+            provider: provider.name,
+            outcome: error.kind,
+            ...(error.status === undefined ? {} : { status: error.status }),
+            latency_ms: elapsed(started),
+          });
+          const cooldown = health.recordFailure(key(provider), error);
+          logFailure(log, error, cooldown, exactModel);
 
-        if (deadline.expired) return finish();
-        // A provider that did not answer in time is unlikely to on a second try; the budget is
-        // better spent on the next provider. The last provider standing gets its retries.
-        const moveOn =
-          !error.retryable || cooldown > 0 || (error.kind === 'timeout' && laterProviderReady);
-        if (moveOn || retry === settings.maxRetries) break;
-        const delay = backoffDelay(retry);
-        if (delay >= deadline.remaining()) break;
-        await deadline.sleep(delay);
+          if (deadline.expired) return finish();
+          // A provider that did not answer in time is unlikely to on a second try; the budget is
+          // better spent on the next provider. The last provider standing gets its retries.
+          const moveOn =
+            !error.retryable || cooldown > 0 || (error.kind === 'timeout' && laterProviderReady);
+          if (moveOn || retry === settings.maxRetries) break;
+          const delay = backoffDelay(retry);
+          if (delay >= deadline.remaining()) break;
+          await deadline.sleep(delay);
+        }
       }
+    } finally {
+      // A probe that ended without an outcome (the caller left, the budget ran out) lets the next one go.
+      if (admission.probe !== 0) health.endProbe(key(provider), admission.probe);
     }
   }
   return finish();

@@ -1,8 +1,11 @@
 // Per-provider cooldown: a tiny breaker. A provider is ready, or cooling down until a time.
 // It cools down when it says so (429 + Retry-After), when its key or model is wrong, or after
-// several failures in a row. After the cooldown it is tried again (half-open: the requests that
-// arrive then all try it; no single one is picked) and a single further failure cools it down
-// again.
+// several failures in a row. After the cooldown it is half-open: one request (the probe) tries it
+// while the others go on to the next provider, so a provider that is still down (or hangs)
+// costs one request its attempt rather than every request arriving in that moment. The probe's
+// success closes the breaker; its failure counts as usual (after a breaker cooldown, one more
+// failure cools it down again); a probe that ends with neither, or outlives its lease, lets the
+// next request try.
 //
 // A call for one exact model ("gemini/gemini-2.5-pro") keeps a breaker of its own: providers
 // such as Gemini keep a quota per model, so that model's 429 must not take the provider's
@@ -15,6 +18,8 @@ import type { ProviderError, ProviderErrorKind } from '../providers/provider-err
 export const MISCONFIGURED_COOLDOWN_MS = 5 * 60_000;
 /** Upper bound for a provider's own Retry-After hint (daily quotas can ask for hours). */
 const MAX_HINT_MS = 24 * 60 * 60_000;
+/** Added to a probe's attempt time, so its own failure is recorded before the lease runs out. */
+const PROBE_MARGIN_MS = 1_000;
 /**
  * Exact models are named by callers, so their breakers are capped: past this many the oldest is
  * forgotten (at worst one more call reaches a model that was cooling down).
@@ -41,6 +46,16 @@ export interface HealthSnapshot {
   consecutiveFailures: number;
 }
 
+/** Whether a request may try the provider now. */
+export interface Admission {
+  /** 0: go ahead. Otherwise how long until it may be tried (a cooldown, or another request's probe). */
+  waitMs: number;
+  /** Non-zero when this request is the probe after a cooldown: hand it back with endProbe(). */
+  probe: number;
+}
+
+const GO: Readonly<Admission> = Object.freeze({ waitMs: 0, probe: 0 });
+
 export interface ModelCooldown {
   model: string;
   cooldownUntil: number;
@@ -49,16 +64,21 @@ export interface ModelCooldown {
 
 interface Entry {
   consecutiveFailures: number;
+  /** When the last cooldown ends; 0 once a success closed the breaker. */
   cooldownUntil: number;
   reason: HealthSnapshot['reason'];
+  /** While a probe is out: when its lease ends, and which probe it is. */
+  probeUntil: number;
+  probeId: number;
 }
 
-const READY: Readonly<Entry> = Object.freeze({ consecutiveFailures: 0, cooldownUntil: 0, reason: undefined });
+const READY: Readonly<Entry> = Object.freeze({ consecutiveFailures: 0, cooldownUntil: 0, reason: undefined, probeUntil: 0, probeId: 0 });
 
 export class ProviderHealth {
   readonly #providers = new Map<ProviderName, Entry>();
   /** Exact models' breakers, by "provider/model-id", oldest first. */
   readonly #models = new Map<string, Entry>();
+  #lastProbeId = 0;
   readonly #threshold: number;
   readonly #cooldownMs: number;
   readonly now: () => number;
@@ -85,7 +105,7 @@ export class ProviderHealth {
         const oldest = this.#models.keys().next().value;
         if (oldest !== undefined) this.#models.delete(oldest);
       }
-      entry = { consecutiveFailures: 0, cooldownUntil: 0, reason: undefined };
+      entry = { consecutiveFailures: 0, cooldownUntil: 0, reason: undefined, probeUntil: 0, probeId: 0 };
       (map as Map<string, Entry>).set(id, entry);
     }
     return entry;
@@ -93,7 +113,34 @@ export class ProviderHealth {
 
   /** Milliseconds until the provider (or the exact model) may be tried again; 0 when ready. */
   cooldownRemaining(key: ProviderName | HealthKey): number {
-    return Math.max(0, this.#peek(key).cooldownUntil - this.now());
+    const entry = this.#peek(key);
+    return Math.max(0, entry.cooldownUntil - this.now(), entry.probeUntil - this.now());
+  }
+
+  /**
+   * Asks to try the provider now. Right after a cooldown the first caller becomes the probe for at
+   * most `probeLeaseMs` (plus a margin) and the others are told to wait; with `probeLeaseMs` 0
+   * every caller may try.
+   */
+  admit(key: HealthKey, probeLeaseMs: number): Readonly<Admission> {
+    const entry = this.#peek(key);
+    // Never cooled down, or closed by a success since: the common case, no bookkeeping.
+    if (entry.cooldownUntil === 0) return GO;
+    const now = this.now();
+    const waitMs = Math.max(entry.cooldownUntil - now, entry.probeUntil - now);
+    if (waitMs > 0) return { waitMs, probe: 0 };
+    if (probeLeaseMs <= 0) return GO;
+    const probing = this.#entry(key);
+    this.#lastProbeId += 1;
+    probing.probeId = this.#lastProbeId;
+    probing.probeUntil = now + probeLeaseMs + PROBE_MARGIN_MS;
+    return { waitMs: 0, probe: probing.probeId };
+  }
+
+  /** Hands a probe back without an outcome, so the next request may try; a later probe is left alone. */
+  endProbe(key: HealthKey, probe: number): void {
+    const entry = this.#peek(key);
+    if (entry !== READY && entry.probeId === probe) (entry as Entry).probeUntil = 0;
   }
 
   recordSuccess(key: ProviderName | HealthKey): void {
@@ -108,6 +155,7 @@ export class ProviderHealth {
     entry.consecutiveFailures = 0;
     entry.cooldownUntil = 0;
     entry.reason = undefined;
+    entry.probeUntil = 0;
   }
 
   /** Records a failed attempt; returns the cooldown it started in ms, or 0. */
@@ -119,6 +167,8 @@ export class ProviderHealth {
     if (target.model !== undefined && error.kind === 'misconfigured') this.recordFailure(target.provider, error);
     const entry = this.#entry(target);
     entry.consecutiveFailures += 1;
+    // The probe, if one was out, has its answer.
+    entry.probeUntil = 0;
 
     let cooldown = 0;
     let reason: HealthSnapshot['reason'] = error.kind;
