@@ -1,4 +1,5 @@
 // The one place that reads the environment. Everything else receives a validated Config.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export const PROVIDER_NAMES = ['gemini', 'groq', 'openrouter'] as const;
@@ -49,6 +50,41 @@ const providerOrder = commaList.pipe(
     .refine((list) => new Set(list).size === list.length, 'must not repeat a provider'),
 );
 
+/** The names proxy-addr (Fastify's trustProxy) knows for address ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const isAddressOrRange = (entry: string): boolean => {
+  if (PROXY_RANGE_NAMES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+};
+
+/**
+ * Whose X-Forwarded-For to believe: every hop (yes; then a client can name its own address), none
+ * (no), or only proxies at these addresses and ranges, so the client's address is the first one a
+ * trusted proxy wrote and anything a client put before it is ignored. (Fastify no longer takes a
+ * hop count: it cannot tell a proxy from a client connecting directly.)
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((value, ctx): boolean | string[] => {
+    const word = value.toLowerCase();
+    if (['true', 'yes', 'on', '1'].includes(word)) return true;
+    if (['false', 'no', 'off', '0'].includes(word)) return false;
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.length > 0);
+    if (entries.length > 0 && entries.every(isAddressOrRange)) return entries;
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be true, false, or a comma-separated list of proxy addresses and CIDR ranges (or loopback, linklocal, uniquelocal)',
+    });
+    return z.NEVER;
+  });
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const envSchema = z
@@ -81,7 +117,7 @@ export const envSchema = z
     CIRCUIT_BREAKER_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(8_000),
 
-    TRUST_PROXY: bool.default(false),
+    TRUST_PROXY: trustProxy.default(false),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     SIMULATED_PROVIDERS: bool.default(false),
     SIMULATED_FAULTS: z.string().default(''),
@@ -118,7 +154,8 @@ export interface Config {
   breakerThreshold: number;
   breakerCooldownMs: number;
   shutdownGraceMs: number;
-  trustProxy: boolean;
+  /** Fastify's trustProxy: every hop, none, or the proxies' addresses and ranges. */
+  trustProxy: boolean | string[];
   logLevel: (typeof LOG_LEVELS)[number];
   simulated: boolean;
   simulatedFaults: string;

@@ -60,6 +60,39 @@ describe('authentication', () => {
     }
   });
 
+  describe('behind a proxy (TRUST_PROXY)', () => {
+    /** Wrong-key statuses for requests that each claim another address in front of `real`. */
+    async function forgedStatuses(trustProxy: string, real: string): Promise<number[]> {
+      const fresh = await startGateway({ AUTH_FAILURES_PER_MINUTE: '2', TRUST_PROXY: trustProxy });
+      try {
+        const statuses: number[] = [];
+        for (let i = 1; i <= 4; i += 1) {
+          // The client wrote the first address; the proxy (here the test, on loopback) appended the one it saw.
+          const headers = { 'x-forwarded-for': `198.51.100.${i}, ${real}` };
+          statuses.push((await query(fresh, { prompt: 'hi' }, { key: `guess-${i}`, headers })).status);
+        }
+        // Another real address has its own count.
+        statuses.push((await query(fresh, { prompt: 'hi' }, { key: 'guess', headers: { 'x-forwarded-for': '203.0.113.99' } })).status);
+        return statuses;
+      } finally {
+        await fresh.close();
+      }
+    }
+
+    it('with the proxies listed, counts failures against the address the proxy saw, whatever the client claims', async () => {
+      expect(await forgedStatuses('loopback', '203.0.113.7')).toEqual([401, 401, 429, 429, 401]);
+      expect(await forgedStatuses('127.0.0.1/8, ::1', '203.0.113.7')).toEqual([401, 401, 429, 429, 401]);
+    });
+
+    it('with TRUST_PROXY=true, lets the client choose the address (as documented)', async () => {
+      expect(await forgedStatuses('true', '203.0.113.7')).toEqual([401, 401, 401, 401, 401]);
+    });
+
+    it('without it, counts every request from the proxy as one address', async () => {
+      expect(await forgedStatuses('false', '203.0.113.7')).toEqual([401, 401, 429, 429, 429]);
+    });
+  });
+
   it('never writes a client key or a provider key to the log', async () => {
     await query(gateway, { prompt: 'hi' }, { key: 'wrong-secret-value-123' });
     await query(gateway, { prompt: 'hi' }, { key: null, headers: { authorization: `Bearer ${OTHER_KEY}` } });

@@ -48,6 +48,17 @@ describe('configuration', () => {
   });
 
   it.each([
+    ['true', true],
+    ['1', true],
+    ['off', false],
+    ['0', false],
+    ['uniquelocal', ['uniquelocal']],
+    [' 10.0.0.0/8, 172.16.0.0/12 ,fd00::/8, 127.0.0.1 ', ['10.0.0.0/8', '172.16.0.0/12', 'fd00::/8', '127.0.0.1']],
+  ])('reads TRUST_PROXY=%j as %j', (value, expected) => {
+    expect(loadConfig({ API_KEYS: 'k', TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it.each([
     [{}, /API_KEYS is required/],
     [{ API_KEYS: ' , ' }, /API_KEYS must list at least one client key/],
     [{ API_KEYS: 'k', PORT: 'eighty' }, /PORT/],
@@ -55,7 +66,10 @@ describe('configuration', () => {
     [{ API_KEYS: 'k', PROVIDER_ORDER: 'gemini,openai' }, /PROVIDER_ORDER/],
     [{ API_KEYS: 'k', PROVIDER_ORDER: 'groq,groq' }, /PROVIDER_ORDER must not repeat/],
     [{ API_KEYS: 'k', GROQ_BASE_URL: 'not a url' }, /GROQ_BASE_URL/],
-    [{ API_KEYS: 'k', TRUST_PROXY: 'maybe' }, /TRUST_PROXY/],
+    [{ API_KEYS: 'k', TRUST_PROXY: 'maybe' }, /TRUST_PROXY must be true, false, or a comma-separated list/],
+    [{ API_KEYS: 'k', TRUST_PROXY: '2' }, /TRUST_PROXY must be/],
+    [{ API_KEYS: 'k', TRUST_PROXY: '10.0.0.0/33' }, /TRUST_PROXY must be/],
+    [{ API_KEYS: 'k', TRUST_PROXY: '10.0.0.1, proxy.internal' }, /TRUST_PROXY must be/],
     [{ API_KEYS: 'k', LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ API_KEYS: 'k', PROVIDER_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /PROVIDER_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS/],
     // Header values Node would refuse on every call to the provider.
