@@ -6,7 +6,9 @@ export const PROVIDER_NAMES = ['gemini', 'groq', 'openrouter'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off', ''] });
+const TRUTHY = ['true', '1', 'yes', 'on'];
+const FALSY = ['false', '0', 'no', 'off', ''];
+const bool = z.stringbool({ truthy: TRUTHY, falsy: FALSY });
 // Provider keys and OpenRouter's attribution values travel in request headers. Node refuses a
 // header value with anything but tab, visible ASCII and Latin-1, and would then fail every call
 // to that provider as if it were down; refused here instead, at start, naming the variable.
@@ -71,8 +73,8 @@ const trustProxy = z
   .trim()
   .transform((value, ctx): boolean | string[] => {
     const word = value.toLowerCase();
-    if (['true', 'yes', 'on', '1'].includes(word)) return true;
-    if (['false', 'no', 'off', '0'].includes(word)) return false;
+    if (TRUTHY.includes(word)) return true;
+    if (FALSY.includes(word)) return false;
     const entries = value
       .split(',')
       .map((entry) => entry.trim())

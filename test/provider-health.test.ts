@@ -13,7 +13,7 @@ describe('ProviderHealth', () => {
     expect(health.recordFailure({ provider: 'gemini', model: 'gemini-2.5-pro' }, limited())).toBe(60_000);
     expect(health.cooldownRemaining({ provider: 'gemini', model: 'gemini-2.5-pro' })).toBe(60_000);
     expect(health.cooldownRemaining({ provider: 'gemini', model: 'gemini-3-flash' })).toBe(0);
-    expect(health.cooldownRemaining('gemini')).toBe(0);
+    expect(health.cooldownRemaining({ provider: 'gemini' })).toBe(0);
     expect(health.coolingModels('gemini')).toEqual([{ model: 'gemini-2.5-pro', cooldownUntil: 61_000, reason: 'rate_limited' }]);
     expect(health.coolingModels('groq')).toEqual([]);
 
@@ -26,7 +26,7 @@ describe('ProviderHealth', () => {
     const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => 0 });
     const refused = new ProviderError('groq', 'misconfigured', 'bad key', { status: 401 });
     health.recordFailure({ provider: 'groq', model: 'llama-3.3-70b-versatile' }, refused);
-    expect(health.cooldownRemaining('groq')).toBe(MISCONFIGURED_COOLDOWN_MS);
+    expect(health.cooldownRemaining({ provider: 'groq' })).toBe(MISCONFIGURED_COOLDOWN_MS);
     expect(health.snapshot('groq')).toMatchObject({ state: 'cooling_down', reason: 'misconfigured', consecutiveFailures: 1 });
   });
 
@@ -72,7 +72,7 @@ describe('ProviderHealth', () => {
     expect(first.probe).not.toBe(0);
     // The lease is the attempt's time plus a margin for recording its outcome.
     expect(health.admit(gemini, 5_000)).toEqual({ waitMs: 6_000, probe: 0 });
-    expect(health.cooldownRemaining('gemini')).toBe(6_000);
+    expect(health.cooldownRemaining({ provider: 'gemini' })).toBe(6_000);
     // An exact model's caller (no lease) is not held back by a probe... of a breaker it does not share.
     expect(health.admit({ provider: 'gemini', model: 'other' }, 0)).toEqual({ waitMs: 0, probe: 0 });
 

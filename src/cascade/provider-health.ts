@@ -75,7 +75,7 @@ interface Entry {
 const READY: Readonly<Entry> = Object.freeze({ consecutiveFailures: 0, cooldownUntil: 0, reason: undefined, probeUntil: 0, probeId: 0 });
 
 export class ProviderHealth {
-  readonly #providers = new Map<ProviderName, Entry>();
+  readonly #providers = new Map<string, Entry>();
   /** Exact models' breakers, by "provider/model-id", oldest first. */
   readonly #models = new Map<string, Entry>();
   #lastProbeId = 0;
@@ -89,30 +89,33 @@ export class ProviderHealth {
     this.now = settings.now ?? Date.now;
   }
 
+  /** Where a key's breaker lives: with the providers, or with the exact models. */
+  #place(key: HealthKey): [Map<string, Entry>, string] {
+    return key.model === undefined ? [this.#providers, key.provider] : [this.#models, `${key.provider}/${key.model}`];
+  }
+
   /** The breaker, without creating one: reading never grows the map. */
-  #peek(key: ProviderName | HealthKey): Readonly<Entry> {
-    if (typeof key === 'string') return this.#providers.get(key) ?? READY;
-    if (key.model === undefined) return this.#providers.get(key.provider) ?? READY;
-    return this.#models.get(`${key.provider}/${key.model}`) ?? READY;
+  #peek(key: HealthKey): Readonly<Entry> {
+    const [map, id] = this.#place(key);
+    return map.get(id) ?? READY;
   }
 
   #entry(key: HealthKey): Entry {
-    const map = key.model === undefined ? this.#providers : this.#models;
-    const id = key.model === undefined ? key.provider : `${key.provider}/${key.model}`;
-    let entry = (map as Map<string, Entry>).get(id);
+    const [map, id] = this.#place(key);
+    let entry = map.get(id);
     if (!entry) {
-      if (map === this.#models && this.#models.size >= MAX_MODEL_BREAKERS) {
-        const oldest = this.#models.keys().next().value;
-        if (oldest !== undefined) this.#models.delete(oldest);
+      if (map === this.#models && map.size >= MAX_MODEL_BREAKERS) {
+        const oldest = map.keys().next().value;
+        if (oldest !== undefined) map.delete(oldest);
       }
-      entry = { consecutiveFailures: 0, cooldownUntil: 0, reason: undefined, probeUntil: 0, probeId: 0 };
-      (map as Map<string, Entry>).set(id, entry);
+      entry = { ...READY };
+      map.set(id, entry);
     }
     return entry;
   }
 
   /** Milliseconds until the provider (or the exact model) may be tried again; 0 when ready. */
-  cooldownRemaining(key: ProviderName | HealthKey): number {
+  cooldownRemaining(key: HealthKey): number {
     const entry = this.#peek(key);
     return Math.max(0, entry.cooldownUntil - this.now(), entry.probeUntil - this.now());
   }
@@ -130,7 +133,8 @@ export class ProviderHealth {
     const waitMs = Math.max(entry.cooldownUntil - now, entry.probeUntil - now);
     if (waitMs > 0) return { waitMs, probe: 0 };
     if (probeLeaseMs <= 0) return GO;
-    const probing = this.#entry(key);
+    // A breaker that has cooled down exists (READY's cooldownUntil is 0).
+    const probing = entry as Entry;
     this.#lastProbeId += 1;
     probing.probeId = this.#lastProbeId;
     probing.probeUntil = now + probeLeaseMs + PROBE_MARGIN_MS;
@@ -143,14 +147,14 @@ export class ProviderHealth {
     if (entry !== READY && entry.probeId === probe) (entry as Entry).probeUntil = 0;
   }
 
-  recordSuccess(key: ProviderName | HealthKey): void {
-    const { provider, model } = typeof key === 'string' ? { provider: key, model: undefined } : key;
+  recordSuccess(key: HealthKey): void {
+    const [map, id] = this.#place(key);
     // A model that answers needs no breaker kept.
-    if (model !== undefined) {
-      this.#models.delete(`${provider}/${model}`);
+    if (map === this.#models) {
+      map.delete(id);
       return;
     }
-    const entry = this.#providers.get(provider);
+    const entry = map.get(id);
     if (!entry) return;
     entry.consecutiveFailures = 0;
     entry.cooldownUntil = 0;
@@ -159,13 +163,12 @@ export class ProviderHealth {
   }
 
   /** Records a failed attempt; returns the cooldown it started in ms, or 0. */
-  recordFailure(key: ProviderName | HealthKey, error: ProviderError): number {
+  recordFailure(key: HealthKey, error: ProviderError): number {
     // The request's own fault (or the caller leaving) says nothing about the provider.
     if (error.kind === 'rejected' || error.kind === 'aborted') return 0;
-    const target = typeof key === 'string' ? { provider: key } : key;
     // A refused key is wrong for every model, so the provider cools down too.
-    if (target.model !== undefined && error.kind === 'misconfigured') this.recordFailure(target.provider, error);
-    const entry = this.#entry(target);
+    if (key.model !== undefined && error.kind === 'misconfigured') this.recordFailure({ provider: key.provider }, error);
+    const entry = this.#entry(key);
     entry.consecutiveFailures += 1;
     // The probe, if one was out, has its answer.
     entry.probeUntil = 0;
@@ -188,7 +191,7 @@ export class ProviderHealth {
   }
 
   snapshot(name: ProviderName): HealthSnapshot {
-    const entry = this.#peek(name);
+    const entry = this.#peek({ provider: name });
     const cooling = entry.cooldownUntil > this.now();
     return {
       state: cooling ? 'cooling_down' : 'ready',
