@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { compiled } from '../src/schemas/compiled.ts';
 import { errorOf, KEY, query, startGateway, type TestGateway } from './helpers/gateway.ts';
 
 describe('request validation', () => {
@@ -82,5 +84,42 @@ describe('request validation', () => {
   it('accepts application/json with a charset', async () => {
     const response = await query(gateway, { prompt: 'hi' }, { headers: { 'content-type': 'application/json; charset=utf-8' } });
     expect(response.status).toBe(200);
+  });
+});
+
+describe('compiled body schemas', () => {
+  const schema = z
+    .strictObject({ text: z.string().min(1).max(5), n: z.int().min(0).default(1), tags: z.array(z.enum(['a', 'b'])).nullish() })
+    .superRefine((body, ctx) => {
+      if (body.tags?.length === 2) ctx.addIssue({ code: 'custom', path: ['tags'], message: 'one tag at most' });
+    });
+  const fast = compiled(schema);
+
+  it('gives the same output and the same issues as the regular parser', () => {
+    const inputs: unknown[] = [
+      { text: 'hi' },
+      { text: 'hi', n: 3, tags: ['a'] },
+      { text: 'hi', tags: null },
+      { text: '' },
+      { text: 'toolong', n: -1 },
+      { text: 'hi', tags: ['a', 'b'] },
+      { text: 'hi', other: true },
+      { n: 1.5 },
+      [],
+      'text',
+      null,
+    ];
+    for (const input of inputs) {
+      const expected = schema.safeParse(input);
+      const actual = fast.safeParse(input);
+      expect(actual.success, JSON.stringify(input)).toBe(expected.success);
+      expect(actual.data).toEqual(expected.data);
+      expect(actual.error?.issues).toEqual(expected.error?.issues);
+    }
+  });
+
+  it('refuses at load a schema the compiler cannot model, instead of running it slowly', () => {
+    const asynchronous = z.object({ text: z.string() }).refine(async () => true);
+    expect(() => compiled(asynchronous)).toThrow();
   });
 });

@@ -4,6 +4,7 @@
 // caller never gets an answer that silently ignored what it asked for.
 import { z } from 'zod';
 import { ERROR_TABLE } from '../errors.ts';
+import { compiled } from './compiled.ts';
 
 /** Upper bound for max_tokens / max_completion_tokens. */
 export const MAX_OUTPUT_TOKENS = 8192;
@@ -113,40 +114,42 @@ const chatFields = {
   reasoning_effort: unsupported(UNSUPPORTED_FIELDS.reasoning_effort),
 };
 
-export const chatCompletionBodySchema = z
-  .strictObject(chatFields)
-  .superRefine((body, ctx) => {
-    for (const [field, why] of Object.entries(UNSUPPORTED_FIELDS)) {
-      const value = body[field as keyof typeof UNSUPPORTED_FIELDS];
-      if (value !== undefined && value !== null) ctx.addIssue({ code: 'custom', path: [field], message: why });
-    }
-    if (body.max_tokens != null && body.max_completion_tokens != null && body.max_tokens !== body.max_completion_tokens) {
-      ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'differs from max_completion_tokens; send one of them' });
-    }
-    for (const [i, message] of body.messages.entries()) {
-      if (message.tool_calls != null && message.tool_calls.length > 0) {
-        ctx.addIssue({ code: 'custom', path: ['messages', i, 'tool_calls'], message: 'tool calling is not supported by this gateway' });
+export const chatCompletionBodySchema = compiled(
+  z
+    .strictObject(chatFields)
+    .superRefine((body, ctx) => {
+      for (const [field, why] of Object.entries(UNSUPPORTED_FIELDS)) {
+        const value = body[field as keyof typeof UNSUPPORTED_FIELDS];
+        if (value !== undefined && value !== null) ctx.addIssue({ code: 'custom', path: [field], message: why });
       }
-      for (const field of ['function_call', 'audio'] as const) {
-        if (message[field] != null) {
-          ctx.addIssue({ code: 'custom', path: ['messages', i, field], message: `${field} is not supported by this gateway` });
+      if (body.max_tokens != null && body.max_completion_tokens != null && body.max_tokens !== body.max_completion_tokens) {
+        ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'differs from max_completion_tokens; send one of them' });
+      }
+      for (const [i, message] of body.messages.entries()) {
+        if (message.tool_calls != null && message.tool_calls.length > 0) {
+          ctx.addIssue({ code: 'custom', path: ['messages', i, 'tool_calls'], message: 'tool calling is not supported by this gateway' });
+        }
+        for (const field of ['function_call', 'audio'] as const) {
+          if (message[field] != null) {
+            ctx.addIssue({ code: 'custom', path: ['messages', i, field], message: `${field} is not supported by this gateway` });
+          }
+        }
+        if (typeof message.content === 'string') continue;
+        for (const [j, part] of message.content.entries()) {
+          if (part.type !== 'text') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['messages', i, 'content', j, 'type'],
+              message: 'only text content parts are supported (no images, audio or files)',
+            });
+          } else if (typeof part.text !== 'string') {
+            ctx.addIssue({ code: 'custom', path: ['messages', i, 'content', j, 'text'], message: 'must be a string' });
+          }
         }
       }
-      if (typeof message.content === 'string') continue;
-      for (const [j, part] of message.content.entries()) {
-        if (part.type !== 'text') {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['messages', i, 'content', j, 'type'],
-            message: 'only text content parts are supported (no images, audio or files)',
-          });
-        } else if (typeof part.text !== 'string') {
-          ctx.addIssue({ code: 'custom', path: ['messages', i, 'content', j, 'text'], message: 'must be a string' });
-        }
-      }
-    }
-  })
-  .describe('ChatCompletionRequest');
+    })
+    .describe('ChatCompletionRequest'),
+);
 
 export type ChatCompletionBody = z.output<typeof chatCompletionBodySchema>;
 
@@ -204,27 +207,29 @@ export const modelListSchema = z
 
 const embeddingInput = z.string().min(1).max(MAX_EMBEDDING_INPUT_CHARS);
 
-export const embeddingBodySchema = z
-  .strictObject({
-    input: z
-      .union([embeddingInput, z.array(embeddingInput).min(1).max(MAX_EMBEDDING_INPUTS)], {
-        error: `must be a non-empty string or an array of 1 to ${MAX_EMBEDDING_INPUTS} non-empty strings (at most ${MAX_EMBEDDING_INPUT_CHARS} characters each)`,
-      })
-      .describe(`A string, or 1 to ${MAX_EMBEDDING_INPUTS} strings; token arrays are not supported`),
-    model: modelField.nullish(),
-    encoding_format: z
-      .enum(['float', 'base64'])
-      .nullish()
-      .describe('float (default) or base64 (little-endian float32, which the OpenAI SDKs request by default)'),
-    dimensions: z.unknown().optional().describe('Not supported: any value but null is rejected'),
-    user: z.string().max(256).nullish().describe('Accepted and ignored'),
-  })
-  .superRefine((body, ctx) => {
-    if (body.dimensions !== undefined && body.dimensions !== null) {
-      ctx.addIssue({ code: 'custom', path: ['dimensions'], message: 'is not supported; the model decides the vector length' });
-    }
-  })
-  .describe('EmbeddingRequest');
+export const embeddingBodySchema = compiled(
+  z
+    .strictObject({
+      input: z
+        .union([embeddingInput, z.array(embeddingInput).min(1).max(MAX_EMBEDDING_INPUTS)], {
+          error: `must be a non-empty string or an array of 1 to ${MAX_EMBEDDING_INPUTS} non-empty strings (at most ${MAX_EMBEDDING_INPUT_CHARS} characters each)`,
+        })
+        .describe(`A string, or 1 to ${MAX_EMBEDDING_INPUTS} strings; token arrays are not supported`),
+      model: modelField.nullish(),
+      encoding_format: z
+        .enum(['float', 'base64'])
+        .nullish()
+        .describe('float (default) or base64 (little-endian float32, which the OpenAI SDKs request by default)'),
+      dimensions: z.unknown().optional().describe('Not supported: any value but null is rejected'),
+      user: z.string().max(256).nullish().describe('Accepted and ignored'),
+    })
+    .superRefine((body, ctx) => {
+      if (body.dimensions !== undefined && body.dimensions !== null) {
+        ctx.addIssue({ code: 'custom', path: ['dimensions'], message: 'is not supported; the model decides the vector length' });
+      }
+    })
+    .describe('EmbeddingRequest'),
+);
 
 export type EmbeddingBody = z.output<typeof embeddingBodySchema>;
 

@@ -1,14 +1,17 @@
 // POST /query: what a caller may send and what it gets back.
 import { z } from 'zod';
 import { PROVIDER_NAMES } from '../config.ts';
+import { compiled } from './compiled.ts';
 
-export const queryBodySchema = z
-  .strictObject({
-    prompt: z.string().min(1).max(4000).describe('The prompt, 1 to 4000 characters'),
-    max_tokens: z.int().min(1).max(2048).default(256).describe('Upper bound on the answer length in tokens'),
-    temperature: z.number().min(0).max(2).default(0.7).describe('Sampling temperature'),
-  })
-  .describe('QueryRequest');
+export const queryBodySchema = compiled(
+  z
+    .strictObject({
+      prompt: z.string().min(1).max(4000).describe('The prompt, 1 to 4000 characters'),
+      max_tokens: z.int().min(1).max(2048).default(256).describe('Upper bound on the answer length in tokens'),
+      temperature: z.number().min(0).max(2).default(0.7).describe('Sampling temperature'),
+    })
+    .describe('QueryRequest'),
+);
 
 export const usageSchema = z.object({
   prompt_tokens: z.int().nullable(),
