@@ -74,6 +74,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   await app.register(rateLimiting);
   await app.register(requestId);
+  // Before anything that can refuse a request, so a page can read every refusal too. Loaded only
+  // when configured, as the providers are.
+  if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
+    const { default: cors } = await import('./plugins/cors.ts');
+    await app.register(cors, { origins: config.corsOrigins });
+  }
   app.addHook('onRequest', (request, reply, done) => {
     if (closing) {
       reply.header('connection', 'close');

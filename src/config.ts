@@ -87,6 +87,32 @@ const trustProxy = z
     return z.NEVER;
   });
 
+/**
+ * Which web pages may call the gateway from a browser: none (unset), any ("*"), or these origins
+ * ("https://app.example.com"), written as a browser sends them in its Origin header.
+ */
+const corsOrigins = z
+  .string()
+  .trim()
+  .transform((value, ctx): '*' | string[] => {
+    if (value === '*') return '*';
+    const origins: string[] = [];
+    for (const entry of value.split(',').map((part) => part.trim()).filter((part) => part.length > 0)) {
+      if (entry === '*') {
+        ctx.addIssue({ code: 'custom', message: 'may be "*" (every origin) or a list of origins, not both' });
+        return z.NEVER;
+      }
+      const origin = URL.canParse(entry) ? new URL(entry) : undefined;
+      // A trailing slash is forgiven; a path, query or credentials would never match an Origin.
+      if (origin === undefined || !/^https?:$/.test(origin.protocol) || `${origin.origin}/` !== origin.href) {
+        ctx.addIssue({ code: 'custom', message: `must be "*" or a comma-separated list of origins such as https://app.example.com ("${entry}" is not one)` });
+        return z.NEVER;
+      }
+      origins.push(origin.origin);
+    }
+    return origins;
+  });
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const envSchema = z
@@ -120,6 +146,7 @@ export const envSchema = z
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(8_000),
 
     TRUST_PROXY: trustProxy.default(false),
+    CORS_ORIGINS: corsOrigins.default([]),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     SIMULATED_PROVIDERS: bool.default(false),
     SIMULATED_FAULTS: z.string().default(''),
@@ -158,6 +185,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Fastify's trustProxy: every hop, none, or the proxies' addresses and ranges. */
   trustProxy: boolean | string[];
+  /** Origins whose pages may call the gateway ("*": any); empty: no CORS headers at all. */
+  corsOrigins: '*' | string[];
   logLevel: (typeof LOG_LEVELS)[number];
   simulated: boolean;
   simulatedFaults: string;
@@ -212,6 +241,7 @@ function toConfig(env: Env): Config {
     breakerCooldownMs: env.CIRCUIT_BREAKER_COOLDOWN_MS,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     trustProxy: env.TRUST_PROXY,
+    corsOrigins: env.CORS_ORIGINS,
     logLevel: env.LOG_LEVEL,
     simulated: env.SIMULATED_PROVIDERS,
     simulatedFaults: env.SIMULATED_FAULTS,

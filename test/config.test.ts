@@ -59,6 +59,17 @@ describe('configuration', () => {
   });
 
   it.each([
+    ['', []],
+    ['*', '*'],
+    [' * ', '*'],
+    ['https://app.example.com', ['https://app.example.com']],
+    // As browsers send Origin: no trailing slash, lower-case host, no default port.
+    ['https://app.example.com/, http://localhost:5173,HTTPS://Admin.Example.com:443', ['https://app.example.com', 'http://localhost:5173', 'https://admin.example.com']],
+  ])('reads CORS_ORIGINS=%j as %j', (value, expected) => {
+    expect(loadConfig({ API_KEYS: 'k', CORS_ORIGINS: value }).corsOrigins).toEqual(expected);
+  });
+
+  it.each([
     [{}, /API_KEYS is required/],
     [{ API_KEYS: ' , ' }, /API_KEYS must list at least one client key/],
     [{ API_KEYS: 'k', PORT: 'eighty' }, /PORT/],
@@ -70,6 +81,11 @@ describe('configuration', () => {
     [{ API_KEYS: 'k', TRUST_PROXY: '2' }, /TRUST_PROXY must be/],
     [{ API_KEYS: 'k', TRUST_PROXY: '10.0.0.0/33' }, /TRUST_PROXY must be/],
     [{ API_KEYS: 'k', TRUST_PROXY: '10.0.0.1, proxy.internal' }, /TRUST_PROXY must be/],
+    [{ API_KEYS: 'k', CORS_ORIGINS: 'app.example.com' }, /CORS_ORIGINS must be "\*" or a comma-separated list of origins .*"app.example.com" is not one/],
+    [{ API_KEYS: 'k', CORS_ORIGINS: 'https://app.example.com/login' }, /CORS_ORIGINS must be/],
+    [{ API_KEYS: 'k', CORS_ORIGINS: 'https://app.example.com?x=1' }, /CORS_ORIGINS must be/],
+    [{ API_KEYS: 'k', CORS_ORIGINS: 'ftp://files.example.com' }, /CORS_ORIGINS must be/],
+    [{ API_KEYS: 'k', CORS_ORIGINS: '*, https://app.example.com' }, /CORS_ORIGINS may be "\*" \(every origin\) or a list of origins, not both/],
     [{ API_KEYS: 'k', LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ API_KEYS: 'k', PROVIDER_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /PROVIDER_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS/],
     // Header values Node would refuse on every call to the provider.

@@ -2,16 +2,15 @@
 // /docs on the gateway as `npm run dev` runs it (simulated providers), authorizes with the
 // development key and runs POST /query with "Try it out". Runs with `npm run test:browser`
 // (needs `apt-get install chromium`); the screenshot it takes is the one the README shows.
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/chromium.ts';
 import { freePort, spawnNode, waitForOk, type Spawned } from '../helpers/process.ts';
 
 const DEV_KEY = 'dev-key-change-me';
 const PROMPT = 'Say hello from the browser test';
 const SCREENSHOT = fileURLToPath(new URL('../../docs/images/docs-query.png', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('Swagger UI at /docs in Chromium', () => {
   let dev: Spawned;
@@ -21,28 +20,11 @@ describe('Swagger UI at /docs in Chromium', () => {
   const blocked: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install it with "apt-get install chromium" or set CHROMIUM_PATH`);
-    }
     const port = await freePort();
     origin = `http://127.0.0.1:${port}`;
     dev = spawnNode(['src/dev.ts'], { PORT: String(port), NO_PRETTY_LOGS: '1', LOG_LEVEL: 'warn' });
     await waitForOk(`${origin}/health`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-dev-shm-usage',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-default-apps',
-        '--disable-sync',
-        '--no-first-run',
-        '--metrics-recording-only',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
