@@ -74,12 +74,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   await app.register(rateLimiting);
   await app.register(requestId);
-  // Before anything that can refuse a request, so a page can read every refusal too. Loaded only
-  // when configured, as the providers are.
-  if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
-    const { default: cors } = await import('./plugins/cors.ts');
-    await app.register(cors, { origins: config.corsOrigins });
-  }
   app.addHook('onRequest', (request, reply, done) => {
     if (closing) {
       reply.header('connection', 'close');
@@ -92,6 +86,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     done();
   });
   await app.register(errorHandler, { notFoundPerMinute: Math.max(60, config.authFailuresPerMinute) });
+  // After the error handler, so its preflight route answers errors in the documented shape too;
+  // before every route and the key check, so a page can read their refusals. Loaded only when
+  // configured, as the providers are.
+  if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
+    const { default: cors } = await import('./plugins/cors.ts');
+    await app.register(cors, { origins: config.corsOrigins });
+  }
   await app.register(swagger, { version: VERSION });
 
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));

@@ -65,6 +65,12 @@ describe('CORS for listed origins', () => {
     expect(response.headers.get('access-control-allow-origin')).toBe(PAGE);
   });
 
+  it('answers an OPTIONS it cannot read in the documented shape', async () => {
+    const response = await fetch(`${gateway.url}/`, { method: 'OPTIONS', headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe('invalid_request');
+  });
+
   it('gives a page that is not listed the documented 404 and no CORS headers', async () => {
     for (const origin of [OTHER_PAGE, `${PAGE}.evil.example`, 'null', undefined]) {
       const response = await preflight(gateway, '/query', origin);

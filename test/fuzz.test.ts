@@ -142,6 +142,8 @@ const contentTypeValue = fc.oneof(
   latin1Text(20).map((suffix) => `application/json${suffix}`),
 );
 
+/** The one origin CORS is on for here. */
+const PAGE_ORIGIN = 'https://app.example.com';
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND', 'SEARCH', 'PURGE', 'LOCK'];
 const PATH_UNITS = ['a', 'z', '0', '/', '//', '.', '..', '-', '_', '~', ':', '@', '!', '$', '&', "'", '(', ')', '*', '+', ',', ';', '=', '?', '#', '[', ']', '%', '%00', '%2e', '%2f', '%2F', '%5c', '%ff', '%e0%a4%a', '%c0%ae', '%zz'];
 const junkPath = fc.string({ unit: fc.constantFrom(...PATH_UNITS), maxLength: 30 }).map((rest) => `/${rest}`);
@@ -221,6 +223,8 @@ describe(`fuzz: ${RUNS} runs per property${SEED === undefined ? '' : ` (seed ${S
       FIRST_TOKEN_TIMEOUT_MS: '5000',
       REQUEST_TIMEOUT_MS: '10000',
       LOG_LEVEL: 'info',
+      // CORS on, so the Origin header below goes through its hook and its preflight route.
+      CORS_ORIGINS: PAGE_ORIGIN,
     });
     client = rawClient(gateway.url, { retryStaleConnections: true });
     routes = await servedRoutes(gateway);
@@ -470,17 +474,35 @@ describe(`fuzz: ${RUNS} runs per property${SEED === undefined ? '' : ` (seed ${S
         fc.integer({ min: 200, max: 8000 }).map((n) => `/${'a'.repeat(n)}`),
       );
       const body = fc.option(fc.oneof(anyJson.map((v) => JSON.stringify(v)), fc.string({ maxLength: 100 }), fc.constant('{"prompt":"hello"}')), { freq: 2 });
+      const origin = fc.option(
+        fc.oneof(
+          fc.constantFrom(PAGE_ORIGIN, `${PAGE_ORIGIN}/`, PAGE_ORIGIN.toUpperCase(), 'null', 'https://elsewhere.example', '*', ''),
+          fc.webUrl(),
+          fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 }),
+        ),
+        { freq: 2 },
+      );
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...METHODS), path, body, fc.boolean(), fc.option(contentTypeValue), async (method, target, payload, withKey, contentType) => {
+        fc.asyncProperty(fc.constantFrom(...METHODS), path, body, fc.boolean(), fc.option(contentTypeValue), origin, async (method, target, payload, withKey, contentType, from) => {
           const headers: Record<string, string> = {};
           if (withKey) headers['x-api-key'] = KEY;
           if (contentType !== null) headers['content-type'] = contentType;
+          if (from !== null) {
+            headers.origin = from;
+            if (method === 'OPTIONS') headers['access-control-request-method'] = 'POST';
+          }
           const request: RawRequest = { method, path: target.startsWith('/') ? target : `/${target}`, headers };
           if (payload !== null) request.body = payload;
           const response = await checked(request);
           // Nothing outside the static directory is ever served.
           expect(response.text).not.toMatch(/"devDependencies"|API_KEYS=/);
           if (method === 'GET' && target === '/health') expect(response.status).toBe(200);
+          // Only the listed origin, exactly as browsers write it, gets CORS headers: on every
+          // answer, except a 400 that comes before any hook (a path the router cannot decode).
+          const allowOrigin = response.headers['access-control-allow-origin'];
+          if (from !== PAGE_ORIGIN) expect(allowOrigin, `origin ${from}`).toBeUndefined();
+          else if (response.status !== 400) expect(allowOrigin).toBe(PAGE_ORIGIN);
+          if (method === 'OPTIONS' && from === PAGE_ORIGIN && response.status !== 400) expect(response.status).toBe(204);
         }),
         settings(RUNS * 2),
       );
