@@ -193,6 +193,10 @@ describe('the provider cascade', () => {
       gateway.fakes.gemini.enqueue({ kind: 'ok', delayMs: 200 });
       const probe = query(gateway, { prompt: 'probe' }).then(answer);
       await expect.poll(() => gateway.fakes.gemini.requests.length).toBe(2);
+      // While the probe is out, /health says so, and the gateway is not all there.
+      const during = await json(fetch(`${gateway.url}/health`));
+      expect(during.status).toBe('degraded');
+      expect(during.providers.find((p: { name: string }) => p.name === 'gemini')).toMatchObject({ state: 'probing', consecutive_failures: 1 });
       const meanwhile = await answer(await query(gateway, { prompt: 'meanwhile' }));
       expect(outcomes(meanwhile.attempts)).toEqual(['gemini:cooling_down', 'groq:ok']);
       expect(outcomes((await probe).attempts)).toEqual(['gemini:ok']);

@@ -66,10 +66,13 @@ describe('ProviderHealth', () => {
     health.recordFailure(gemini, new ProviderError('gemini', 'unavailable', '503', { status: 503 }));
     expect(health.admit(gemini, 5_000)).toEqual({ waitMs: 10_000, probe: 0 });
 
+    expect(health.snapshot('gemini').state).toBe('cooling_down');
     now = 10_000;
+    expect(health.snapshot('gemini').state).toBe('ready');
     const first = health.admit(gemini, 5_000);
     expect(first.waitMs).toBe(0);
     expect(first.probe).not.toBe(0);
+    expect(health.snapshot('gemini')).toMatchObject({ state: 'probing', cooldownUntil: undefined, consecutiveFailures: 1 });
     // The lease is the attempt's time plus a margin for recording its outcome.
     expect(health.admit(gemini, 5_000)).toEqual({ waitMs: 6_000, probe: 0 });
     expect(health.cooldownRemaining({ provider: 'gemini' })).toBe(6_000);
@@ -84,6 +87,7 @@ describe('ProviderHealth', () => {
     health.endProbe(gemini, first.probe);
     expect(health.admit(gemini, 5_000).waitMs).toBe(6_000);
     health.endProbe(gemini, second.probe);
+    expect(health.snapshot('gemini').state).toBe('ready');
 
     const third = health.admit(gemini, 5_000);
     expect(third.probe).not.toBe(0);

@@ -40,7 +40,8 @@ export interface HealthSettings {
 }
 
 export interface HealthSnapshot {
-  state: 'ready' | 'cooling_down';
+  /** probing: back from a cooldown, with one request trying it and the others skipping it. */
+  state: 'ready' | 'cooling_down' | 'probing';
   cooldownUntil: number | undefined;
   reason: ProviderErrorKind | 'consecutive_failures' | undefined;
   consecutiveFailures: number;
@@ -192,9 +193,10 @@ export class ProviderHealth {
 
   snapshot(name: ProviderName): HealthSnapshot {
     const entry = this.#peek({ provider: name });
-    const cooling = entry.cooldownUntil > this.now();
+    const now = this.now();
+    const cooling = entry.cooldownUntil > now;
     return {
-      state: cooling ? 'cooling_down' : 'ready',
+      state: cooling ? 'cooling_down' : entry.probeUntil > now ? 'probing' : 'ready',
       cooldownUntil: cooling ? entry.cooldownUntil : undefined,
       reason: cooling ? entry.reason : undefined,
       consecutiveFailures: entry.consecutiveFailures,

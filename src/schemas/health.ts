@@ -3,7 +3,9 @@ import { PROVIDER_NAMES } from '../config.ts';
 
 export const healthResponseSchema = z
   .object({
-    status: z.enum(['ok', 'degraded', 'unavailable']).describe('ok: every configured provider is ready; degraded: some configured providers are cooling down; unavailable: none is configured or ready'),
+    status: z
+      .enum(['ok', 'degraded', 'unavailable'])
+      .describe('ok: every configured provider is ready; degraded: some configured providers are cooling down or being probed; unavailable: none is configured or ready'),
     version: z.string(),
     uptime_s: z.int(),
     simulated: z.boolean().describe('True when the providers are the built-in simulators'),
@@ -12,7 +14,9 @@ export const healthResponseSchema = z
         name: z.enum(PROVIDER_NAMES),
         configured: z.boolean(),
         model: z.string(),
-        state: z.enum(['ready', 'cooling_down', 'not_configured']),
+        state: z
+          .enum(['ready', 'cooling_down', 'probing', 'not_configured'])
+          .describe('probing: back from a cooldown, one request is trying it and the others skip it until that one ends'),
         cooldown_until: z.string().optional().describe('ISO time when a cooling provider is tried again'),
         cooldown_reason: z.string().optional(),
         consecutive_failures: z.int(),
