@@ -206,6 +206,23 @@ describe('the provider cascade', () => {
       expect(health.providers.find((p: { name: string }) => p.name === 'gemini')).toMatchObject({ state: 'ready', consecutive_failures: 0 });
     });
 
+    it('keeps the turn with a probe that retries after a failure below the threshold', async () => {
+      // A 429 cooldown of 1 s, after which one failure is not enough to cool Gemini down again.
+      gateway = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '3', MAX_RETRIES: '1', PROVIDER_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '5000' });
+      gateway.fakes.gemini.enqueue({ kind: 'rate_limited', retryAfterSeconds: 1 });
+      expect(outcomes((await answer(await query(gateway, { prompt: 'limited' }))).attempts)).toEqual(['gemini:rate_limited', 'groq:ok']);
+      await sleep(1100);
+      gateway.fakes.gemini.enqueue({ kind: 'error', status: 503 }, { kind: 'ok', delayMs: 400 });
+      const probe = query(gateway, { prompt: 'probe' }).then(answer);
+      await expect.poll(() => gateway.fakes.gemini.requests.length, { interval: 5 }).toBe(2);
+      // Between the probe's 503 and the end of its retry, whenever it arrives, another request
+      // leaves Gemini to the probe.
+      const meanwhile = await answer(await query(gateway, { prompt: 'meanwhile' }));
+      expect(outcomes(meanwhile.attempts)).toEqual(['gemini:cooling_down', 'groq:ok']);
+      expect(outcomes((await probe).attempts)).toEqual(['gemini:unavailable', 'gemini:ok']);
+      expect(gateway.fakes.gemini.requests).toHaveLength(3);
+    });
+
     it('lets the next request try at once when the probing caller leaves', async () => {
       gateway = await geminiJustRecovered();
       gateway.fakes.gemini.setDefault({ kind: 'hang' });

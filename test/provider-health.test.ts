@@ -107,18 +107,43 @@ describe('ProviderHealth', () => {
     expect(health.admit(model, 0)).toEqual({ waitMs: 0, probe: 0 });
   });
 
-  it('ends a probe with its failure, cooling down again or letting the next request try', () => {
+  it('leaves a probe whose failure starts no cooldown its turn for a retry, and cools down again on the next', () => {
+    let now = 0;
+    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 10_000, now: () => now });
+    const groq = { provider: 'groq' as const };
+    const unavailable = () => new ProviderError('groq', 'unavailable', '503', { status: 503 });
+    health.recordFailure(groq, limited());
+    now = 60_000;
+    const first = health.admit(groq, 5_000).probe;
+    expect(first).not.toBe(0);
+    // A 503 below the threshold starts no cooldown: the probe keeps its turn while it retries.
+    expect(health.recordFailure(groq, unavailable())).toBe(0);
+    expect(health.admit(groq, 5_000)).toEqual({ waitMs: 6_000, probe: 0 });
+    now = 61_000;
+    expect(health.renewProbe(groq, first, 5_000)).toBe(true);
+    expect(health.admit(groq, 5_000)).toEqual({ waitMs: 6_000, probe: 0 });
+    // Handed back when the request moves on: the next request probes.
+    health.endProbe(groq, first);
+    const second = health.admit(groq, 5_000).probe;
+    expect(second).not.toBe(0);
+    expect(health.renewProbe(groq, first, 5_000)).toBe(false);
+    // The third failure in a row cools it down again, and the turn is over.
+    expect(health.recordFailure(groq, new ProviderError('groq', 'timeout', 'slow'))).toBe(10_000);
+    expect(health.renewProbe(groq, second, 5_000)).toBe(false);
+    expect(health.admit(groq, 5_000)).toEqual({ waitMs: 10_000, probe: 0 });
+  });
+
+  it('gives a probe that outlived its lease no retry once another request has taken the turn', () => {
     let now = 0;
     const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 10_000, now: () => now });
     const groq = { provider: 'groq' as const };
     health.recordFailure(groq, limited());
     now = 60_000;
-    expect(health.admit(groq, 5_000).probe).not.toBe(0);
-    // A 503 below the threshold starts no cooldown, so the next request may probe at once.
-    expect(health.recordFailure(groq, new ProviderError('groq', 'unavailable', '503', { status: 503 }))).toBe(0);
-    expect(health.admit(groq, 5_000).probe).not.toBe(0);
-    // The third failure in a row cools it down again.
-    expect(health.recordFailure(groq, new ProviderError('groq', 'timeout', 'slow'))).toBe(10_000);
-    expect(health.admit(groq, 5_000)).toEqual({ waitMs: 10_000, probe: 0 });
+    const slow = health.admit(groq, 5_000).probe;
+    now = 66_001;
+    const next = health.admit(groq, 5_000).probe;
+    expect(next).not.toBe(0);
+    expect(health.renewProbe(groq, slow, 5_000)).toBe(false);
+    expect(health.renewProbe(groq, next, 5_000)).toBe(true);
   });
 });

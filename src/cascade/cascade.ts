@@ -71,6 +71,8 @@ export async function runCascade<T>(
     try {
       for (let retry = 0; retry <= settings.maxRetries; retry += 1) {
         if (deadline.signal.aborted) return finish();
+        // A probe retries only while the turn is still its own (see ProviderHealth.renewProbe).
+        if (retry > 0 && admission.probe !== 0 && !health.renewProbe(key(provider), admission.probe, settings.attemptTimeoutMs)) break;
         const attempt = deadline.attempt(settings.attemptTimeoutMs);
         const started = performance.now();
         try {

@@ -4,8 +4,8 @@
 // while the others go on to the next provider, so a provider that is still down (or hangs)
 // costs one request its attempt rather than every request arriving in that moment. The probe's
 // success closes the breaker; its failure counts as usual (after a breaker cooldown, one more
-// failure cools it down again); a probe that ends with neither, or outlives its lease, lets the
-// next request try.
+// failure cools it down again), and a failure that starts no cooldown leaves the probe its turn
+// for its retries; a probe handed back, or one that outlives its lease, lets the next request try.
 //
 // A call for one exact model ("gemini/gemini-2.5-pro") keeps a breaker of its own: providers
 // such as Gemini keep a quota per model, so that model's 429 must not take the provider's
@@ -142,6 +142,17 @@ export class ProviderHealth {
     return { waitMs: 0, probe: probing.probeId };
   }
 
+  /**
+   * A probe about to retry after a failure that started no cooldown: keeps its turn for another
+   * lease. False when the turn has passed to another request (this one outlived its lease).
+   */
+  renewProbe(key: HealthKey, probe: number, probeLeaseMs: number): boolean {
+    const entry = this.#peek(key);
+    if (entry === READY || entry.probeId !== probe || entry.probeUntil === 0) return false;
+    (entry as Entry).probeUntil = this.now() + probeLeaseMs + PROBE_MARGIN_MS;
+    return true;
+  }
+
   /** Hands a probe back without an outcome, so the next request may try; a later probe is left alone. */
   endProbe(key: HealthKey, probe: number): void {
     const entry = this.#peek(key);
@@ -171,8 +182,6 @@ export class ProviderHealth {
     if (key.model !== undefined && error.kind === 'misconfigured') this.recordFailure({ provider: key.provider }, error);
     const entry = this.#entry(key);
     entry.consecutiveFailures += 1;
-    // The probe, if one was out, has its answer.
-    entry.probeUntil = 0;
 
     let cooldown = 0;
     let reason: HealthSnapshot['reason'] = error.kind;
@@ -187,6 +196,9 @@ export class ProviderHealth {
     if (cooldown > 0) {
       entry.cooldownUntil = Math.max(entry.cooldownUntil, this.now() + cooldown);
       entry.reason = reason;
+      // The probe, if one was out, has its answer. Without a cooldown it keeps its turn: the
+      // request may retry, and hands the turn back (endProbe) when it moves on.
+      entry.probeUntil = 0;
     }
     return cooldown;
   }
