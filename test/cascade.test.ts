@@ -14,6 +14,19 @@ async function answer(response: Response): Promise<{ provider: string; attempts:
 
 const outcomes = (attempts: Attempt[]) => attempts.map((a) => `${a.provider}:${a.outcome}`);
 
+/**
+ * Sends a query whose caller leaves once Gemini has seen `callsBefore` + 1 calls (the last one
+ * hanging), and waits until the gateway has cut that call.
+ */
+async function leaveWhileGeminiAnswers(gateway: TestGateway, callsBefore: number): Promise<void> {
+  const controller = new AbortController();
+  const leaving = query(gateway, { prompt: 'leaving' }, { signal: controller.signal }).catch((e: Error) => e.name);
+  await expect.poll(() => gateway.fakes.gemini.requests.length).toBe(callsBefore + 1);
+  controller.abort();
+  expect(await leaving).toBe('AbortError');
+  await expect.poll(() => gateway.fakes.gemini.abortedRequests, { timeout: 1000 }).toBe(1);
+}
+
 describe('the provider cascade', () => {
   let gateway: TestGateway;
   afterEach(async () => {
@@ -226,12 +239,7 @@ describe('the provider cascade', () => {
     it('lets the next request try at once when the probing caller leaves', async () => {
       gateway = await geminiJustRecovered();
       gateway.fakes.gemini.setDefault({ kind: 'hang' });
-      const controller = new AbortController();
-      const leaving = query(gateway, { prompt: 'leaving' }, { signal: controller.signal }).catch((e: Error) => e.name);
-      await expect.poll(() => gateway.fakes.gemini.requests.length).toBe(2);
-      controller.abort();
-      expect(await leaving).toBe('AbortError');
-      await expect.poll(() => gateway.fakes.gemini.abortedRequests).toBe(1);
+      await leaveWhileGeminiAnswers(gateway, 1);
       // Without the probe handed back, Gemini would be skipped for its whole lease (2 s here).
       gateway.fakes.gemini.setDefault({ kind: 'ok' });
       await expect
@@ -301,12 +309,7 @@ describe('the provider cascade', () => {
   it('aborts the upstream call when the client disconnects', async () => {
     gateway = await startGateway({ PROVIDER_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '8000' });
     gateway.fakes.gemini.setDefault({ kind: 'hang' });
-    const controller = new AbortController();
-    const pending = query(gateway, { prompt: 'leaving' }, { signal: controller.signal }).catch((e: Error) => e.name);
-    await expect.poll(() => gateway.fakes.gemini.requests.length).toBe(1);
-    controller.abort();
-    expect(await pending).toBe('AbortError');
-    await expect.poll(() => gateway.fakes.gemini.abortedRequests, { timeout: 1000 }).toBe(1);
+    await leaveWhileGeminiAnswers(gateway, 0);
     // It did not go on to bother the next provider for a caller who left.
     expect(gateway.fakes.groq.requests).toHaveLength(0);
   });

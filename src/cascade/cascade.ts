@@ -59,26 +59,28 @@ export async function runCascade<T>(
   const key = (p: Provider): HealthKey => ({ provider: p.name, model: exactModel });
 
   for (const [index, provider] of providers.entries()) {
+    const breaker = key(provider);
     // After a cooldown one request at a time tries the provider again while the others move on;
     // an exact model has nowhere else to go, so every call for it may try.
-    const admission = health.admit(key(provider), exactModel === undefined ? settings.attemptTimeoutMs : 0);
+    const admission = health.admit(breaker, exactModel === undefined ? settings.attemptTimeoutMs : 0);
     if (admission.waitMs > 0) {
       attempts.push({ provider: provider.name, outcome: 'cooling_down', latency_ms: 0 });
       continue;
     }
-    const laterProviderReady = providers.slice(index + 1).some((p) => health.cooldownRemaining(key(p)) === 0);
+    // Asked only after a timeout, so an answer costs nothing here.
+    const laterProviderReady = () => providers.slice(index + 1).some((p) => health.cooldownRemaining(key(p)) === 0);
 
     try {
       for (let retry = 0; retry <= settings.maxRetries; retry += 1) {
         if (deadline.signal.aborted) return finish();
         // A probe retries only while the turn is still its own (see ProviderHealth.renewProbe).
-        if (retry > 0 && admission.probe !== 0 && !health.renewProbe(key(provider), admission.probe, settings.attemptTimeoutMs)) break;
+        if (retry > 0 && admission.probe !== 0 && !health.renewProbe(breaker, admission.probe, settings.attemptTimeoutMs)) break;
         const attempt = deadline.attempt(settings.attemptTimeoutMs);
         const started = performance.now();
         try {
           const value = await call(provider, attempt.signal);
           attempt.disarm();
-          health.recordSuccess(key(provider));
+          health.recordSuccess(breaker);
           attempts.push({ provider: provider.name, outcome: 'ok', latency_ms: elapsed(started) });
           return { value, provider };
         } catch (thrown) {
@@ -91,14 +93,14 @@ export async function runCascade<T>(
             ...(error.status === undefined ? {} : { status: error.status }),
             latency_ms: elapsed(started),
           });
-          const cooldown = health.recordFailure(key(provider), error);
+          const cooldown = health.recordFailure(breaker, error);
           logFailure(log, error, cooldown, exactModel);
 
           if (deadline.expired) return finish();
           // A provider that did not answer in time is unlikely to on a second try; the budget is
           // better spent on the next provider. The last provider standing gets its retries.
           const moveOn =
-            !error.retryable || cooldown > 0 || (error.kind === 'timeout' && laterProviderReady);
+            !error.retryable || cooldown > 0 || (error.kind === 'timeout' && laterProviderReady());
           if (moveOn || retry === settings.maxRetries) break;
           const delay = backoffDelay(retry);
           if (delay >= deadline.remaining()) break;
@@ -107,7 +109,7 @@ export async function runCascade<T>(
       }
     } finally {
       // A probe that ended without an outcome (the caller left, the budget ran out) lets the next one go.
-      if (admission.probe !== 0) health.endProbe(key(provider), admission.probe);
+      if (admission.probe !== 0) health.endProbe(breaker, admission.probe);
     }
   }
   return finish();

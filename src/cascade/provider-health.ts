@@ -95,10 +95,15 @@ export class ProviderHealth {
     return key.model === undefined ? [this.#providers, key.provider] : [this.#models, `${key.provider}/${key.model}`];
   }
 
-  /** The breaker, without creating one: reading never grows the map. */
-  #peek(key: HealthKey): Readonly<Entry> {
+  /** The breaker if there is one; nothing is created. */
+  #existing(key: HealthKey): Entry | undefined {
     const [map, id] = this.#place(key);
-    return map.get(id) ?? READY;
+    return map.get(id);
+  }
+
+  /** The breaker, or READY for none: reading never grows the map. */
+  #peek(key: HealthKey): Readonly<Entry> {
+    return this.#existing(key) ?? READY;
   }
 
   #entry(key: HealthKey): Entry {
@@ -127,19 +132,17 @@ export class ProviderHealth {
    * every caller may try.
    */
   admit(key: HealthKey, probeLeaseMs: number): Readonly<Admission> {
-    const entry = this.#peek(key);
+    const entry = this.#existing(key);
     // Never cooled down, or closed by a success since: the common case, no bookkeeping.
-    if (entry.cooldownUntil === 0) return GO;
+    if (entry === undefined || entry.cooldownUntil === 0) return GO;
     const now = this.now();
     const waitMs = Math.max(entry.cooldownUntil - now, entry.probeUntil - now);
     if (waitMs > 0) return { waitMs, probe: 0 };
     if (probeLeaseMs <= 0) return GO;
-    // A breaker that has cooled down exists (READY's cooldownUntil is 0).
-    const probing = entry as Entry;
     this.#lastProbeId += 1;
-    probing.probeId = this.#lastProbeId;
-    probing.probeUntil = now + probeLeaseMs + PROBE_MARGIN_MS;
-    return { waitMs: 0, probe: probing.probeId };
+    entry.probeId = this.#lastProbeId;
+    entry.probeUntil = now + probeLeaseMs + PROBE_MARGIN_MS;
+    return { waitMs: 0, probe: entry.probeId };
   }
 
   /**
@@ -147,16 +150,16 @@ export class ProviderHealth {
    * lease. False when the turn has passed to another request (this one outlived its lease).
    */
   renewProbe(key: HealthKey, probe: number, probeLeaseMs: number): boolean {
-    const entry = this.#peek(key);
-    if (entry === READY || entry.probeId !== probe || entry.probeUntil === 0) return false;
-    (entry as Entry).probeUntil = this.now() + probeLeaseMs + PROBE_MARGIN_MS;
+    const entry = this.#existing(key);
+    if (entry === undefined || entry.probeId !== probe || entry.probeUntil === 0) return false;
+    entry.probeUntil = this.now() + probeLeaseMs + PROBE_MARGIN_MS;
     return true;
   }
 
   /** Hands a probe back without an outcome, so the next request may try; a later probe is left alone. */
   endProbe(key: HealthKey, probe: number): void {
-    const entry = this.#peek(key);
-    if (entry !== READY && entry.probeId === probe) (entry as Entry).probeUntil = 0;
+    const entry = this.#existing(key);
+    if (entry?.probeId === probe) entry.probeUntil = 0;
   }
 
   recordSuccess(key: HealthKey): void {
