@@ -7,6 +7,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backoffDelay } from '../src/cascade/backoff.ts';
 import type { ProviderName } from '../src/config.ts';
 import type { Fault } from '../src/simulator/fake-server.ts';
 import {
@@ -30,7 +31,15 @@ const WARM_UP_REQUESTS = 400;
 const SEED = seedFrom(process.env.CHAOS_SEED);
 
 const PROVIDER_TIMEOUT_MS = 200;
-const REQUEST_TIMEOUT_MS = 800;
+/** A provider's longest turn: a retryable error, the longest first backoff, then a timeout. */
+const WORST_TURN_MS = backoffDelay(0, () => 1) + PROVIDER_TIMEOUT_MS;
+/**
+ * The expected-success model below assumes the budget never ends a cascade early, so it holds
+ * every provider's worst turn, the last one's retry, and room for a CI machine whose other test
+ * files and neighbours slow every step (with 800 ms, a loaded run lost 2 % of its requests to
+ * 504s that the model does not count). Answering within the budget is still asserted.
+ */
+const REQUEST_TIMEOUT_MS = 4 * WORST_TURN_MS + 300;
 /** A correctness bound, not a speed claim: generous for a loaded two-core CI machine. */
 const LATENCY_MARGIN_MS = 1500;
 /** How often each provider's attempt fails (any fault below), per provider. */
@@ -353,7 +362,7 @@ describe(`chaos: ${REQUESTS} requests, ${CONCURRENCY} at a time, while providers
     const counted = samples.filter((s) => s.route === 'query' || (s.route === 'chat' && chat?.model === undefined));
     expectedSuccess = 1 - failAll;
     // Four standard deviations of the binomial count, plus half a percent for what the model
-    // leaves out (requests that run out of budget after several slow faults in a row).
+    // leaves out (a request slowed past its budget on a busy machine).
     tolerance = 4 * Math.sqrt((failAll * (1 - failAll)) / counted.length) + 0.005;
     successRate = counted.filter((s) => s.outcome === 'answered').length / counted.length;
 
