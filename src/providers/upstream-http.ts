@@ -92,7 +92,12 @@ export function createUpstreamPool(baseUrl: string, idleTimeoutMs = IDLE_TIMEOUT
         // request has already handed back. Only a call still under way is cut.
         const abort = () => {
           if (answer?.complete) return;
-          request.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted', { cause: signal.reason }));
+          const error = signal.reason instanceof Error ? signal.reason : new Error('aborted', { cause: signal.reason });
+          // Settled here, not by the request's 'error': a call still queued for one of the
+          // pool's connections hears nothing until a connection frees up, which a pool full of
+          // long streams may not do for minutes.
+          reject(error);
+          request.destroy(error);
         };
         signal.addEventListener('abort', abort, { once: true });
         request.once('close', () => signal.removeEventListener('abort', abort));

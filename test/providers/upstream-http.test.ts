@@ -92,6 +92,31 @@ describe('the pool', () => {
     await expect.poll(() => upstream.sockets.size).toBe(0);
   });
 
+  it('cuts a call still queued for a connection when the signal fires, and keeps the pool working', async () => {
+    // Every connection the pool may open is busy with a stream that has not ended.
+    const held: ServerResponse[] = [];
+    upstream.handler = (req, res) => {
+      if (req.url !== '/stream') return json(res, 200, { ok: true });
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {}\n\n');
+      held.push(res);
+    };
+    const streams = await Promise.all(Array.from({ length: 64 }, () => pool.post('/stream', {}, '{}', live())));
+    for (const stream of streams) stream.body.resume();
+    expect(upstream.sockets.size).toBe(64);
+
+    const controller = new AbortController();
+    const queued = pool.post('/queued', {}, '{}', controller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort(new DOMException('attempt timed out', 'TimeoutError'));
+    await expect(queued).rejects.toMatchObject({ name: 'TimeoutError' });
+    // Nothing of the cut call was sent, and the connections it waited for still serve later calls.
+    expect(upstream.ports).toHaveLength(64);
+    for (const res of held) res.end();
+    expect(JSON.parse(await text(await pool.post('/after', {}, '{}', live())))).toEqual({ ok: true });
+    expect(upstream.ports).toHaveLength(65);
+  });
+
   it('breaks the body when the signal fires halfway through it', async () => {
     upstream.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
