@@ -85,6 +85,58 @@ describe('the provider cascade', () => {
     expect(Date.parse(openrouter.cooldown_until) - Date.now()).toBeGreaterThan(110_000);
   });
 
+  it('on a 503 with Retry-After moves on at once and waits out the hint', async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'openrouter,groq' });
+    gateway.fakes.openrouter.setDefault({ kind: 'error', status: 503, retryAfterSeconds: 40 });
+    const first = await answer(await query(gateway, { prompt: 'overloaded' }));
+    expect(first.attempts).toMatchObject([{ provider: 'openrouter', outcome: 'unavailable', status: 503 }, { provider: 'groq', outcome: 'ok' }]);
+    const second = await answer(await query(gateway, { prompt: 'again' }));
+    expect(outcomes(second.attempts)).toEqual(['openrouter:cooling_down', 'groq:ok']);
+    expect(gateway.fakes.openrouter.requests).toHaveLength(1);
+    const health = await json(fetch(`${gateway.url}/health`));
+    expect(health.providers.find((p: { name: string }) => p.name === 'openrouter')).toMatchObject({
+      state: 'cooling_down',
+      cooldown_reason: 'unavailable',
+    });
+
+    // With every provider waiting, the gateway's Retry-After is the earliest of their ends.
+    gateway.fakes.groq.setDefault({ kind: 'rate_limited', retryAfterSeconds: 20 });
+    const refused = await query(gateway, { prompt: 'both waiting' });
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBe(20);
+    expect((await errorOf(refused)).code).toBe('providers_unavailable');
+  });
+
+  it("takes OpenRouter's 402 with Retry-After (a key's in-flight budget) as a wait, not as missing credit", async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'openrouter,groq' });
+    gateway.fakes.openrouter.enqueue({ kind: 'error', status: 402, retryAfterSeconds: 5 });
+    const body = await answer(await query(gateway, { prompt: 'busy key' }));
+    expect(body.attempts).toMatchObject([{ provider: 'openrouter', outcome: 'rate_limited', status: 402 }, { provider: 'groq', outcome: 'ok' }]);
+    const health = await json(fetch(`${gateway.url}/health`));
+    const openrouter = health.providers.find((p: { name: string }) => p.name === 'openrouter');
+    expect(openrouter).toMatchObject({ state: 'cooling_down', cooldown_reason: 'rate_limited' });
+    expect(Date.parse(openrouter.cooldown_until) - Date.now()).toBeLessThanOrEqual(5_000);
+  });
+
+  it('takes a redirect from a provider as a wrong base URL: no retry, a cooldown, and a 503 rather than a 400 blaming the caller', async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'groq', MAX_RETRIES: '2' });
+    gateway.fakes.groq.setDefault({ kind: 'error', status: 301 });
+    const refused = await query(gateway, { prompt: 'redirected' });
+    expect(refused.status).toBe(503);
+    expect((await errorOf(refused)).code).toBe('providers_unavailable');
+    // Not retried, and cooled down like a refused key, so the next request does not ask again.
+    expect(gateway.fakes.groq.requests).toHaveLength(1);
+    const again = await query(gateway, { prompt: 'again' });
+    expect(again.status).toBe(503);
+    expect(gateway.fakes.groq.requests).toHaveLength(1);
+    const health = await json(fetch(`${gateway.url}/health`));
+    expect(health.providers.find((p: { name: string }) => p.name === 'groq')).toMatchObject({
+      state: 'cooling_down',
+      cooldown_reason: 'misconfigured',
+    });
+    expect(gateway.logs.some((line) => line.level === 50 && String(line.msg).includes('check its key, model and base URL'))).toBe(true);
+  });
+
   it('gives up on a hanging provider after PROVIDER_TIMEOUT_MS and answers from the next within the budget', async () => {
     gateway = await startGateway({ PROVIDER_TIMEOUT_MS: '300', REQUEST_TIMEOUT_MS: '2000' });
     gateway.fakes.gemini.setDefault({ kind: 'hang' });

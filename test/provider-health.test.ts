@@ -30,6 +30,21 @@ describe('ProviderHealth', () => {
     expect(health.snapshot('groq')).toMatchObject({ state: 'cooling_down', reason: 'misconfigured', consecutiveFailures: 1 });
   });
 
+  it("waits out an unavailable provider's Retry-After, or the breaker's cooldown when that is longer", () => {
+    let now = 0;
+    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => now });
+    const overloaded = (retryAfterMs?: number) =>
+      new ProviderError('openrouter', 'unavailable', '503', { status: 503, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    expect(health.recordFailure({ provider: 'openrouter' }, overloaded(45_000))).toBe(45_000);
+    expect(health.snapshot('openrouter')).toMatchObject({ state: 'cooling_down', cooldownUntil: 45_000, reason: 'unavailable' });
+
+    now = 50_000;
+    // Without a hint, the breaker trips at the threshold as before; a short hint does not cut it.
+    expect(health.recordFailure({ provider: 'openrouter' }, overloaded())).toBe(0);
+    expect(health.recordFailure({ provider: 'openrouter' }, overloaded(2_000))).toBe(30_000);
+    expect(health.snapshot('openrouter')).toMatchObject({ cooldownUntil: 80_000, reason: 'consecutive_failures' });
+  });
+
   it('holds at most MAX_MODEL_BREAKERS exact models, forgetting the oldest', () => {
     let now = 0;
     const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => now });

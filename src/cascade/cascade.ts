@@ -140,7 +140,7 @@ function logFailure(log: FastifyBaseLogger, error: ProviderError, cooldownMs: nu
   // With an exact model, a cooldown is that model's, not the provider's.
   const fields = { provider: error.provider, model: exactModel, kind: error.kind, status: error.status, cooldown_ms: cooldownMs || undefined };
   if (error.kind === 'misconfigured') {
-    log.error(fields, `provider ${error.provider} rejected our credentials or model (${error.message}); check its key and model`);
+    log.error(fields, `provider ${error.provider} rejected our credentials or model, or is not at its base URL (${error.message}); check its key, model and base URL`);
   } else {
     log.warn(fields, `provider ${error.provider} failed: ${error.message}`);
   }

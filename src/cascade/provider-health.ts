@@ -192,9 +192,12 @@ export class ProviderHealth {
       cooldown = Math.min(error.retryAfterMs ?? this.#cooldownMs, MAX_HINT_MS);
     } else if (error.kind === 'misconfigured') {
       cooldown = MISCONFIGURED_COOLDOWN_MS;
-    } else if (entry.consecutiveFailures >= this.#threshold) {
-      cooldown = this.#cooldownMs;
-      reason = 'consecutive_failures';
+    } else {
+      // A 503 may say when the provider expects to be back (Retry-After): asking sooner is wasted.
+      const hinted = Math.min(error.retryAfterMs ?? 0, MAX_HINT_MS);
+      const tripped = entry.consecutiveFailures >= this.#threshold ? this.#cooldownMs : 0;
+      cooldown = Math.max(hinted, tripped);
+      if (tripped > 0 && tripped >= hinted) reason = 'consecutive_failures';
     }
     if (cooldown > 0) {
       entry.cooldownUntil = Math.max(entry.cooldownUntil, this.now() + cooldown);

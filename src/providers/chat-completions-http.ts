@@ -63,10 +63,10 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
     if (answer.status >= 200 && answer.status < 300) return answer;
     // The error body is not read: upstream messages can quote the key, and the status says enough.
     discard(answer.body);
-    throw new ProviderError(name, kindForStatus(answer.status), `${name} answered HTTP ${answer.status}`, {
-      status: answer.status,
-      retryAfterMs: retryAfterMs(answer.headers),
-    });
+    const wait = retryAfterMs(answer.headers);
+    // OpenRouter's 402 for a key's in-flight budget comes with Retry-After: a wait, not a missing credit.
+    const kind = answer.status === 402 && wait !== undefined ? 'rate_limited' : kindForStatus(answer.status);
+    throw new ProviderError(name, kind, `${name} answered HTTP ${answer.status}`, { status: answer.status, retryAfterMs: wait });
   }
 
   return {

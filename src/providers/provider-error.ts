@@ -13,7 +13,10 @@ export type ProviderErrorKind =
   | 'bad_response'
   /** The provider refused this request (400, 413, 422): another provider may accept it. */
   | 'rejected'
-  /** Bad provider key, unknown model, no credits (401, 402, 403, 404): an operator must act. */
+  /**
+   * Bad provider key, unknown model, no credits (401, 402, 403, 404), or an answer that is no
+   * API's at all (a redirect: the base URL is wrong): an operator must act.
+   */
   | 'misconfigured'
   /** The caller's signal aborted for a reason other than a timeout (client gone, shutdown). */
   | 'aborted';
@@ -50,7 +53,9 @@ export function kindForStatus(status: number): ProviderErrorKind {
   if (status === 429) return 'rate_limited';
   if (status === 401 || status === 402 || status === 403 || status === 404) return 'misconfigured';
   if (status === 408 || status === 409 || status === 498 || status >= 500) return 'unavailable';
-  return 'rejected';
+  // Only a 4xx says the request itself was wrong; a 3xx (nobody follows redirects here) means the
+  // base URL points somewhere other than the API, which no retry or other request will fix.
+  return status >= 400 ? 'rejected' : 'misconfigured';
 }
 
 /** Parses Retry-After (delta seconds or an HTTP date) into milliseconds; undefined if absent or invalid. */

@@ -68,7 +68,8 @@ export function exactModelCall<T>(route: ModelRoute, call: AttemptCall<T>): Atte
     try {
       return await call(provider, signal);
     } catch (error) {
-      if (error instanceof ProviderError && error.status !== undefined && MODEL_REFUSALS.has(error.status)) {
+      // Not a 402 that says when to come back (OpenRouter's in-flight budget): that is a wait.
+      if (error instanceof ProviderError && error.kind === 'misconfigured' && error.status !== undefined && MODEL_REFUSALS.has(error.status)) {
         const why = error.status === 404 ? 'does not serve' : 'refused';
         throw new ProviderError(provider.name, 'rejected', `${provider.name} ${why} the requested model`, { status: error.status, cause: error });
       }

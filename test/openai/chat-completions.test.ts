@@ -180,6 +180,25 @@ describe('POST /v1/chat/completions', () => {
       expect(again.model).toBe('groq/llama-3.1-8b-instant');
     });
 
+    it("OpenRouter's 402 with Retry-After on an exact model (its in-flight budget) is a 503 to retry then, not a 400", async () => {
+      // Its own gateway: the cooldown would outlast this test.
+      const own = await startGateway();
+      try {
+        own.fakes.openrouter.enqueue({ kind: 'error', status: 402, retryAfterSeconds: 7 });
+        const model = 'openrouter/meta-llama/llama-3.3-70b-instruct:free';
+        const busy = await post(own, '/chat/completions', { model, messages: USER_HELLO });
+        expect(busy.status).toBe(503);
+        expect(busy.headers.get('retry-after')).toBe('7');
+        expect((await json(busy)).error).toMatchObject({ code: 'providers_unavailable', request_id: busy.headers.get('x-request-id') });
+        const health = await json(fetch(`${own.url}/health`));
+        const entry = health.providers.find((p: { name: string }) => p.name === 'openrouter');
+        expect(entry).toMatchObject({ state: 'ready' });
+        expect(entry.cooling_models).toEqual([{ model: 'meta-llama/llama-3.3-70b-instruct:free', cooldown_until: expect.any(String), cooldown_reason: 'rate_limited' }]);
+      } finally {
+        await own.close();
+      }
+    });
+
     it('a bad key on an exact model still cools the provider down', async () => {
       // Its own gateway: the cooldown would outlast this test.
       const own = await startGateway();
