@@ -55,7 +55,11 @@ export function toGatewayError(error: unknown): GatewayError {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  const openAi = request.url.startsWith('/v1/');
+  // The route that matched decides, not the raw URL: `/%761/models` and `http://host/v1/models`
+  // reach /v1 routes too, and their response schemas accept only OpenAI's shape.
+  // An unknown route, or a catch-all such as CORS's preflight ('*'), has no path of its own.
+  const route = request.routeOptions.url;
+  const openAi = (route?.startsWith('/') === true && !request.is404 ? route : request.url).startsWith('/v1/');
   return reply
     .code(error.statusCode)
     .type('application/json; charset=utf-8')

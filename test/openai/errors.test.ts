@@ -1,5 +1,6 @@
 // Errors under /v1 in OpenAI's shape, so the official SDK raises its usual classes; and the
 // OpenAPI document covering the /v1 routes.
+import { request } from 'node:http';
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY, json, startGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -117,6 +118,27 @@ describe('errors under /v1', () => {
     const unknown = await fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` } });
     expect(unknown.status).toBe(404);
     expect((await json(unknown)).error).toMatchObject({ type: 'not_found_error', code: 'not_found' });
+  });
+
+  it('answers in the OpenAI shape a /v1 route reached by a percent-encoded path or an absolute-form target', async () => {
+    const { port } = new URL(gateway.url);
+    // fetch would normalise these targets; node:http sends them as written.
+    const raw = (path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; requestId: unknown; body: { error?: Record<string, unknown> } }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (part: string) => (text += part));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, requestId: res.headers['x-request-id'], body: JSON.parse(text) }));
+        });
+        req.on('error', reject).end();
+      });
+    for (const path of ['/%761/models', 'http://gateway.example/v1/models']) {
+      const refused = await raw(path);
+      expect(refused.status).toBe(401);
+      expect(refused.body.error).toMatchObject({ type: 'authentication_error', code: 'unauthorized', request_id: refused.requestId });
+      const listed = await raw(path, { authorization: `Bearer ${KEY}` });
+      expect(listed.status).toBe(200);
+    }
   });
 });
 
