@@ -48,8 +48,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
     // Node would answer an HTTP/1.1 request without Host with a bare 400 of its own; the hook
-    // below refuses it instead, with the documented body and a request id.
-    http: { requireHostHeader: false },
+    // below refuses it instead, with the documented body and a request id. Node enforces the
+    // headers and request timeouts only when it checks its connections, every 30 s by default:
+    // a slow request would get its 408 up to 30 s late, or see its socket time out first and
+    // be closed without an answer.
+    http: { requireHostHeader: false, connectionsCheckingInterval: 1_000 },
   });
   app.server.headersTimeout = 15_000;
   // Only JSON bodies: without this, Fastify would parse text/plain too and answer 400, not 415.

@@ -43,8 +43,8 @@ describe('requests refused before routing', () => {
   });
 
   it('answers a request that did not arrive in time with 408 request_timeout', async () => {
-    // Node raises this from its connection-checking timer (every 30 s by default, after
-    // headersTimeout); the test raises the same event on the same socket rather than wait.
+    // Node raises this from its connection-checking timer (every second here) once the 15 s
+    // headersTimeout has passed; the test raises the same event on the same socket rather than wait.
     const serverSocket = once(gateway.app.server, 'connection') as Promise<[Socket]>;
     const url = new URL(gateway.url);
     const client = connect(Number(url.port), url.hostname);
@@ -60,6 +60,29 @@ describe('requests refused before routing', () => {
     expect(answer.status).toBe(408);
     expect(answer.headers.connection).toBe('close');
     expect(answer.body.error).toEqual({ code: 'request_timeout', message: 'The request was not received in time.', request_id: answer.headers['x-request-id'] });
+  });
+
+  it('answers 408 soon after the headers timeout, not at the next of Node\'s 30-second connection checks', async () => {
+    // The gateway's 15 s, shortened on this server so the test need not wait for it.
+    const own = await startGateway();
+    try {
+      own.app.server.headersTimeout = 1_000;
+      const url = new URL(own.url);
+      const client = connect(Number(url.port), url.hostname);
+      const chunks: Buffer[] = [];
+      client.on('data', (chunk: Buffer) => chunks.push(chunk));
+      client.on('error', () => undefined);
+      await once(client, 'connect');
+      const started = performance.now();
+      client.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+      await once(client, 'close');
+      expect(performance.now() - started).toBeLessThan(5_000);
+      const answer = parse(Buffer.concat(chunks).toString('latin1'));
+      expect(answer.status).toBe(408);
+      expect(answer.body.error).toEqual({ code: 'request_timeout', message: 'The request was not received in time.', request_id: answer.headers['x-request-id'] });
+    } finally {
+      await own.close();
+    }
   });
 
   it('keeps serving afterwards', async () => {
