@@ -8,6 +8,7 @@ export const ERROR_TABLE = {
   model_not_found: { status: 404, message: 'No such model on this gateway; GET /v1/models lists them.' },
   request_timeout: { status: 408, message: 'The request was not received in time.' },
   payload_too_large: { status: 413, message: 'The request body is larger than 64 KiB.' },
+  expectation_failed: { status: 417, message: 'The only Expect header this gateway meets is "100-continue".' },
   unsupported_media_type: { status: 415, message: 'The request body must be application/json.' },
   rate_limited: { status: 429, message: 'Rate limit exceeded for this API key.' },
   headers_too_large: { status: 431, message: 'The request headers are larger than 16 KiB.' },

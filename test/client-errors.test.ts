@@ -42,6 +42,22 @@ describe('requests refused before routing', () => {
     expect(answer.body.error).toEqual({ code: 'invalid_request', message: 'An HTTP/1.1 request needs a Host header.', request_id: answer.headers['x-request-id'] });
   });
 
+  it('answers an Expect header it cannot meet with 417 expectation_failed, and still meets 100-continue', async () => {
+    const answer = parse(await rawExchange(gateway.url, Buffer.from('GET /health HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nX-Request-Id: caller-7\r\n\r\n')));
+    expect(answer.status).toBe(417);
+    expect(answer.headers).toMatchObject({ 'content-type': 'application/json; charset=utf-8', connection: 'close', 'x-request-id': 'caller-7' });
+    expect(answer.body).toEqual({
+      error: { code: 'expectation_failed', message: 'The only Expect header this gateway meets is "100-continue".', request_id: 'caller-7' },
+    });
+
+    const body = JSON.stringify({ prompt: 'hello' });
+    const continued = await rawExchange(
+      gateway.url,
+      Buffer.from(`POST /query HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n${body}`),
+    );
+    expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  });
+
   it('answers a request that did not arrive in time with 408 request_timeout', async () => {
     // Node raises this from its connection-checking timer (every second here) once the 15 s
     // headersTimeout has passed; the test raises the same event on the same socket rather than wait.

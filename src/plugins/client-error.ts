@@ -3,10 +3,12 @@
 // with a fresh request id, like every other error, and the connection is closed: after a parse
 // error nothing more on it can be trusted.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { errorBody, GatewayError, type ErrorCode } from '../errors.ts';
 import { http } from '../http-modules.ts';
+import { REQUEST_ID_HEADER, requestIdFor } from './request-id.ts';
 
 function codeFor(error: NodeJS.ErrnoException): ErrorCode {
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_timeout';
@@ -35,4 +37,22 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
     );
   }
   socket.destroySoon();
+}
+
+/**
+ * The server's 'checkExpectation' listener: an `Expect` header other than `100-continue`, which
+ * Node would otherwise refuse with a bare 417 of its own. The body was never read, so the
+ * connection is closed.
+ */
+export function expectationFailedHandler(this: FastifyInstance, req: IncomingMessage, res: ServerResponse): void {
+  const requestId = requestIdFor(req);
+  this.log.debug({ request_id: requestId, status: 417 }, 'unsupported Expect header refused');
+  const body = JSON.stringify(errorBody(new GatewayError('expectation_failed'), requestId));
+  res.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    [REQUEST_ID_HEADER]: requestId,
+    connection: 'close',
+  });
+  res.end(body);
 }
