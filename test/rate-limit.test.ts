@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorOf, OTHER_KEY, query, startGateway, type TestGateway } from './helpers/gateway.ts';
+import { errorOf, KEY, OTHER_KEY, query, startGateway, type TestGateway } from './helpers/gateway.ts';
 
 describe('per-key rate limit', () => {
   let gateway: TestGateway;
@@ -68,5 +68,30 @@ describe('unknown routes', () => {
     expect(error).toMatchObject({ code: 'rate_limited', message: 'Too many requests for unknown routes from this address.' });
 
     expect((await query(gateway, { prompt: 'still served' })).status).toBe(200);
+  });
+
+  it('answers 404 whatever the body, and counts a body that does not parse like any other', async () => {
+    const own = await startGateway();
+    try {
+      const bodies = [
+        { 'content-type': 'application/json', body: '{' },
+        { 'content-type': 'application/xml', body: '<a/>' },
+        { 'content-type': 'application/json', body: 'x'.repeat(70_000) },
+      ];
+      for (let i = 0; i < 60; i += 1) {
+        const { body, ...headers } = bodies[i % bodies.length] as { body: string; 'content-type': string };
+        const response = await fetch(`${own.url}/admin-${i}`, { method: 'POST', headers, body });
+        expect(response.status, `request ${i + 1}`).toBe(404);
+        expect((await errorOf(response)).code).toBe('not_found');
+      }
+      const limited = await fetch(`${own.url}/admin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+      expect(limited.status).toBe(429);
+      expect((await errorOf(limited)).message).toBe('Too many requests for unknown routes from this address.');
+      // A real route still refuses a broken body with 400, after its key check.
+      const known = await fetch(`${own.url}/query`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: '{' });
+      expect(known.status).toBe(400);
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -75,9 +75,28 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
   sendError(request, reply, toGatewayError(error));
 }
 
+/** An error from reading the body (its type, size or JSON), raised before any handler runs. */
+function isBodyError(error: unknown): boolean {
+  return error instanceof SyntaxError || ((error as FastifyError).code?.startsWith('FST_ERR_CTP_') ?? false);
+}
+
 export default fp<ErrorHandlerOptions>(
   async function errorHandler(app, options) {
+    // Unknown routes are an enumeration surface: limit them per client IP too. Counted before
+    // the body is read, so a body that does not parse cannot slip past the count.
+    const limitUnknownRoutes = app.rateLimit({
+      max: options.notFoundPerMinute,
+      timeWindow: 60_000,
+      errorResponseBuilder: rateLimitedError('Too many requests for unknown routes from this address.'),
+    });
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!request.is404) return done();
+      limitUnknownRoutes.call(app, request, reply).then(() => done(), done);
+    });
+
     app.setErrorHandler((error, request, reply) => {
+      // No such route, whatever its body: a 400 here would tell a real route from a missing one.
+      if (request.is404 && isBodyError(error)) return sendError(request, reply, new GatewayError('not_found'));
       const gatewayError = toGatewayError(error);
       if (gatewayError.statusCode >= 500 && gatewayError.code === 'internal_error') {
         request.log.error({ err: error }, 'unhandled error');
@@ -87,17 +106,7 @@ export default fp<ErrorHandlerOptions>(
       return sendError(request, reply, gatewayError);
     });
 
-    app.setNotFoundHandler(
-      // Unknown routes are an enumeration surface: limit them per client IP too.
-      {
-        preHandler: app.rateLimit({
-          max: options.notFoundPerMinute,
-          timeWindow: 60_000,
-          errorResponseBuilder: rateLimitedError('Too many requests for unknown routes from this address.'),
-        }),
-      },
-      (request, reply) => sendError(request, reply, new GatewayError('not_found')),
-    );
+    app.setNotFoundHandler((request, reply) => sendError(request, reply, new GatewayError('not_found')));
   },
   { name: 'error-handler', dependencies: ['@fastify/rate-limit'] },
 );
