@@ -5,7 +5,10 @@ import { z } from 'zod';
 export const PROVIDER_NAMES = ['gemini', 'groq', 'openrouter'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
 const TRUTHY = ['true', '1', 'yes', 'on'];
 const FALSY = ['false', '0', 'no', 'off', ''];
 const bool = z.stringbool({ truthy: TRUTHY, falsy: FALSY });
@@ -20,7 +23,20 @@ const headerValue = z
 const optionalSecret = headerValue
   .optional()
   .transform((v) => (v ? v : undefined));
-const url = z.url({ protocol: /^https?$/ });
+// The gateway appends each API path to a base URL, so a query or fragment would swallow it, and
+// credentials in it would be dropped without a word.
+const url = z.url({ protocol: /^https?$/ }).refine((value) => {
+  const parsed = URL.parse(value);
+  // Not a URL at all is z.url()'s to report.
+  return parsed === null || (parsed.search === '' && parsed.hash === '' && parsed.username === '' && parsed.password === '');
+}, 'must be a plain http(s) URL: no query, fragment or user:password');
+
+/** An address to listen on: an IP address or a host name (which must resolve on this machine). */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const host = z
+  .string()
+  .trim()
+  .refine((value) => isIP(value) !== 0 || HOST_NAME.test(value), 'must be an IP address (0.0.0.0, 127.0.0.1, ::) or a host name');
 
 /**
  * A model id as providers spell them ("meta-llama/llama-3.3-70b-instruct:free"). Ids go into
@@ -119,7 +135,7 @@ export const envSchema = z
   .object({
     API_KEYS: commaList.pipe(z.array(z.string().min(1)).min(1, 'must list at least one client key')),
     PORT: int(0, 65535).default(7860),
-    HOST: z.string().min(1).default('0.0.0.0'),
+    HOST: host.default('0.0.0.0'),
     RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(10),
     AUTH_FAILURES_PER_MINUTE: int(1, 1_000_000).default(20),
 
@@ -198,13 +214,14 @@ export class ConfigError extends Error {
 
 /** Validates the environment; throws one ConfigError naming every bad variable. */
 export function loadConfig(source: Record<string, string | undefined>): Config {
-  // Empty strings mean "unset" so that a blank line in .env falls back to the default.
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  // Empty or blank values mean "unset", so that `PORT=` in .env falls back to the default (a
+  // blank number would otherwise read as 0).
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? 'environment');
-      const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+      const message = !(variable in cleaned) && issue.code === 'invalid_type' ? 'is required' : issue.message;
       return `${variable} ${message}`;
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);

@@ -72,8 +72,15 @@ describe('configuration', () => {
   it.each([
     [{}, /API_KEYS is required/],
     [{ API_KEYS: ' , ' }, /API_KEYS must list at least one client key/],
-    [{ API_KEYS: 'k', PORT: 'eighty' }, /PORT/],
-    [{ API_KEYS: 'k', PORT: '70000' }, /PORT/],
+    [{ API_KEYS: 'k', PORT: 'eighty' }, /^Invalid configuration: PORT must be a whole number from 0 to 65535$/],
+    [{ API_KEYS: 'k', PORT: '70000' }, /PORT must be a whole number from 0 to 65535/],
+    [{ API_KEYS: 'k', MAX_RETRIES: '1.5' }, /^Invalid configuration: MAX_RETRIES must be a whole number from 0 to 10$/],
+    [{ API_KEYS: 'k', HOST: 'local host' }, /HOST must be an IP address \(0\.0\.0\.0, 127\.0\.0\.1, ::\) or a host name/],
+    [{ API_KEYS: 'k', HOST: 'gateway.example.com:7860' }, /HOST must be an IP address/],
+    // A query or fragment would swallow the path the gateway appends; credentials would be dropped.
+    [{ API_KEYS: 'k', GROQ_BASE_URL: 'http://127.0.0.1:7995?tenant=a' }, /GROQ_BASE_URL must be a plain http\(s\) URL: no query, fragment or user:password/],
+    [{ API_KEYS: 'k', OPENROUTER_BASE_URL: 'https://openrouter.ai/api/v1#x' }, /OPENROUTER_BASE_URL must be a plain http\(s\) URL/],
+    [{ API_KEYS: 'k', GEMINI_BASE_URL: 'https://user:pass@relay.example.com' }, /GEMINI_BASE_URL must be a plain http\(s\) URL/],
     [{ API_KEYS: 'k', PROVIDER_ORDER: 'gemini,openai' }, /PROVIDER_ORDER/],
     [{ API_KEYS: 'k', PROVIDER_ORDER: 'groq,groq' }, /PROVIDER_ORDER must not repeat/],
     [{ API_KEYS: 'k', GROQ_BASE_URL: 'not a url' }, /GROQ_BASE_URL/],
@@ -102,6 +109,14 @@ describe('configuration', () => {
   ])('rejects %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes a blank value as unset, and trims the listen address', () => {
+    const config = loadConfig({ API_KEYS: 'k', PORT: ' ', SHUTDOWN_GRACE_MS: '\t', MAX_RETRIES: '  ', HOST: ' 127.0.0.1 ' });
+    expect(config).toMatchObject({ port: 7860, shutdownGraceMs: 8_000, maxRetries: 1, host: '127.0.0.1' });
+    expect(loadConfig({ API_KEYS: 'k', HOST: '::' }).host).toBe('::');
+    expect(loadConfig({ API_KEYS: 'k', HOST: 'localhost' }).host).toBe('localhost');
+    expect(() => loadConfig({ API_KEYS: '   ' })).toThrow(/^Invalid configuration: API_KEYS is required$/);
   });
 
   it('takes the model ids providers use, including a Gemini resource name', () => {
