@@ -73,6 +73,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
+    // A client's keep-alive connection would otherwise outlive the drain by up to 72 s, holding
+    // close() (and the process, until SHUTDOWN_GRACE_MS cuts it off with exit 1). Node reads this
+    // as each response finishes: connections still answering close once they have.
+    app.server.keepAliveTimeout = 1;
     done();
   });
 
@@ -129,6 +133,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       },
       'request completed',
     );
+    // Draining: the connection this answer leaves idle is closed at once (see preClose).
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
   app.addHook('onClose', async () => {
     await Promise.allSettled(providers.map((p) => p.close()));

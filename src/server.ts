@@ -14,6 +14,11 @@ export interface StartOptions {
   onListening?: (address: string, config: Config) => void;
 }
 
+/** Why a server cannot listen that the operator can fix: the port is taken or reserved, the host is not this machine's. */
+const LISTEN_FAILURES = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES', 'ENOTFOUND', 'EAI_AGAIN']);
+
+const listen = (app: Awaited<ReturnType<typeof buildApp>>, config: Config) => app.listen({ port: config.port, host: config.host });
+
 export async function startServer(options: StartOptions = {}): Promise<void> {
   dotenv.config({ quiet: true });
   let config: Config;
@@ -38,7 +43,11 @@ export async function startServer(options: StartOptions = {}): Promise<void> {
   const providers = await createProviders(config);
   const app = await buildApp(config, { providers, logger });
 
-  closeWithGrace({ delay: config.shutdownGraceMs, logger: false }, async ({ signal, err }) => {
+  const onTimeout = () => {
+    logger.error({ grace_ms: config.shutdownGraceMs }, 'requests still in flight after SHUTDOWN_GRACE_MS: exiting with them cut off');
+    logger.flush();
+  };
+  closeWithGrace({ delay: config.shutdownGraceMs, logger: false, onTimeout }, async ({ signal, err }) => {
     if (err) logger.fatal({ err }, 'fatal error, shutting down');
     else logger.info({ signal }, 'shutting down: draining in-flight requests');
     await app.close();
@@ -47,7 +56,14 @@ export async function startServer(options: StartOptions = {}): Promise<void> {
     logger.flush();
   });
 
-  const address = await app.listen({ port: config.port, host: config.host });
+  const address = await listen(app, config).catch(async (error: NodeJS.ErrnoException) => {
+    if (!LISTEN_FAILURES.has(error.code ?? '')) throw error;
+    // Like a configuration error: one line saying what to change, not a stack trace.
+    process.stderr.write(`Cannot listen on ${config.host} port ${config.port} (${error.code}): check HOST and PORT\n`);
+    await app.close();
+    await simulator?.close();
+    process.exit(1);
+  });
   logger.info(
     {
       address,

@@ -1,7 +1,9 @@
 // `npm start` (src/server.ts) as a process: refuses bad configuration with one clear line,
 // never simulates unless told to, and never loads the parts of Node it does not use.
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePort, spawnNode, waitForOk } from './helpers/process.ts';
+import { freePort, spawnNode, spawnProcess, waitForOk } from './helpers/process.ts';
 
 describe('npm start', () => {
   it('exits 1 with one line naming API_KEYS when it is missing', async () => {
@@ -17,6 +19,54 @@ describe('npm start', () => {
     expect(await server.exited).toBe(1);
     expect(server.output()).toMatch(/PORT/);
     expect(server.output()).not.toContain('gsk_secret_value');
+  });
+
+  it('exits 1 with one line naming HOST and PORT when it cannot listen', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    try {
+      const { port } = taken.address() as { port: number };
+      const server = spawnNode(['src/server.ts'], { API_KEYS: 'k', PORT: String(port), HOST: '127.0.0.1' });
+      expect(await server.exited).toBe(1);
+      expect(server.output().trim().split('\n')).toEqual([`Cannot listen on 127.0.0.1 port ${port} (EADDRINUSE): check HOST and PORT`]);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('hands a SIGTERM sent to npm to the server, which drains and stops', async () => {
+    const port = await freePort();
+    const npm = spawnProcess('npm', ['start', '--silent'], { API_KEYS: 'k', PORT: String(port), HOST: '127.0.0.1' });
+    await waitForOk(`http://127.0.0.1:${port}/health`);
+    npm.child.kill('SIGTERM');
+    await npm.exited;
+    // Had npm's shell kept Node as its child, Node would never have seen the signal and would
+    // still be listening.
+    await expect.poll(() => npm.output()).toContain('"msg":"stopped"');
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
+
+  it('says so, and exits 1, when requests are still running at the end of SHUTDOWN_GRACE_MS', async () => {
+    const port = await freePort();
+    const server = spawnNode(['src/server.ts'], {
+      API_KEYS: 'k',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      SIMULATED_PROVIDERS: 'true',
+      SIMULATED_FAULTS: 'gemini=hang,groq=hang,openrouter=hang',
+      SHUTDOWN_GRACE_MS: '300',
+    });
+    await waitForOk(`http://127.0.0.1:${port}/health`);
+    const hanging = fetch(`http://127.0.0.1:${port}/query`, {
+      method: 'POST',
+      headers: { 'x-api-key': 'k', 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'Hello' }),
+    }).catch((error: Error) => error);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toContain('requests still in flight after SHUTDOWN_GRACE_MS');
+    expect(await hanging).toBeInstanceOf(Error);
   });
 
   it('does not simulate unless told to, and says no provider is configured', async () => {

@@ -1,5 +1,6 @@
 // Draining: once close() has begun, a request that still arrives on an open connection gets the
 // documented 503 and its connection is closed, while the request already in flight finishes.
+import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KEY, startGateway, type TestGateway } from './helpers/gateway.ts';
@@ -55,5 +56,37 @@ describe('shutting down', () => {
     // Nothing of the late request reached a provider.
     expect(gateway.fakes.gemini.requests).toHaveLength(1);
     expect(gateway.fakes.groq.requests).toHaveLength(0);
+  });
+
+  it('finishes closing once the answers in flight are out, though their clients keep their connections alive', async () => {
+    gateway = await startGateway();
+    gateway.fakes.gemini.enqueue({ kind: 'ok', delayMs: 300 });
+    gateway.fakes.gemini.enqueue({ kind: 'trickle', delayMs: 60 });
+    const agent = new Agent({ keepAlive: true });
+    const { port } = new URL(gateway.url);
+    const send = (path: string, body: unknown) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request({ agent, host: '127.0.0.1', port, path, method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (part: string) => (text += part));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject).end(JSON.stringify(body));
+      });
+    try {
+      const whole = send('/query', { prompt: 'Hello' });
+      const streamed = send('/v1/chat/completions', { stream: true, messages: [{ role: 'user', content: 'Hello' }] });
+      await expect.poll(() => gateway?.fakes.gemini.requests.length).toBe(2);
+      const closed = gateway.app.close().then(() => performance.now());
+      const answers = await Promise.all([whole, streamed]);
+      const lastAnswer = performance.now();
+      expect(answers.map((a) => a.status)).toEqual([200, 200]);
+      expect(answers[1]?.text).toContain('data: [DONE]');
+      // Without closing the connections they leave idle, close() would wait out the 72 s
+      // keep-alive timeout.
+      expect((await closed) - lastAnswer).toBeLessThan(2_000);
+    } finally {
+      agent.destroy();
+    }
   });
 });
