@@ -17,8 +17,11 @@ if (!hasProviderKey) env.SIMULATED_PROVIDERS ||= 'true';
 await startServer({
   prettyLogs: !env.NO_PRETTY_LOGS,
   onListening: (address, config) => {
-    const key = config.apiKeys[0] ?? '';
-    const shown = config.apiKeys.includes(DEV_API_KEY) ? DEV_API_KEY : `${key.slice(0, 4)}… (from API_KEYS)`;
+    // The public development key is shown; a real one never is, not even in part.
+    const devKey = config.apiKeys.includes(DEV_API_KEY);
+    const count = config.apiKeys.length;
+    const shown = devKey ? DEV_API_KEY : `${count === 1 ? 'the one' : `one of the ${count}`} in API_KEYS`;
+    const tryKey = devKey ? DEV_API_KEY : '<your key>';
     process.stdout.write(
       [
         '',
@@ -26,7 +29,7 @@ await startServer({
         `  providers: ${config.simulated ? 'simulated (no provider keys needed)' : 'real (keys from the environment)'}`,
         `  API key:   ${shown}`,
         `  docs:      ${address}/docs`,
-        `  try:       curl -s ${address}/query -H 'X-API-Key: ${DEV_API_KEY}' -H 'Content-Type: application/json' -d '{"prompt":"Hello"}'`,
+        `  try:       curl -s ${address}/query -H 'X-API-Key: ${tryKey}' -H 'Content-Type: application/json' -d '{"prompt":"Hello"}'`,
         '',
       ].join('\n') + '\n',
     );

@@ -1,7 +1,9 @@
 // The README's curl examples, run as written against `npm run dev` (src/dev.ts), with only the
 // port changed so the test never collides with a running instance.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, spawnNode, waitForOk, type Spawned } from './helpers/process.ts';
@@ -59,6 +61,26 @@ describe('README examples against npm run dev', () => {
     } else {
       expect(body.error).toBeUndefined();
       expect(body.status ?? body.provider ?? body.object).toBeTruthy();
+    }
+  });
+
+  it('still simulates on loopback with .env copied from .env.example, and never prints the key it holds', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'gateway-dotenv-'));
+    copyFileSync(new URL('../.env.example', import.meta.url), join(folder, '.env'));
+    const ownPort = await freePort();
+    const own = spawnNode([new URL('../src/dev.ts', import.meta.url).pathname], { PORT: String(ownPort), NO_PRETTY_LOGS: '1', LOG_LEVEL: 'warn' }, folder);
+    try {
+      await waitForOk(`http://127.0.0.1:${ownPort}/health`);
+      const health = (await (await fetch(`http://127.0.0.1:${ownPort}/health`)).json()) as { simulated: boolean };
+      expect(health.simulated).toBe(true);
+      expect(own.output()).toContain(`secure-llm-router (development) on http://127.0.0.1:${ownPort}`);
+      expect(own.output()).toContain('API key:   the one in API_KEYS');
+      expect(own.output()).toContain("-H 'X-API-Key: <your key>'");
+      expect(own.output()).not.toMatch(/repl/);
+    } finally {
+      own.child.kill('SIGTERM');
+      await own.exited;
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 
