@@ -12,12 +12,17 @@ if blank "${API_KEYS:-}" ,; then
   exit 1
 fi
 
+# Only the providers PROVIDER_ORDER names are used (a name it does not know stops the server,
+# with a message of its own).
+order=$(printf '%s' "${PROVIDER_ORDER:-}" | tr ',' ' ')
+if blank "$order"; then order="gemini groq openrouter"; fi
 configured=""
-for provider in gemini groq openrouter; do
+for provider in $order; do
   case $provider in
     gemini) key=${GEMINI_API_KEY:-} ;;
     groq) key=${GROQ_API_KEY:-} ;;
     openrouter) key=${OPENROUTER_API_KEY:-} ;;
+    *) key="" ;;
   esac
   if ! blank "$key"; then configured="$configured $provider"; fi
 done
@@ -30,7 +35,7 @@ esac
 if [ "$simulated" = true ]; then
   echo "start-app.sh: providers: simulated (SIMULATED_PROVIDERS=true); answers are not real"
 elif [ -z "$configured" ]; then
-  echo "start-app.sh: WARNING: no provider key is set (GEMINI_API_KEY, GROQ_API_KEY, OPENROUTER_API_KEY); every /query will answer 503" >&2
+  echo "start-app.sh: WARNING: no provider in PROVIDER_ORDER ($(echo $order | tr ' ' ',')) has a key (GEMINI_API_KEY, GROQ_API_KEY, OPENROUTER_API_KEY); every /query will answer 503" >&2
 else
   echo "start-app.sh: providers configured:$configured"
 fi

@@ -247,9 +247,19 @@ describe('the image, replayed without Docker', () => {
     // A key of only blanks is no key to the server, so it is none to start-app.sh either.
     const { server, url } = await startImage({ API_KEYS: KEY, GEMINI_API_KEY: '  ' });
     await waitForOk(`${url}/health`, 20_000);
-    expect(server.output()).toContain('WARNING: no provider key is set');
+    expect(server.output()).toContain('WARNING: no provider in PROVIDER_ORDER (gemini,groq,openrouter) has a key');
     expect(server.output()).not.toContain('providers configured');
     expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ status: 'unavailable', simulated: false });
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('warns when the only provider with a key is left out of PROVIDER_ORDER', async () => {
+    const { server, url } = await startImage({ API_KEYS: KEY, GEMINI_API_KEY: 'AIza-placeholder', PROVIDER_ORDER: ' groq, openrouter ' });
+    await waitForOk(`${url}/health`, 20_000);
+    expect(server.output()).toContain('WARNING: no provider in PROVIDER_ORDER (groq,openrouter) has a key');
+    expect(server.output()).not.toContain('providers configured');
+    expect(server.output()).not.toContain('AIza-placeholder');
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });
