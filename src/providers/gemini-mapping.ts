@@ -38,13 +38,18 @@ export interface GenerateContentResponse {
 
 /** Our chat messages as a Gemini request: system text apart, assistant turns as role "model". */
 export function toGeminiRequest(request: CompletionRequest): GenerateContentRequest {
-  const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
+  let system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
   const contents = request.messages
     .filter((m) => m.role !== 'system')
     .map((m) => ({ role: m.role === 'assistant' ? 'model' : 'user', parts: [{ text: m.content }] }));
-  // Gemini refuses an empty `contents` with a 400; say so without a round trip.
+  // Gemini refuses an empty `contents`, while OpenAI answers a conversation of system messages
+  // alone: their text becomes the one user turn.
+  if (contents.length === 0 && system.length > 0) {
+    contents.push({ role: 'user', parts: [{ text: system.join('\n\n') }] });
+    system = [];
+  }
   if (contents.length === 0) {
-    throw new ProviderError('gemini', 'rejected', 'Gemini needs at least one user or assistant message');
+    throw new ProviderError('gemini', 'rejected', 'Gemini needs at least one message');
   }
   return {
     contents,

@@ -32,8 +32,10 @@ export function resolveModel<P extends Provider>(model: string | null | undefine
   if (slash === -1) return { providers: [provider, ...providers.filter((p) => p !== provider)] };
 
   const id = model.slice(slash + 1);
-  // Gemini's id goes into the request path as "models/{id}": a caller's may not name another resource.
-  const unsafe = !isSafeModelId(id) || (provider.name === 'gemini' && id.includes('/'));
+  // Gemini's id goes into the request path as "models/{id}": a caller's may not name another
+  // resource, except the ones this gateway is configured with (GET /v1/models lists them).
+  const configured = id === provider.model || id === provider.embeddingModel;
+  const unsafe = !isSafeModelId(id) || (provider.name === 'gemini' && id.includes('/') && !configured);
   if (unsafe) {
     throw new GatewayError('invalid_request', {
       message: 'The model id is not valid: use "provider/model-id" with letters, digits and . _ : @ + - /.',

@@ -11,7 +11,7 @@ import {
 export function toCompletionRequest(body: ChatCompletionBody, exactModel: string | undefined): CompletionRequest {
   const stop = typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []);
   return {
-    messages: body.messages.map(toChatMessage),
+    messages: body.messages.flatMap(toChatMessage),
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS,
     temperature: body.temperature ?? DEFAULT_TEMPERATURE,
     ...(body.top_p != null && { topP: body.top_p }),
@@ -20,11 +20,13 @@ export function toCompletionRequest(body: ChatCompletionBody, exactModel: string
   };
 }
 
-function toChatMessage(message: ChatCompletionBody['messages'][number]): ChatMessage {
+/** One message as ours; an assistant message with no content keeps its refusal, or is left out. */
+function toChatMessage(message: ChatCompletionBody['messages'][number]): ChatMessage[] {
   const role = message.role === 'developer' ? 'system' : message.role;
+  if (message.content == null) return message.refusal ? [{ role, content: message.refusal }] : [];
   // Text parts only (the schema rejects the others), joined as separate lines.
   const content = typeof message.content === 'string' ? message.content : message.content.map((part) => part.text ?? '').join('\n');
-  return { role, content };
+  return [{ role, content }];
 }
 
 export type OpenAiFinishReason = (typeof OPENAI_FINISH_REASONS)[number];

@@ -39,13 +39,20 @@ const messageSchema = z
     }),
     content: z
       .union([z.string(), z.array(contentPart).min(1)], { error: 'must be a string or a non-empty array of text parts' })
-      .describe('A string, or text parts (joined with a newline)'),
+      .nullish()
+      .describe('A string, or text parts (joined with a newline); an assistant message may leave it null'),
     name: z.string().max(256).nullish().describe('Accepted and ignored'),
     // Fields an assistant message carries when a client sends a previous answer back.
     refusal: z.string().nullish().describe('Accepted and ignored'),
     tool_calls: z.array(z.unknown()).nullish().describe('Not supported unless empty'),
     function_call: z.unknown().optional().describe('Not supported unless null'),
     audio: z.unknown().optional().describe('Not supported unless null'),
+  })
+  // OpenAI's assistant message (a previous answer sent back, a refusal) may have no content; every
+  // other message must.
+  .refine((message) => message.content != null || message.role === 'assistant', {
+    path: ['content'],
+    error: 'must be a string or a non-empty array of text parts',
   })
   .describe('A chat message; "developer" is treated as "system"');
 
@@ -134,7 +141,7 @@ export const chatCompletionBodySchema = compiled(
             ctx.addIssue({ code: 'custom', path: ['messages', i, field], message: `${field} is not supported by this gateway` });
           }
         }
-        if (typeof message.content === 'string') continue;
+        if (message.content == null || typeof message.content === 'string') continue;
         for (const [j, part] of message.content.entries()) {
           if (part.type !== 'text') {
             ctx.addIssue({

@@ -31,7 +31,8 @@ export interface FakeGeminiOptions {
 }
 
 const LISTED_BY_DEFAULT = ['gemini-flash-lite-latest', 'gemini-embedding-001'];
-const ACTION_PATH = /^\/v1(?:beta)?\/models\/([^/:]+):([A-Za-z]+)$/;
+// A model ("models/x") or a tuned model ("tunedModels/x"), which are named with their collection.
+const ACTION_PATH = /^\/v1(?:beta)?\/(models|tunedModels)\/([^/:]+):([A-Za-z]+)$/;
 const MODEL_PATH = /^\/v1(?:beta)?\/models(?:\/([^/:]+))?$/;
 const TRICKLE_GAP_MS = 20;
 
@@ -54,7 +55,8 @@ async function route(ctx: FakeContext, options: FakeGeminiOptions): Promise<void
     if (answeredByFault(ctx, resource[1] ?? '')) return;
     return describeModels(ctx, options, resource[1]);
   }
-  const [, model = '', task = ''] = action ?? [];
+  const [, collection, id = '', task = ''] = action ?? [];
+  const model = collection === 'tunedModels' ? `tunedModels/${id}` : id;
   if (!serves(options, model, task)) return sendJson(ctx.res, 404, modelNotFoundBody(model, task));
   if (answeredByFault(ctx, model)) return;
 

@@ -304,6 +304,64 @@ describe('POST /v1/chat/completions', () => {
   });
 });
 
+describe('POST /v1/chat/completions with the messages clients send back', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'gemini' });
+  });
+  afterAll(() => gateway.close());
+
+  it('takes an assistant turn with null content, keeping its refusal as its text', async () => {
+    const messages = [
+      { role: 'user', content: 'Help me with something bad.' },
+      { role: 'assistant', content: null, refusal: "I can't help with that." },
+      { role: 'user', content: 'Something else, then.' },
+      { role: 'assistant', content: null },
+      { role: 'user', content: 'Hello?' },
+    ];
+    const response = await post(gateway, '/chat/completions', { messages });
+    expect(response.status).toBe(200);
+    expect((await json(response)).object).toBe('chat.completion');
+    const sent = gateway.fakes.gemini.requests.at(-1)?.body as { contents: Array<{ role: string; parts: Array<{ text: string }> }> };
+    expect(sent.contents.map((c) => `${c.role}: ${c.parts[0]?.text}`)).toEqual([
+      'user: Help me with something bad.',
+      "model: I can't help with that.",
+      'user: Something else, then.',
+      'user: Hello?',
+    ]);
+  });
+
+  it('still refuses null content from anyone but the assistant', async () => {
+    const response = await post(gateway, '/chat/completions', { messages: [{ role: 'user', content: null }] });
+    expect(response.status).toBe(400);
+    expect((await json(response)).error).toMatchObject({ code: 'invalid_request', param: 'messages.0.content' });
+  });
+
+  it('answers a conversation of system messages alone, as OpenAI does', async () => {
+    const response = await post(gateway, '/chat/completions', { messages: [{ role: 'system', content: 'Say hello.' }] });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-llm-provider')).toBe('gemini');
+  });
+});
+
+describe('POST /v1/chat/completions with a tuned Gemini model configured', () => {
+  it('accepts the model /v1/models lists, and sends it to Gemini under its own resource name', async () => {
+    const gateway = await startGateway({ GEMINI_MODEL: 'tunedModels/mine' });
+    try {
+      const models = await sdk(gateway).models.list();
+      expect(models.data.map((m) => m.id)).toContain('gemini/tunedModels/mine');
+      const reply = await sdk(gateway).chat.completions.create({ model: 'gemini/tunedModels/mine', messages: USER_HELLO });
+      expect(reply.model).toBe('gemini/tunedModels/mine');
+      expect(gateway.fakes.gemini.requests.at(-1)?.path).toBe('/v1beta/tunedModels/mine:generateContent');
+      // Another tuned model is still not the caller's to name.
+      const other = await post(gateway, '/chat/completions', { model: 'gemini/tunedModels/theirs', messages: USER_HELLO });
+      expect(other.status).toBe(400);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
 describe('POST /v1/chat/completions with a provider left out of PROVIDER_ORDER', () => {
   let gateway: TestGateway;
   beforeAll(async () => {

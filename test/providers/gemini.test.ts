@@ -153,10 +153,19 @@ describe('Gemini adapter: answers', () => {
     expect(sent?.headers['x-goog-api-key']).toBe(KEY);
   });
 
-  it('refuses a conversation with only system messages without calling Gemini', async () => {
-    const error = await failure(
-      gemini.complete({ messages: [{ role: 'system', content: 'x' }], maxTokens: 10, temperature: 0 }, live()),
+  it('sends a conversation of system messages alone as one user turn, which Gemini needs', async () => {
+    const answer = await gemini.complete(
+      { messages: [{ role: 'system', content: 'Say hello.' }, { role: 'system', content: 'Be brief.' }], maxTokens: 10, temperature: 0 },
+      live(),
     );
+    expect(answer.text).not.toBe('');
+    const body = fake.requests[0]?.body as { contents: unknown; systemInstruction?: unknown };
+    expect(body.contents).toEqual([{ role: 'user', parts: [{ text: 'Say hello.\n\nBe brief.' }] }]);
+    expect(body.systemInstruction).toBeUndefined();
+  });
+
+  it('refuses a conversation with no message at all without calling Gemini', async () => {
+    const error = await failure(gemini.complete({ messages: [], maxTokens: 10, temperature: 0 }, live()));
     expect(error.kind).toBe('rejected');
     expect(fake.requests).toHaveLength(0);
   });
