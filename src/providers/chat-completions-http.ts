@@ -9,10 +9,11 @@
 // together (docs/performance.md). The wire itself is small and stable: a JSON POST with a bearer
 // key, answered by JSON or by `data:` events ending in `[DONE]`.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { ProviderName } from '../config.ts';
 import { readEventStream, type EventReader } from './event-stream.ts';
 import { ProviderError, kindForStatus, parseRetryAfter } from './provider-error.ts';
-import { discard, readJson } from './response-body.ts';
+import { discard, readAll, readJson, utf8Text } from './response-body.ts';
 import type { UpstreamAnswer, UpstreamPool } from './upstream-http.ts';
 
 export interface ChatCompletionsEndpoint {
@@ -61,7 +62,11 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
   async function post(body: object, headers: typeof common, signal: AbortSignal): Promise<UpstreamAnswer> {
     const answer = await pool.post(path, headers, JSON.stringify(body), signal);
     if (answer.status >= 200 && answer.status < 300) return answer;
-    // The error body is not read: upstream messages can quote the key, and the status says enough.
+    // OpenRouter answers an unknown model with a 400, like a bad request; only its body tells.
+    if (answer.status === 400 && (await namesUnknownModel(answer.body))) {
+      throw new ProviderError(name, 'misconfigured', `${name} does not know the model (HTTP 400)`, { status: 400, modelNotFound: true });
+    }
+    // Otherwise the error body is not read: upstream messages can quote the key, and the status says enough.
     discard(answer.body);
     const wait = retryAfterMs(answer.headers);
     // OpenRouter's 402 for a key's in-flight budget comes with Retry-After: a wait, not a missing credit.
@@ -100,6 +105,24 @@ function toData(name: ProviderName, text: string, type: string | undefined): unk
 }
 
 /** `retry-after-ms` (sent by some OpenAI-style servers) is more precise, so it wins. */
+/** Past this, a 400's body is not looked into. */
+const ERROR_BODY_LIMIT_BYTES = 16 * 1024;
+
+/**
+ * Whether a 400's body is OpenRouter's "no such model" (its availability code, or the message it
+ * sends for a model id it does not know). Only tested, never repeated: the text may quote the request.
+ */
+async function namesUnknownModel(body: Readable): Promise<boolean> {
+  const bytes = await readAll(body, ERROR_BODY_LIMIT_BYTES).catch(() => undefined);
+  if (bytes === undefined) return false;
+  try {
+    const error = (JSON.parse(utf8Text(bytes)) as { error?: { message?: unknown; code?: unknown; availability?: { code?: unknown } } } | null)?.error;
+    return error?.availability?.code === 'model_not_found' || error?.code === 'model_not_found' || (typeof error?.message === 'string' && /\bis not a valid model id\b/i.test(error.message));
+  } catch {
+    return false;
+  }
+}
+
 function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
   const ms = headers['retry-after-ms'];
   if (typeof ms === 'string' && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms.trim()));

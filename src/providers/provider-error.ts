@@ -27,6 +27,8 @@ export interface ProviderErrorOptions {
   status?: number;
   /** How long the provider asked us to wait, from Retry-After or RetryInfo. */
   retryAfterMs?: number;
+  /** The provider said it has no such model (whatever its status: OpenRouter answers 400). */
+  modelNotFound?: boolean;
   cause?: unknown;
 }
 
@@ -37,12 +39,14 @@ export class ProviderError extends Error {
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
   readonly retryable: boolean;
+  readonly modelNotFound: boolean;
 
   constructor(provider: ProviderName, kind: ProviderErrorKind, message: string, options: ProviderErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.provider = provider;
     this.kind = kind;
     this.status = options.status;
+    this.modelNotFound = options.modelNotFound ?? false;
     this.retryAfterMs = options.retryAfterMs;
     this.retryable = RETRYABLE.has(kind);
   }

@@ -15,6 +15,8 @@ export interface ModelRoute<P extends Provider = Provider> {
   providers: P[];
   /** Set for "provider/model-id": the model to ask for, with no fallback. */
   exactModel?: string;
+  /** Set once that provider has said it has no such model. */
+  modelNotFound?: boolean;
 }
 
 const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
@@ -71,8 +73,11 @@ export function exactModelCall<T>(route: ModelRoute, call: AttemptCall<T>): Atte
       return await call(provider, signal);
     } catch (error) {
       // Not a 402 that says when to come back (OpenRouter's in-flight budget): that is a wait.
-      if (error instanceof ProviderError && error.kind === 'misconfigured' && error.status !== undefined && MODEL_REFUSALS.has(error.status)) {
-        const why = error.status === 404 ? 'does not serve' : 'refused';
+      const refused = error instanceof ProviderError && error.kind === 'misconfigured' && error.status !== undefined;
+      if (refused && (error.modelNotFound || MODEL_REFUSALS.has(error.status ?? 0))) {
+        const unknown = error.modelNotFound || error.status === 404;
+        if (unknown) route.modelNotFound = true;
+        const why = unknown ? 'does not serve' : 'refused';
         throw new ProviderError(provider.name, 'rejected', `${provider.name} ${why} the requested model`, { status: error.status, cause: error });
       }
       throw error;
@@ -89,7 +94,7 @@ export function routeFailure(route: ModelRoute, attempts: readonly AttemptRecord
   if (route.exactModel === undefined) return error;
   const last = attempts.at(-1);
   if (last?.outcome !== 'rejected') return error;
-  if (last.status === 404) {
+  if (last.status === 404 || route.modelNotFound === true) {
     return new GatewayError('model_not_found', {
       message: `Provider ${last.provider} does not serve that model; GET /v1/models lists the configured ones.`,
       param: 'model',

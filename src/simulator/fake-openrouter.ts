@@ -102,7 +102,10 @@ async function chat(ctx: FakeContext, models: string[]): Promise<void> {
   const request = readChatRequest(ctx.request.body);
   if (typeof request === 'string') return sendJson(res, 400, routerError(400, request));
   if (!models.includes(request.model)) {
-    return sendJson(res, 404, routerError(404, `No endpoints found for ${request.model}.`));
+    // OpenRouter's answer for an id it does not know: a 400, told apart only by its body.
+    const unknown = routerError(400, `${request.model} is not a valid model ID`);
+    const availability = { code: 'model_not_found', retryable: false, requested_models: [request.model] };
+    return sendJson(res, 400, { error: { ...unknown.error, availability } });
   }
   if (failWithStatus(ctx, request.stream)) return;
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;

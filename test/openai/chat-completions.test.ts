@@ -167,6 +167,20 @@ describe('POST /v1/chat/completions', () => {
       expect(again.model).toBe('groq/llama-3.1-8b-instant');
     });
 
+    it("an OpenRouter model it does not know (its 400 with model_not_found) is a 404, like any provider's", async () => {
+      const openrouterHealth = async () => {
+        const health = await json(fetch(`${gateway.url}/health`));
+        return health.providers.find((p: { name: string }) => p.name === 'openrouter');
+      };
+      const before = await openrouterHealth();
+      const error = await client.chat.completions.create({ model: 'openrouter/nobody/no-such-model', messages: USER_HELLO }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+      expect((error as APIError).code).toBe('model_not_found');
+      expect(gateway.fakes.openrouter.requests).toHaveLength(1);
+      // The caller's mistake: nothing counted against the provider.
+      expect(await openrouterHealth()).toEqual(before);
+    });
+
     it.each([402, 403])('a model the account may not use (HTTP %i) is a 400 that does not take the provider out for others', async (status) => {
       gateway.fakes.groq.enqueue({ kind: 'error', status });
       const error = await client.chat.completions.create({ model: 'groq/llama-3.3-70b-versatile', messages: USER_HELLO }).catch((e: unknown) => e);

@@ -254,9 +254,17 @@ describe('openrouter adapter: failures', () => {
     }
   });
 
-  it('maps an unknown model to misconfigured', async () => {
+  it("maps an unknown model (OpenRouter's 400, told apart by its body) to misconfigured", async () => {
     const error = await failure(openrouter.complete({ ...REQUEST, model: 'nobody/no-such-model' }, live()));
-    expect(error).toMatchObject({ kind: 'misconfigured', status: 404 });
+    expect(error).toMatchObject({ kind: 'misconfigured', status: 400, modelNotFound: true });
+    // Its text is tested, never repeated: it quotes the request.
+    expect(error.message).toBe('openrouter does not know the model (HTTP 400)');
+  });
+
+  it('keeps any other 400 as the request refused', async () => {
+    fake.enqueue({ kind: 'error', status: 400 });
+    const error = await failure(openrouter.complete(REQUEST, live()));
+    expect(error).toMatchObject({ kind: 'rejected', status: 400, modelNotFound: false });
   });
 
   it('maps an error inside a 200 to bad_response', async () => {
