@@ -333,7 +333,8 @@ describe('the provider cascade', () => {
     const elapsed = Date.now() - started;
     expect(response.status).toBe(504);
     expect((await errorOf(response)).code).toBe('upstream_timeout');
-    expect(elapsed).toBeLessThan(1000 + 300);
+    // Within the budget, plus room for a loaded machine (a hang would never end).
+    expect(elapsed).toBeLessThan(1000 + 1500);
   });
 
   it('answers 504 when the request budget runs out mid-attempt', async () => {
@@ -344,7 +345,7 @@ describe('the provider cascade', () => {
     const elapsed = Date.now() - started;
     expect(response.status).toBe(504);
     expect(elapsed).toBeGreaterThanOrEqual(880);
-    expect(elapsed).toBeLessThan(900 + 300);
+    expect(elapsed).toBeLessThan(900 + 1500);
     expect(gateway.fakes.openrouter.requests).toHaveLength(0);
     await expect.poll(() => gateway.fakes.gemini.abortedRequests + gateway.fakes.groq.abortedRequests).toBe(2);
   });

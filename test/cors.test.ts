@@ -106,9 +106,9 @@ describe('CORS for listed origins', () => {
     expect(badBody.headers.get('access-control-allow-origin')).toBe(PAGE);
     expect((await errorOf(badBody)).code).toBe('invalid_request');
 
-    // The limit is 3 a minute and the test before used one.
-    await query(gateway, { prompt: 'hi' }, { headers });
-    const limited = await query(gateway, { prompt: 'hi' }, { headers });
+    // The limit is 3 a minute, whatever the other tests here have used of it.
+    let limited = await query(gateway, { prompt: 'hi' }, { headers });
+    for (let sent = 1; sent <= 3 && limited.status === 200; sent += 1) limited = await query(gateway, { prompt: 'hi' }, { headers });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('access-control-allow-origin')).toBe(PAGE);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);

@@ -80,6 +80,7 @@ describe('README examples against npm run dev', () => {
     } finally {
       own.child.kill('SIGTERM');
       await own.exited;
+      own.stop();
       rmSync(folder, { recursive: true, force: true });
     }
   });
@@ -87,9 +88,13 @@ describe('README examples against npm run dev', () => {
   it('drains and exits 0 on SIGTERM', async () => {
     const secondPort = await freePort();
     const second = spawnNode(['src/dev.ts'], { PORT: String(secondPort), NO_PRETTY_LOGS: '1', LOG_LEVEL: 'warn' });
-    await waitForOk(`http://127.0.0.1:${secondPort}/health`);
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    try {
+      await waitForOk(`http://127.0.0.1:${secondPort}/health`);
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      second.stop();
+    }
   });
 });
 

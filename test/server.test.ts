@@ -37,13 +37,17 @@ describe('npm start', () => {
   it('hands a SIGTERM sent to npm to the server, which drains and stops', async () => {
     const port = await freePort();
     const npm = spawnProcess('npm', ['start', '--silent'], { API_KEYS: 'k', PORT: String(port), HOST: '127.0.0.1' });
-    await waitForOk(`http://127.0.0.1:${port}/health`);
-    npm.child.kill('SIGTERM');
-    await npm.exited;
-    // Had npm's shell kept Node as its child, Node would never have seen the signal and would
-    // still be listening.
-    await expect.poll(() => npm.output()).toContain('"msg":"stopped"');
-    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    try {
+      await waitForOk(`http://127.0.0.1:${port}/health`);
+      npm.child.kill('SIGTERM');
+      await npm.exited;
+      // Had npm's shell kept Node as its child, Node would never have seen the signal and would
+      // still be listening.
+      await expect.poll(() => npm.output()).toContain('"msg":"stopped"');
+      await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    } finally {
+      npm.stop();
+    }
   });
 
   it('says so, and exits 1, when requests are still running at the end of SHUTDOWN_GRACE_MS', async () => {
@@ -55,18 +59,27 @@ describe('npm start', () => {
       SIMULATED_PROVIDERS: 'true',
       SIMULATED_FAULTS: 'gemini=hang,groq=hang,openrouter=hang',
       SHUTDOWN_GRACE_MS: '300',
+      PROVIDER_TIMEOUT_MS: '100',
+      REQUEST_TIMEOUT_MS: '60000',
+      MAX_RETRIES: '10',
     });
-    await waitForOk(`http://127.0.0.1:${port}/health`);
-    const hanging = fetch(`http://127.0.0.1:${port}/query`, {
-      method: 'POST',
-      headers: { 'x-api-key': 'k', 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: 'Hello' }),
-    }).catch((error: Error) => error);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(1);
-    expect(server.output()).toContain('requests still in flight after SHUTDOWN_GRACE_MS');
-    expect(await hanging).toBeInstanceOf(Error);
+    try {
+      await waitForOk(`http://127.0.0.1:${port}/health`);
+      const hanging = fetch(`http://127.0.0.1:${port}/query`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'k', 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'Hello' }),
+      }).catch((error: Error) => error);
+      // SIGTERM once the request is under way: its first attempt has timed out, and the retries
+      // of the last provider keep it going for seconds more.
+      await expect.poll(() => server.output(), { timeout: 5_000 }).toContain('provider gemini failed');
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toContain('requests still in flight after SHUTDOWN_GRACE_MS');
+      expect(await hanging).toBeInstanceOf(Error);
+    } finally {
+      server.stop();
+    }
   });
 
   it('does not simulate unless told to, and says no provider is configured', async () => {

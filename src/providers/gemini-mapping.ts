@@ -1,6 +1,6 @@
 // Pure translation between our types and Gemini's wire shapes (v1beta generateContent); no I/O.
 import { ProviderError } from './provider-error.ts';
-import { tokenCount, type Completion, type CompletionRequest, type FinishReason, type TokenUsage } from './types.ts';
+import { tokenCount, usageOf, type Completion, type CompletionRequest, type FinishReason, type TokenUsage } from './types.ts';
 
 interface GeminiContent {
   role: string;
@@ -109,11 +109,13 @@ const stringOr = (value: unknown): string | undefined => (typeof value === 'stri
 
 function toUsage(meta: GenerateContentResponse['usageMetadata']): TokenUsage | undefined {
   if (typeof meta !== 'object' || meta === null) return undefined;
+  // Gemini's JSON leaves out a count of zero; a count that is there but not one is unknown.
+  const count = (value: unknown) => (value === undefined || value === null ? 0 : tokenCount(value));
   // Thinking tokens are billed as output but counted apart.
-  const thoughts = tokenCount(meta.thoughtsTokenCount) ?? 0;
-  const promptTokens = tokenCount(meta.promptTokenCount) ?? 0;
-  const completionTokens = (tokenCount(meta.candidatesTokenCount) ?? 0) + thoughts;
-  return { promptTokens, completionTokens, totalTokens: tokenCount(meta.totalTokenCount) ?? promptTokens + completionTokens };
+  const thoughts = count(meta.thoughtsTokenCount);
+  const candidates = count(meta.candidatesTokenCount);
+  const completionTokens = thoughts === undefined || candidates === undefined ? undefined : candidates + thoughts;
+  return usageOf(count(meta.promptTokenCount), completionTokens, meta.totalTokenCount);
 }
 
 const FILTERED = new Set([

@@ -7,6 +7,7 @@ import { ProviderError, abortError, toProviderError } from './provider-error.ts'
 import { createUpstreamPool } from './upstream-http.ts';
 import {
   tokenCount,
+  usageOf,
   type ChatMessage,
   type Completion,
   type CompletionChunk,
@@ -183,10 +184,8 @@ function toFinishReason(reason: string | null | undefined): FinishReason {
 }
 
 function toUsage(usage: WireUsage | null | undefined): TokenUsage | undefined {
-  const promptTokens = tokenCount(usage?.prompt_tokens);
-  const completionTokens = tokenCount(usage?.completion_tokens);
-  if (promptTokens === undefined || completionTokens === undefined) return undefined;
-  return { promptTokens, completionTokens, totalTokens: tokenCount(usage?.total_tokens) ?? promptTokens + completionTokens };
+  if (usage === null || usage === undefined) return undefined;
+  return usageOf(tokenCount(usage.prompt_tokens), tokenCount(usage.completion_tokens), usage.total_tokens);
 }
 
 /** The numeric code of an error object (OpenRouter: `{code: 429}`); Groq's codes are strings. */

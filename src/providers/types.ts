@@ -19,10 +19,18 @@ export interface CompletionRequest {
   model?: string;
 }
 
+/** A provider's token counts; a count it did not give, or gave as something other than a count, is left out. */
 export interface TokenUsage {
-  promptTokens: number;
-  completionTokens: number;
-  totalTokens: number;
+  promptTokens?: number | undefined;
+  completionTokens?: number | undefined;
+  totalTokens?: number | undefined;
+}
+
+/** The total as given, or else the sum of the other two when both are known. */
+export function usageOf(promptTokens: number | undefined, completionTokens: number | undefined, total: unknown): TokenUsage | undefined {
+  const totalTokens = tokenCount(total) ?? (promptTokens !== undefined && completionTokens !== undefined ? promptTokens + completionTokens : undefined);
+  if (promptTokens === undefined && completionTokens === undefined && totalTokens === undefined) return undefined;
+  return { promptTokens, completionTokens, totalTokens };
 }
 
 /** A provider's token count, when it is one (a whole number, not negative); otherwise undefined. */

@@ -18,6 +18,8 @@ export interface Spawned {
   child: ChildProcess;
   output(): string;
   exited: Promise<number | null>;
+  /** Kills whatever of the process and its children is still running (for finally blocks). */
+  stop(): void;
 }
 
 export function spawnNode(args: string[], env: Record<string, string>, cwd = process.cwd()): Spawned {
@@ -31,12 +33,21 @@ export function spawnProcess(command: string, args: string[], env: Record<string
     // The Node running the tests comes first, so a script's `node` is the same one.
     env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so stop() reaches a grandchild (npm's shell's Node) too.
+    detached: true,
   });
   let output = '';
   child.stdout?.on('data', (chunk) => (output += String(chunk)));
   child.stderr?.on('data', (chunk) => (output += String(chunk)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  const stop = () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  return { child, output: () => output, exited, stop };
 }
 
 /** Polls url until it answers 200; returns the milliseconds it took. */

@@ -134,7 +134,8 @@ describe('streamed chat completions', () => {
       const waited = performance.now() - started;
       expect(response.headers.get('x-llm-provider')).toBe('groq');
       expect(waited).toBeGreaterThanOrEqual(290);
-      expect(waited).toBeLessThan(1000);
+      // Groq answered (the header), so the first-token timer, not the 1.5 s budget, ended Gemini's turn.
+      expect(waited).toBeLessThan(1500);
       expect((await drain(stream)).text).toBe(GROQ_ANSWER);
       await expect.poll(() => gateway.fakes.gemini.abortedRequests).toBe(1);
     });
@@ -175,7 +176,7 @@ describe('streamed chat completions', () => {
       const error = await client.chat.completions.create(STREAM).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.APIError);
       expect(error).toMatchObject({ status: 504, code: 'upstream_timeout' });
-      expect(performance.now() - started).toBeLessThan(1500 + 300);
+      expect(performance.now() - started).toBeLessThan(1500 + 1500);
     });
 
     it('an exact model that fails before the first token is an error, never another provider', async () => {
@@ -237,7 +238,7 @@ describe('streamed chat completions', () => {
     );
 
     it('a provider that stalls between chunks gets PROVIDER_TIMEOUT_MS, then the stream ends with a timeout error event', async () => {
-      gateway.fakes.gemini.setDefault({ kind: 'trickle', delayMs: 1000 });
+      gateway.fakes.gemini.setDefault({ kind: 'trickle', delayMs: 4000 });
       const started = performance.now();
       const response = await post(gateway, '/chat/completions', STREAM);
       const events = sseEvents(await response.text());
@@ -246,7 +247,8 @@ describe('streamed chat completions', () => {
       expect(events.at(-1)).toMatchObject({ error: { code: 'upstream_timeout', type: 'service_unavailable_error' } });
       expect(events).not.toContain('[DONE]');
       expect(elapsed).toBeGreaterThanOrEqual(390);
-      expect(elapsed).toBeLessThan(1000);
+      // Well before the next chunk would have come.
+      expect(elapsed).toBeLessThan(3000);
       await expect.poll(() => gateway.fakes.gemini.abortedRequests).toBe(1);
     });
 
@@ -279,8 +281,9 @@ describe('streamed chat completions', () => {
           if (text !== '') break;
         }
         const left = performance.now();
-        await expect.poll(() => local.fakes.gemini.abortedRequests, { timeout: 1000, interval: 20 }).toBe(1);
-        expect(performance.now() - left).toBeLessThan(500);
+        await expect.poll(() => local.fakes.gemini.abortedRequests, { timeout: 1200, interval: 20 }).toBe(1);
+        // Before the next chunk (1.5 s on), which is what would end it without a direct cancel.
+        expect(performance.now() - left).toBeLessThan(1200);
         expect(local.fakes.gemini.requests).toHaveLength(1);
         await expect
           .poll(() => local.logs.some((line) => line.msg === 'client disconnected during the stream' && line.provider === 'gemini'))

@@ -336,7 +336,8 @@ describe('Gemini adapter: signals', () => {
     const started = Date.now();
     const error = await failure(gemini.complete(ask('hi'), controller.signal));
     expect(error.kind).toBe('timeout');
-    expect(Date.now() - started).toBeLessThan(300);
+    // The signal, not the hang (which never ends), ended the call.
+    expect(Date.now() - started).toBeLessThan(5_000);
     await eventually(() => fake.abortedRequests === 1);
   });
 

@@ -191,7 +191,7 @@ describe('groq adapter: failures', () => {
     fake.enqueue({ kind: 'rate_limited', retryAfterSeconds: 120 });
     const started = performance.now();
     const error = await failure(groq.complete(REQUEST, live()));
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(10_000);
     expect(error).toMatchObject({ kind: 'rate_limited', status: 429, retryAfterMs: 120_000, retryable: false });
     expect(fake.requests).toHaveLength(1);
   });
@@ -236,7 +236,7 @@ describe('groq adapter: failures', () => {
     setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), 100);
     const started = performance.now();
     const error = await failure(groq.complete(REQUEST, controller.signal));
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(10_000);
     expect(error.kind).toBe('timeout');
     await expect.poll(() => fake.abortedRequests, { timeout: 1000, interval: 10 }).toBe(1);
   });
