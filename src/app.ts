@@ -19,6 +19,18 @@ import queryRoute from './routes/query.ts';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
+const pathOf = (url: string): string => {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+};
+
+/** How many Host lines a request carried (rawHeaders alternates names and values). */
+function hostLines(rawHeaders: string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.length === 4 && rawHeaders[i]?.toLowerCase() === 'host') count += 1;
+  return count;
+}
+
 export interface AppDeps {
   /** The configured providers in cascade order (see providers/registry.ts). */
   providers: Provider[];
@@ -91,6 +103,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     if (httpVersionMajor === 1 && httpVersionMinor >= 1 && request.headers.host === undefined) {
       return done(new GatewayError('invalid_request', { message: 'An HTTP/1.1 request needs a Host header.' }));
     }
+    // RFC 9112: more than one Host is refused (Node keeps the first and drops the rest silently).
+    if (hostLines(request.raw.rawHeaders) > 1) {
+      return done(new GatewayError('invalid_request', { message: 'A request may carry one Host header only.' }));
+    }
+    // RFC 9112: an HTTP/1.0 message framed by Transfer-Encoding may be misread by a proxy in
+    // between, so its connection ends with it.
+    if (httpVersionMinor === 0 && request.headers['transfer-encoding'] !== undefined) reply.header('connection', 'close');
     done();
   });
   await app.register(errorHandler, { notFoundPerMinute: Math.max(60, config.authFailuresPerMinute) });
@@ -125,7 +144,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     request.log.info(
       {
         method: request.method,
-        url: request.url,
+        // The path only: a client may put a key in the query string, and the log must not keep it.
+        url: pathOf(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         client: request.clientId || undefined,

@@ -195,7 +195,8 @@ function carriesValidKey(apiKeys: string[], authorization: string | undefined): 
   }
   if (authorization === undefined) return false;
   const value = trimOws(authorization);
-  if (!value.startsWith('Bearer ')) return false;
+  // The scheme's name is case-insensitive.
+  if (!/^bearer /i.test(value)) return false;
   const token = value.slice(7).trim();
   return token.length > 0 && CLIENT_KEYS.includes(token);
 }

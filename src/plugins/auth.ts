@@ -27,7 +27,8 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
   if (typeof header === 'string' && header.length > 0) return header;
   const authorization = request.headers.authorization;
-  if (typeof authorization === 'string' && authorization.startsWith('Bearer ')) {
+  // Auth schemes are case-insensitive (RFC 9110).
+  if (typeof authorization === 'string' && /^bearer /i.test(authorization)) {
     const token = authorization.slice(7).trim();
     return token.length > 0 ? token : undefined;
   }
@@ -65,11 +66,13 @@ export default fp<AuthOptions>(
 
     app.decorateRequest('clientId', '');
     // A callback hook: a known key, the usual case, goes on without waiting for a promise.
-    app.addHook('onRequest', (request, _reply, done) => {
+    app.addHook('onRequest', (request, reply, done) => {
       const candidate = presentedKey(request);
       const clientId = candidate === undefined ? undefined : match(candidate);
       if (clientId === undefined) return void refuse(request).catch(done);
       request.clientId = clientId;
+      // An answer for one key is not for a shared cache to hand to anyone else.
+      reply.header('cache-control', 'no-store');
       done();
     });
   },

@@ -55,6 +55,12 @@ export function toGatewayError(error: unknown): GatewayError {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+  // Refused before its body was read (a wrong key, a limit): the rest of it would otherwise be
+  // read, unbounded, to keep the connection, and a slow one could earn a second answer (408).
+  if (!request.raw.complete) reply.header('connection', 'close');
+  reply.header('cache-control', 'no-store');
+  // RFC 9110: a 401 names the scheme to use.
+  if (error.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
   // The route that matched decides, not the raw URL: `/%761/models` and `http://host/v1/models`
   // reach /v1 routes too, and their response schemas accept only OpenAI's shape.
   // An unknown route, or a catch-all such as CORS's preflight ('*'), has no path of its own.

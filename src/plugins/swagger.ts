@@ -37,9 +37,22 @@ export default fp<SwaggerOptions>(
       },
       transform: jsonSchemaTransform,
     });
-    await app.register(swaggerUi, {
-      routePrefix: '/docs',
-      uiConfig: { persistAuthorization: true, tryItOutEnabled: true, displayRequestDuration: true },
+    // In a context of its own, so these headers reach the UI's static files too: the page keeps
+    // the key a user authorizes with (persistAuthorization), so no other site may frame it.
+    await app.register(async function docsPage(docs) {
+      docs.addHook('onRequest', (_request, reply, done) => {
+        reply.headers({
+          'x-frame-options': 'DENY',
+          'content-security-policy': "frame-ancestors 'none'",
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+        });
+        done();
+      });
+      await docs.register(swaggerUi, {
+        routePrefix: '/docs',
+        uiConfig: { persistAuthorization: true, tryItOutEnabled: true, displayRequestDuration: true },
+      });
     });
   },
   { name: 'swagger' },
