@@ -22,7 +22,7 @@ describe('interactive docs and the OpenAPI document', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes.ApiKeyAuth).toEqual({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
     const query = doc.paths['/query'].post;
-    expect(query.security).toEqual([{ ApiKeyAuth: [] }]);
+    expect(query.security).toEqual([{ ApiKeyAuth: [] }, { BearerAuth: [] }]);
     const body = query.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(['prompt']);
     expect(body.additionalProperties).toBe(false);
@@ -33,6 +33,8 @@ describe('interactive docs and the OpenAPI document', () => {
     const ok = query.responses['200'].content['application/json'].schema;
     expect(ok.required).toEqual(expect.arrayContaining(['response', 'provider', 'model', 'latency_ms', 'request_id', 'usage', 'attempts']));
     expect(doc.paths['/health'].get.security).toBeUndefined();
+    // Draining answers /health with 503 shutting_down; the document says so.
+    expect(Object.keys(doc.paths['/health'].get.responses).sort()).toEqual(['200', '503']);
     expect(doc.paths['/']).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { PROVIDER_NAMES, type Config } from '../config.ts';
 import type { ProviderHealth } from '../cascade/provider-health.ts';
 import type { Provider } from '../providers/types.ts';
+import { errorResponseSchema } from '../schemas/error.ts';
 import { healthResponseSchema } from '../schemas/health.ts';
 
 export interface HealthRouteOptions {
@@ -19,7 +20,7 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
   app.get(
     '/health',
     {
-      schema: { tags: ['operations'], summary: 'Liveness and provider readiness', response: { 200: healthResponseSchema } },
+      schema: { tags: ['operations'], summary: 'Liveness and provider readiness', response: { 200: healthResponseSchema, 503: errorResponseSchema.describe('shutting_down: the gateway is draining') } },
     },
     async () => {
       const list = PROVIDER_NAMES.map((name) => {

@@ -31,7 +31,7 @@ const queryRoute: FastifyPluginAsyncZod<QueryRouteOptions> = async (app, { confi
       schema: {
         tags: ['gateway'],
         summary: 'Ask the providers, in cascade order, for one answer',
-        security: [{ ApiKeyAuth: [] }],
+        security: [{ ApiKeyAuth: [] }, { BearerAuth: [] }],
         body: queryBodySchema,
         response: { 200: queryResponseSchema, ...protectedErrorResponses },
       },
