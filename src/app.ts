@@ -85,10 +85,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
-    // A client's keep-alive connection would otherwise outlive the drain by up to 72 s, holding
-    // close() (and the process, until SHUTDOWN_GRACE_MS cuts it off with exit 1). Node reads this
-    // as each response finishes: connections still answering close once they have.
-    app.server.keepAliveTimeout = 1;
     done();
   });
 
@@ -153,7 +149,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       },
       'request completed',
     );
-    // Draining: the connection this answer leaves idle is closed at once (see preClose).
+    // Draining: close() closes the connections idle when it starts; one that goes idle later, as
+    // this answer ends, would otherwise keep close() (and the process, until SHUTDOWN_GRACE_MS
+    // ends it with exit 1) waiting out its 72 s keep-alive. Next turn, once Node counts it idle.
     if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
   app.addHook('onClose', async () => {

@@ -17,8 +17,6 @@ export interface StartOptions {
 /** Why a server cannot listen that the operator can fix: the port is taken or reserved, the host is not this machine's. */
 const LISTEN_FAILURES = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES', 'ENOTFOUND', 'EAI_AGAIN']);
 
-const listen = (app: Awaited<ReturnType<typeof buildApp>>, config: Config) => app.listen({ port: config.port, host: config.host });
-
 export async function startServer(options: StartOptions = {}): Promise<void> {
   dotenv.config({ quiet: true });
   let config: Config;
@@ -56,7 +54,7 @@ export async function startServer(options: StartOptions = {}): Promise<void> {
     logger.flush();
   });
 
-  const address = await listen(app, config).catch(async (error: NodeJS.ErrnoException) => {
+  const address = await app.listen({ port: config.port, host: config.host }).catch(async (error: NodeJS.ErrnoException) => {
     if (!LISTEN_FAILURES.has(error.code ?? '')) throw error;
     // Like a configuration error: one line saying what to change, not a stack trace.
     process.stderr.write(`Cannot listen on ${config.host} port ${config.port} (${error.code}): check HOST and PORT\n`);

@@ -104,7 +104,6 @@ function toData(name: ProviderName, text: string, type: string | undefined): unk
   return { error: (data as { error?: unknown } | null)?.error ?? data };
 }
 
-/** `retry-after-ms` (sent by some OpenAI-style servers) is more precise, so it wins. */
 /** Past this, a 400's body is not looked into. */
 const ERROR_BODY_LIMIT_BYTES = 16 * 1024;
 
@@ -123,6 +122,7 @@ async function namesUnknownModel(body: Readable): Promise<boolean> {
   }
 }
 
+/** `retry-after-ms` (sent by some OpenAI-style servers) is more precise, so it wins. */
 function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
   const ms = headers['retry-after-ms'];
   if (typeof ms === 'string' && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms.trim()));
