@@ -9,12 +9,40 @@ export const REDACTED_PATHS = [
   'headers["x-api-key"]',
   'headers.authorization',
   'headers["x-goog-api-key"]',
-  '*.apiKey',
-  '*.api_key',
-  '*.apiKeys',
   'apiKey',
   'apiKeys',
 ];
+
+const CENSOR = '[redacted]';
+
+/** Fields that hold a secret in any object logged one level down ({ provider: { apiKey } }). */
+const SECRET_FIELDS = ['apiKey', 'api_key', 'apiKeys'];
+
+/**
+ * Censors SECRET_FIELDS in the objects a log line carries. Pino's redaction could do this with
+ * `*.apiKey` paths, but a path that starts with a wildcard runs pino's redactor on every value of
+ * every line (the method, the status...), which re-parses its paths and copies the value each
+ * time: a third of the gateway's allocation per request. Here a line without such a field costs
+ * a look at each of its objects, and nothing is copied.
+ */
+export function censorSecretFields(entry: Record<string, unknown>): Record<string, unknown> {
+  let censored: Record<string, unknown> | undefined;
+  for (const key in entry) {
+    const value = entry[key];
+    if (typeof value !== 'object' || value === null || !SECRET_FIELDS.some((field) => Object.hasOwn(value, field))) continue;
+    // A copy with every property (an Error's message and stack are not enumerable) and its
+    // prototype, so serializers see the same kind of object; the logged object stays as it was.
+    const copy = Object.create(Object.getPrototypeOf(value), Object.getOwnPropertyDescriptors(value)) as Record<string, unknown>;
+    // V8 computes an error's stack for the error itself; on the copy it would read empty.
+    if (value instanceof Error) Object.defineProperty(copy, 'stack', { value: value.stack, writable: true, configurable: true });
+    for (const field of SECRET_FIELDS) {
+      if (Object.hasOwn(copy, field)) Object.defineProperty(copy, field, { value: CENSOR, enumerable: true, writable: true, configurable: true });
+    }
+    censored ??= { ...entry };
+    censored[key] = copy;
+  }
+  return censored ?? entry;
+}
 
 export interface LoggerOptions {
   level: string;
@@ -27,7 +55,8 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): Logger {
   const base = {
     level: options.level,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    redact: { paths: REDACTED_PATHS, censor: CENSOR },
+    formatters: { log: censorSecretFields },
     base: { service: 'secure-llm-router' },
   };
   if (options.destination) return pino(base, options.destination);
