@@ -7,6 +7,9 @@ import type { BenchProvider } from './processes.ts';
 export const VARIANTS = ['framework', 'sdk-in-memory', 'sdk-fetch', 'undici', 'http'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
+export const ROUTES = ['query', 'chat'] as const;
+export type BenchRoute = (typeof ROUTES)[number];
+
 export interface BenchOptions {
   quick: boolean;
   /** Seconds per round per target. */
@@ -18,6 +21,8 @@ export interface BenchOptions {
   /** Fake upstream delay before answering, in ms. */
   delayMs: number;
   provider: BenchProvider;
+  /** The gateway route the load rounds call: POST /query, or POST /v1/chat/completions (not streamed). */
+  route: BenchRoute;
   targets: Array<'direct' | 'proxy' | 'gateway'>;
   /** Streamed requests per target; 0 skips the streaming measurement. */
   streamRequests: number;
@@ -47,6 +52,8 @@ export const USAGE = `npm run bench -- [flags]       (each flag also reads from 
   --delay <ms>            BENCH_DELAY_MS         fake upstream delay before answering (default 0)
   --provider <name>       BENCH_PROVIDER         openrouter or groq (Chat Completions), or gemini
                                                  (default openrouter)
+  --route <name>          BENCH_ROUTE            the gateway route under load: query (POST /query) or chat
+                                                 (POST /v1/chat/completions, not streamed) (default query)
   --targets <list>        BENCH_TARGETS          any of direct,proxy,gateway (default all)
   --stream-requests <n>   BENCH_STREAM_REQUESTS  streamed requests per target, 0 to skip (default 200; quick 50)
   --stream-warmup <n>     BENCH_STREAM_WARMUP    unmeasured streams per target first, 25 at a time, so V8 has optimised
@@ -95,6 +102,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       warmup: { type: 'string' },
       delay: { type: 'string' },
       provider: { type: 'string' },
+      route: { type: 'string' },
       targets: { type: 'string' },
       'stream-requests': { type: 'string' },
       'stream-warmup': { type: 'string' },
@@ -120,6 +128,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
   if (provider !== 'openrouter' && provider !== 'groq' && provider !== 'gemini') {
     throw new Error(`provider must be openrouter, groq or gemini, got "${provider}"`);
   }
+  const route = values.route ?? env.BENCH_ROUTE ?? 'query';
+  if (!(ROUTES as readonly string[]).includes(route)) throw new Error(`route must be one of ${ROUTES.join(', ')}, got "${route}"`);
   const targets = (values.targets ?? env.BENCH_TARGETS ?? TARGETS.join(','))
     .split(',')
     .map((part) => part.trim())
@@ -138,6 +148,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     warmup: number('warmup', values.warmup ?? env.BENCH_WARMUP, quick ? 0.5 : 1, 0),
     delayMs: number('delay', values.delay ?? env.BENCH_DELAY_MS, 0, 0),
     provider,
+    route: route as BenchRoute,
     targets: targets as BenchOptions['targets'],
     streamRequests: Math.round(number('stream-requests', values['stream-requests'] ?? env.BENCH_STREAM_REQUESTS, quick ? 50 : 200, 0)),
     streamWarmup: Math.round(number('stream-warmup', values['stream-warmup'] ?? env.BENCH_STREAM_WARMUP, quick ? 500 : 3000, 0)),

@@ -79,7 +79,7 @@ if (loadBefore[0] !== undefined && loadBefore[0] > cpus().length * 0.25) {
 }
 log(
   `plan: ${options.rounds} rounds × ${options.duration} s per target at ${options.connections.join(', ')} connections, ` +
-    `upstream delay ${options.delayMs} ms, provider ${options.provider}, about ${Math.round(plannedSeconds / 60)} min`,
+    `upstream delay ${options.delayMs} ms, provider ${options.provider}, gateway route ${options.route === 'chat' ? 'POST /v1/chat/completions' : 'POST /query'}, about ${Math.round(plannedSeconds / 60)} min`,
 );
 
 const fake = await startFake({ delayMs: options.delayMs, streamChunks: 8, streamGapMs: options.streamGapMs });
@@ -132,11 +132,15 @@ if (options.targets.includes('direct')) {
   targets.push({ name: 'direct', url: `${fake.url}${path}`, headers: upstreamHeaders, body: upstreamBody });
 }
 if (proxy) targets.push({ name: 'proxy', url: `${proxy.url}${path}`, headers: upstreamHeaders, body: upstreamBody, pid: proxy.pid });
-const queryBody = JSON.stringify({ prompt: PROMPT, max_tokens: 256, temperature: 0.7 });
+// The same question on the route under load; "auto" lets the gateway's cascade pick the provider.
+const callerRoute =
+  options.route === 'chat'
+    ? { path: '/v1/chat/completions', body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: PROMPT }], max_tokens: 256, temperature: 0.7 }) }
+    : { path: '/query', body: JSON.stringify({ prompt: PROMPT, max_tokens: 256, temperature: 0.7 }) };
 const callerHeaders = { 'content-type': 'application/json', 'x-api-key': BENCH_KEY };
 for (const server of [baseline, gateway]) {
   if (!server) continue;
-  targets.push({ name: server === gateway ? 'gateway' : 'baseline', url: `${server.url}/query`, headers: callerHeaders, body: queryBody, pid: server.pid });
+  targets.push({ name: server === gateway ? 'gateway' : 'baseline', url: `${server.url}${callerRoute.path}`, headers: callerHeaders, body: callerRoute.body, pid: server.pid });
 }
 
 // Every target must answer correctly before its speed means anything.
