@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { ProviderHealth } from './cascade/provider-health.ts';
 import auth from './plugins/auth.ts';
-import { clientErrorHandler, expectationFailedHandler } from './plugins/client-error.ts';
+import { clientErrorHandler, continueWhenBodyRead, expectationFailedHandler } from './plugins/client-error.ts';
 import errorHandler, { frameworkErrorHandler } from './plugins/error-handler.ts';
 import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
@@ -68,6 +68,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   app.server.headersTimeout = 15_000;
   app.server.on('checkExpectation', expectationFailedHandler.bind(app));
+  app.server.on('checkContinue', continueWhenBodyRead);
   // Only JSON bodies: without this, Fastify would parse text/plain too and answer 400, not 415.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);

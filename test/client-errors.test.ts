@@ -58,6 +58,38 @@ describe('requests refused before routing', () => {
     expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
   });
 
+  it('sends 100 Continue only once the key and the limit have passed, so a refused upload is never sent', async () => {
+    const body = JSON.stringify({ prompt: 'hello' });
+    const head = (key: string) =>
+      `POST /query HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`;
+
+    // A wrong key: the final answer comes with the body unsent, and no 100 before it.
+    const refused = await rawExchange(gateway.url, Buffer.from(head('not-the-key')));
+    expect(refused).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
+    expect(refused).not.toContain('100 Continue');
+    expect(parse(refused).body.error.code).toBe('unauthorized');
+
+    // The right key: the headers alone bring the 100; the body, sent only then, is answered.
+    const url = new URL(gateway.url);
+    const client = connect(Number(url.port), url.hostname);
+    let received = '';
+    client.setEncoding('latin1').on('data', (text: string) => (received += text));
+    await once(client, 'connect');
+    client.write(head(KEY));
+    await expect.poll(() => received, { timeout: 5000 }).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    // Not end(): a half-closed connection is one whose caller left.
+    client.write(body);
+    await once(client, 'close');
+    const answer = parseRawAnswer(received.slice('HTTP/1.1 100 Continue\r\n\r\n'.length));
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ response: expect.any(String), request_id: answer.headers['x-request-id'] });
+
+    // A request whose body is never read (a GET) gets no 100 at all.
+    const health = await rawExchange(gateway.url, Buffer.from('GET /health HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n'));
+    expect(health).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(health).not.toContain('100 Continue');
+  });
+
   it('answers a request that did not arrive in time with 408 request_timeout', async () => {
     // Node raises this from its connection-checking timer (every second here) once the 15 s
     // headersTimeout has passed; the test raises the same event on the same socket rather than wait.

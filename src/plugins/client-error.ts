@@ -2,8 +2,9 @@
 // section over 16 KiB, a request that took too long to arrive). They get the documented error body
 // with a fresh request id, like every other error, and the connection is closed: after a parse
 // error nothing more on it can be trusted.
+// Also the answers to an `Expect` header, which Node gives before Fastify sees the request.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { errorBody, GatewayError, type ErrorCode } from '../errors.ts';
@@ -55,4 +56,20 @@ export function expectationFailedHandler(this: FastifyInstance, req: IncomingMes
     connection: 'close',
   });
   res.end(body);
+}
+
+/**
+ * The server's 'checkContinue' listener. Node would answer `Expect: 100-continue` with
+ * 100 Continue as soon as the headers arrive, inviting a client with a wrong key, or over its
+ * limit, to upload its whole body before the refusal. Here the request goes to Fastify at once
+ * and the 100 goes out when the body is first read: after the key, the limit and the route have
+ * passed. A request refused before that gets its final answer with the body still unsent.
+ */
+export function continueWhenBodyRead(this: Server, req: IncomingMessage, res: ServerResponse): void {
+  // Reading the body resumes the stream; so does Node discarding it after a refusal, when the
+  // final answer is already out and no 100 may follow it.
+  req.once('resume', () => {
+    if (!res.headersSent && !res.writableEnded && !res.destroyed) res.writeContinue();
+  });
+  this.emit('request', req, res);
 }
