@@ -32,13 +32,14 @@ describe('the logger', () => {
     const { logger, lines, entries } = capture();
     const provider = { name: 'groq', apiKey: 'gsk-secret-1', api_key: 'gsk-secret-2', model: 'llama' };
     const config = { apiKeys: ['client-secret-1'], port: 7860 };
-    logger.info({ provider, config, apiKey: 'top-secret-1', status: 200, method: 'POST' }, 'line');
+    logger.info({ provider, config, apiKey: 'top-secret-1', api_key: 'top-secret-2', status: 200, method: 'POST' }, 'line');
 
     expect(lines.join('')).not.toMatch(/secret/);
     expect(entries()[0]).toMatchObject({
       provider: { name: 'groq', apiKey: '[redacted]', api_key: '[redacted]', model: 'llama' },
       config: { apiKeys: '[redacted]', port: 7860 },
       apiKey: '[redacted]',
+      api_key: '[redacted]',
       status: 200,
       method: 'POST',
       msg: 'line',
