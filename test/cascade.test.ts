@@ -172,11 +172,31 @@ describe('the provider cascade', () => {
     expect(outcomes(body.attempts)).toEqual(['openrouter:bad_response', 'gemini:ok']);
   });
 
-  it("treats Gemini's blocked prompt as a failure", async () => {
+  it("treats Gemini's empty answer as a failure", async () => {
     gateway = await startGateway({ MAX_RETRIES: '0' });
     gateway.fakes.gemini.setDefault({ kind: 'bad_response' });
-    const body = await answer(await query(gateway, { prompt: 'blocked' }));
+    const body = await answer(await query(gateway, { prompt: 'empty' }));
     expect(outcomes(body.attempts)).toEqual(['gemini:bad_response', 'groq:ok']);
+  });
+
+  it('moves past a prompt a provider will not answer without a retry or a mark against it', async () => {
+    gateway = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '2' });
+    gateway.fakes.gemini.setDefault({ kind: 'blocked' });
+    for (const prompt of ['blocked 1', 'blocked 2', 'blocked 3']) {
+      const body = await answer(await query(gateway, { prompt }));
+      expect(outcomes(body.attempts)).toEqual(['gemini:rejected', 'groq:ok']);
+    }
+    // Three in a row, past the threshold of two, and Gemini is still asked: the prompts were the cause.
+    expect(gateway.fakes.gemini.requests).toHaveLength(3);
+    const health = await json(fetch(`${gateway.url}/health`));
+    expect(health.providers.find((p: { name: string }) => p.name === 'gemini')).toMatchObject({ state: 'ready' });
+
+    // When every provider will not answer, the caller hears that the request is the problem.
+    gateway.fakes.groq.setDefault({ kind: 'blocked' });
+    gateway.fakes.openrouter.setDefault({ kind: 'blocked' });
+    const refused = await query(gateway, { prompt: 'blocked everywhere' });
+    expect(refused.status).toBe(400);
+    expect((await errorOf(refused)).code).toBe('invalid_request');
   });
 
   it('cools a provider down when its key is rejected, logs it loudly and goes on', async () => {

@@ -72,7 +72,7 @@ const FAILURES: FaultKindEntry[] = [
   { weight: 2, class: 'retryable', make: (r) => ({ kind: 'error', status: pick(r, [500, 502, 503, 504]) }) },
   { weight: 1, class: 'retryable', make: () => ({ kind: 'reset' }) },
   { weight: 1, class: 'retryable', make: () => ({ kind: 'malformed' }) },
-  // Gemini's blocked prompt, Groq's empty choices, OpenRouter's error inside a 200.
+  // Gemini's empty candidate list, Groq's empty choices, OpenRouter's error inside a 200.
   { weight: 1, class: 'retryable', make: () => ({ kind: 'bad_response' }) },
   { weight: 1, class: 'retryable', make: () => ({ kind: 'stream_cut', afterChunks: 2 }) },
   { weight: 1, class: 'rate_limited', make: () => ({ kind: 'rate_limited', retryAfterSeconds: RETRY_AFTER_SECONDS }) },

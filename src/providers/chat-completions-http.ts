@@ -62,9 +62,17 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
   async function post(body: object, headers: typeof common, signal: AbortSignal): Promise<UpstreamAnswer> {
     const answer = await pool.post(path, headers, JSON.stringify(body), signal);
     if (answer.status >= 200 && answer.status < 300) return answer;
-    // OpenRouter answers an unknown model with a 400, like a bad request; only its body tells.
-    if (answer.status === 400 && (await namesUnknownModel(answer.body))) {
-      throw new ProviderError(name, 'misconfigured', `${name} does not know the model (HTTP 400)`, { status: 400, modelNotFound: true });
+    // A 400 for a model the provider does not know (OpenRouter) or has retired (Groq), and a 403
+    // for a prompt a moderation check flagged (OpenRouter), look like other 400s and 403s: only
+    // their bodies tell.
+    if (answer.status === 400 || answer.status === 403) {
+      const error = await readErrorBody(answer.body);
+      if (answer.status === 400 && namesUnknownModel(error)) {
+        throw new ProviderError(name, 'misconfigured', `${name} does not know the model (HTTP 400)`, { status: 400, modelNotFound: true });
+      }
+      if (answer.status === 403 && flagsModeration(error)) {
+        throw new ProviderError(name, 'rejected', `${name} flagged the request in moderation (HTTP 403)`, { status: 403 });
+      }
     }
     // Otherwise the error body is not read: upstream messages can quote the key, and the status says enough.
     discard(answer.body);
@@ -104,22 +112,45 @@ function toData(name: ProviderName, text: string, type: string | undefined): unk
   return { error: (data as { error?: unknown } | null)?.error ?? data };
 }
 
-/** Past this, a 400's body is not looked into. */
+/** Past this, an error body is not looked into. */
 const ERROR_BODY_LIMIT_BYTES = 16 * 1024;
 
-/**
- * Whether a 400's body is OpenRouter's "no such model" (its availability code, or the message it
- * sends for a model id it does not know). Only tested, never repeated: the text may quote the request.
- */
-async function namesUnknownModel(body: Readable): Promise<boolean> {
+interface WireError {
+  message?: unknown;
+  code?: unknown;
+  availability?: { code?: unknown };
+  metadata?: { reasons?: unknown; flagged_input?: unknown; error_type?: unknown };
+}
+
+/** The `error` object of a 400's or 403's body, when it is small JSON; never repeated, it may quote the request. */
+async function readErrorBody(body: Readable): Promise<WireError | undefined> {
   const bytes = await readAll(body, ERROR_BODY_LIMIT_BYTES).catch(() => undefined);
-  if (bytes === undefined) return false;
+  if (bytes === undefined) return undefined;
   try {
-    const error = (JSON.parse(utf8Text(bytes)) as { error?: { message?: unknown; code?: unknown; availability?: { code?: unknown } } } | null)?.error;
-    return error?.availability?.code === 'model_not_found' || error?.code === 'model_not_found' || (typeof error?.message === 'string' && /\bis not a valid model id\b/i.test(error.message));
+    const error = (JSON.parse(utf8Text(bytes)) as { error?: unknown } | null)?.error;
+    return typeof error === 'object' && error !== null ? (error as WireError) : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** Model ids retired or unknown: OpenRouter's availability codes and message, Groq's codes. */
+const UNKNOWN_MODEL_CODES = new Set(['model_not_found', 'model_decommissioned', 'model_deprecated']);
+
+function namesUnknownModel(error: WireError | undefined): boolean {
+  if (error === undefined) return false;
+  return (
+    UNKNOWN_MODEL_CODES.has(error.availability?.code as string) ||
+    UNKNOWN_MODEL_CODES.has(error.code as string) ||
+    (typeof error.message === 'string' && /\bis not a valid model id\b/i.test(error.message))
+  );
+}
+
+/** OpenRouter's 403 for flagged input: its moderation metadata, or a content-policy error type. */
+function flagsModeration(error: WireError | undefined): boolean {
+  const metadata = error?.metadata;
+  if (typeof metadata !== 'object' || metadata === null) return false;
+  return Array.isArray(metadata.reasons) || metadata.flagged_input !== undefined || metadata.error_type === 'content_policy_violation';
 }
 
 /** `retry-after-ms` (sent by some OpenAI-style servers) is more precise, so it wins. */

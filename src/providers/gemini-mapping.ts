@@ -135,11 +135,19 @@ export function mapFinishReason(reason: string | undefined): FinishReason {
   return reason !== undefined && FILTERED.has(reason) ? 'content_filter' : 'other';
 }
 
+/** A prompt Gemini will not answer: the request's doing, so no retry and no mark against Gemini. */
 export function blockedPrompt(blockReason: string): ProviderError {
-  return new ProviderError('gemini', 'bad_response', `Gemini blocked the prompt (${blockReason})`);
+  return new ProviderError('gemini', 'rejected', `Gemini blocked the prompt (${blockReason})`);
 }
 
+/**
+ * An answer with no text. Withheld by a filter, or cut by the token limit before any text came
+ * (a thinking model can spend a small max_tokens on thought alone), it is the request's doing and
+ * another provider may answer it; for no reason given, it is Gemini's failure.
+ */
 export function noText(finishReason: string | undefined): ProviderError {
   const reason = finishReason ?? 'none';
-  return new ProviderError('gemini', 'bad_response', `Gemini returned no text (finish reason ${reason})`);
+  const mapped = mapFinishReason(finishReason);
+  const kind = mapped === 'content_filter' || mapped === 'length' ? 'rejected' : 'bad_response';
+  return new ProviderError('gemini', kind, `Gemini returned no text (finish reason ${reason})`);
 }

@@ -104,16 +104,15 @@ export function readCompletion(name: ProviderName, body: unknown, requestedModel
   }
   const { error, choices, model, usage } = body as WireBody;
   const choice = choices?.[0];
-  // OpenRouter reports some upstream failures as a 200 whose body (or choice) holds an error.
-  if (error != null || choice?.error != null) {
-    throw new ProviderError(name, 'bad_response', `${name} returned an error inside a 200 response`, {
-      cause: error ?? choice?.error,
-    });
+  // OpenRouter reports some upstream failures as a 200 whose body (or choice) holds an error, or
+  // whose choice ended with finish_reason "error" after part of the answer: read as the stream
+  // reader reads them, a 429 among them as a rate limit.
+  if (error != null || choice?.error != null || choice?.finish_reason === 'error') {
+    const kind = errorCode(error ?? choice?.error) === 429 ? 'rate_limited' : 'bad_response';
+    throw new ProviderError(name, kind, `${name} returned an error inside a 200 response`, { cause: error ?? choice?.error });
   }
   const text = choice?.message?.content;
-  if (typeof text !== 'string' || text === '') {
-    throw new ProviderError(name, 'bad_response', `${name} returned no answer`);
-  }
+  if (typeof text !== 'string' || text === '') throw noAnswer(name, choice?.finish_reason);
   return {
     text,
     model: typeof model === 'string' && model !== '' ? model : requestedModel,
@@ -169,13 +168,23 @@ export class ChatStreamReader implements ChunkReader<CompletionChunk> {
     // A stream cut by the signal must not pass for a finished one.
     if (this.#signal.aborted) throw abortError(name, this.#signal, undefined);
     if (this.#finishReason === undefined) throw new ProviderError(name, 'bad_response', `${name} stream ended before the answer was complete`);
-    if (!this.#answered) throw new ProviderError(name, 'bad_response', `${name} returned no answer`);
+    if (!this.#answered) throw noAnswer(name, this.#finishReason);
     return { text: '', model: this.#model, finishReason: this.#finishReason, usage: this.#usage };
   }
 
   fail(error: unknown): ProviderError {
     return toProviderError(this.#name, error, this.#signal);
   }
+}
+
+/**
+ * An answer with no text. Withheld by a filter, or cut by the token limit before any text came,
+ * it is the request's doing and another provider may answer it; otherwise the provider failed.
+ */
+function noAnswer(name: ProviderName, finishReason: string | null | undefined): ProviderError {
+  const reason = toFinishReason(finishReason);
+  const kind = reason === 'content_filter' || reason === 'length' ? 'rejected' : 'bad_response';
+  return new ProviderError(name, kind, `${name} returned no answer (finish reason ${finishReason ?? 'none'})`);
 }
 
 function toFinishReason(reason: string | null | undefined): FinishReason {

@@ -9,9 +9,12 @@ export type ProviderErrorKind =
   | 'timeout'
   /** Connection failure, reset or 5xx: worth one more try after a backoff. */
   | 'unavailable'
-  /** 200 whose body is not an answer (malformed JSON, error inside a 200, blocked prompt, empty). */
+  /** 200 whose body is not an answer (malformed JSON, error inside a 200, empty for no given reason). */
   | 'bad_response'
-  /** The provider refused this request (400, 413, 422): another provider may accept it. */
+  /**
+   * The provider refused this request (400, 413, 422), or would not answer it (a blocked prompt,
+   * an answer withheld by a filter or cut by max_tokens before any text): another provider may.
+   */
   | 'rejected'
   /**
    * Bad provider key, unknown model, no credits (401, 402, 403, 404), or an answer that is no

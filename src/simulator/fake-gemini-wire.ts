@@ -106,6 +106,11 @@ export function contentResponse(model: string, text: string, finishReason?: stri
   };
 }
 
+/** A failure in disguise: HTTP 200 with an empty candidate list and no reason given. */
+export function emptyResponse(model: string, promptTokens: number): unknown {
+  return { candidates: [], usageMetadata: { promptTokenCount: promptTokens, totalTokenCount: promptTokens }, modelVersion: model };
+}
+
 /** A blocked prompt: HTTP 200, no candidates, only promptFeedback. */
 export function blockedResponse(model: string, promptTokens: number): unknown {
   return {

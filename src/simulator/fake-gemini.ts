@@ -16,6 +16,7 @@ import {
   blockedResponse,
   contentResponse,
   embeddingValues,
+  emptyResponse,
   isEmbeddingModel,
   modelNotFoundBody,
   modelResource,
@@ -93,11 +94,12 @@ function answeredByFault(ctx: FakeContext, model: string): boolean {
   return true;
 }
 
-/** A one-shot JSON answer, or the fault's broken variant of it. */
-async function answer(ctx: FakeContext, body: unknown, disguisedFailure: unknown): Promise<void> {
+/** A one-shot JSON answer, or the fault's broken variant of it (`blocked` for a refusal to answer). */
+async function answer(ctx: FakeContext, body: unknown, disguisedFailure: unknown, blocked: unknown = disguisedFailure): Promise<void> {
   const { fault, res } = ctx;
   if (fault.kind === 'stream_cut') return sendJson(res, 500, statusBody(500));
   if (fault.kind === 'bad_response') return sendJson(res, 200, disguisedFailure);
+  if (fault.kind === 'blocked') return sendJson(res, 200, blocked);
   if (fault.kind === 'malformed') {
     const truncated = JSON.stringify(body).slice(0, 40);
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
@@ -137,7 +139,7 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   }
   const tokens = usage(prompt.promptTokens, countTokens(text));
   if (!stream) {
-    return answer(ctx, contentResponse(model, text, finishReason, tokens), blockedResponse(model, prompt.promptTokens));
+    return answer(ctx, contentResponse(model, text, finishReason, tokens), emptyResponse(model, prompt.promptTokens), blockedResponse(model, prompt.promptTokens));
   }
 
   const { fault, res } = ctx;
@@ -151,6 +153,8 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   );
 
   if (fault.kind === 'bad_response') {
+    send(emptyResponse(model, prompt.promptTokens));
+  } else if (fault.kind === 'blocked') {
     send(blockedResponse(model, prompt.promptTokens));
   } else if (fault.kind === 'malformed') {
     send(events[0]);

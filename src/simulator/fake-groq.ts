@@ -9,6 +9,7 @@ import {
   chunkChoice,
   completionBody,
   draftAnswer,
+  withheld,
   randomId,
   readChatRequest,
   sendBrokenJson,
@@ -79,7 +80,8 @@ async function chat(ctx: FakeContext, models: string[], headers: Headers): Promi
   if (failWithStatus(ctx, request.model, request.stream, headers)) return;
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
-  const draft = draftAnswer('groq', request.model, request);
+  const answer = draftAnswer('groq', request.model, request);
+  const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   if (request.stream) return streamAnswer(ctx, request, draft, headers);
   if (fault.kind === 'malformed') return sendBrokenJson(res, headers);
 

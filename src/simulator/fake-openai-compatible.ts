@@ -37,9 +37,14 @@ function isMessage(value: unknown): value is { role: string; content: string } {
 
 export interface Draft {
   text: string;
-  finishReason: 'stop' | 'length';
+  finishReason: 'stop' | 'length' | 'content_filter';
   promptTokens: number;
   completionTokens: number;
+}
+
+/** The same answer withheld by a content filter: no text, finish reason content_filter. */
+export function withheld(draft: Draft): Draft {
+  return { ...draft, text: '', finishReason: 'content_filter', completionTokens: 0 };
 }
 
 /** The simulated answer, cut to max_tokens (roughly: four characters a token) like a real model. */

@@ -9,6 +9,7 @@ import {
   chunkChoice,
   completionBody,
   draftAnswer,
+  withheld,
   randomId,
   readChatRequest,
   sendBrokenJson,
@@ -111,7 +112,8 @@ async function chat(ctx: FakeContext, models: string[]): Promise<void> {
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
   const model = servedModel(request.model, models);
-  const draft = draftAnswer('openrouter', model, request);
+  const answer = draftAnswer('openrouter', model, request);
+  const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   const id = randomId('gen-');
   const headers = { 'x-generation-id': id };
   if (request.stream) return streamAnswer(ctx, model, draft, id);

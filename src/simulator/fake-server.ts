@@ -19,8 +19,10 @@ export type FaultKind =
   | 'reset'
   /** 200 with a body that is not valid for the protocol (broken JSON, broken SSE). */
   | 'malformed'
-  /** 200 that is a failure in disguise: blocked prompt, error inside a 200, empty answer. */
+  /** 200 that is a failure in disguise: no candidates, error inside a 200, no choices. */
   | 'bad_response'
+  /** 200 in which the provider will not answer: a blocked prompt, an answer withheld by a filter. */
+  | 'blocked'
   /** A stream that sends `afterChunks` chunks, then fails mid-way. */
   | 'stream_cut'
   /** A normal answer whose chunks arrive `delayMs` apart. */

@@ -13,7 +13,8 @@ const PLANS: Record<string, Fault> = {
   ratelimited: { kind: 'rate_limited', retryAfterSeconds: 30 },
   unauthorized: { kind: 'unauthorized' },
   malformed: { kind: 'malformed' },
-  blocked: { kind: 'bad_response' },
+  blocked: { kind: 'blocked' },
+  empty: { kind: 'bad_response' },
   trickle: { kind: 'trickle', delayMs: 150 },
 };
 

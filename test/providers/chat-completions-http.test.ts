@@ -97,6 +97,61 @@ describe('chat completions wire: answers', () => {
   });
 });
 
+describe('chat completions wire: what a 200 or an error body means', () => {
+  const json = (status: number, body: unknown) => (_req: unknown, res: ServerResponse) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const choice = (message: object, finishReason: string | null) => ({ model: MODEL, choices: [{ index: 0, message, finish_reason: finishReason }] });
+
+  it('fails a whole answer whose choice ended with finish_reason "error", keeping none of its part', async () => {
+    upstream.handler = json(200, choice({ role: 'assistant', content: 'The answer is' }, 'error'));
+    expect(await failure(provider.complete(REQUEST, live()))).toMatchObject({ kind: 'bad_response', retryable: true });
+  });
+
+  it('reads a 429 inside a 200 as a rate limit, like the stream reader does', async () => {
+    upstream.handler = json(200, { error: { code: 429, message: 'Rate limit exceeded', metadata: { error_type: 'rate_limit_exceeded' } }, user_id: 'u' });
+    expect(await failure(provider.complete(REQUEST, live()))).toMatchObject({ kind: 'rate_limited', retryable: false });
+  });
+
+  it.each([
+    ['withheld by a filter', { role: 'assistant', content: '' }, 'content_filter'],
+    ['cut by max_tokens before any text', { role: 'assistant', content: null }, 'length'],
+  ])('treats an answer %s as the request refused, not a failure of the provider', async (_name, message, finishReason) => {
+    upstream.handler = json(200, choice(message, finishReason));
+    expect(await failure(provider.complete(REQUEST, live()))).toMatchObject({ kind: 'rejected', retryable: false });
+  });
+
+  it('treats an answer with no text and no reason as a failure of the provider', async () => {
+    upstream.handler = json(200, choice({ role: 'assistant', content: '' }, 'stop'));
+    expect(await failure(provider.complete(REQUEST, live()))).toMatchObject({ kind: 'bad_response', retryable: true });
+  });
+
+  it('treats a stream that ends with content_filter before any text as the request refused', async () => {
+    upstream.handler = (_req, res) => {
+      sse(res);
+      res.end(event(chunk('')) + event(chunk('', 'content_filter')) + event('[DONE]'));
+    };
+    expect(await failure(collect(provider.stream(REQUEST, live())))).toMatchObject({ kind: 'rejected' });
+  });
+
+  it.each([
+    ['Groq: a retired model', { error: { message: 'The model `llama3-70b-8192` has been decommissioned', type: 'invalid_request_error', code: 'model_decommissioned' } }],
+    ['OpenRouter: a deprecated model', { error: { message: 'gone', availability: { code: 'model_deprecated' } } }],
+  ])('maps a 400 for %s to misconfigured, as a model it does not know', async (_name, body) => {
+    upstream.handler = json(400, body);
+    expect(await failure(provider.complete(REQUEST, live()))).toMatchObject({ kind: 'misconfigured', status: 400, modelNotFound: true });
+  });
+
+  it("treats OpenRouter's 403 for flagged input as the request refused, and any other 403 as a key problem", async () => {
+    upstream.handler = json(403, { error: { code: 403, message: 'Input was flagged', metadata: { reasons: ['harassment'], flagged_input: 'abc', provider_name: 'x', model_slug: 'y' } } });
+    expect(await failure(provider.complete(REQUEST, live()))).toMatchObject({ kind: 'rejected', status: 403 });
+
+    upstream.handler = json(403, { error: { code: 403, message: 'Key not allowed' } });
+    expect(await failure(provider.complete(REQUEST, live()))).toMatchObject({ kind: 'misconfigured', status: 403 });
+  });
+});
+
 describe('chat completions wire: streams', () => {
   it('ends at [DONE] without waiting for the answer to close, and reuses the connection', async () => {
     const held: ServerResponse[] = [];

@@ -181,7 +181,9 @@ describe('Gemini adapter: failures', () => {
     ['400 API_KEY_INVALID', { kind: 'unauthorized' }, 'misconfigured', 400],
     ['connection reset', { kind: 'reset' }, 'unavailable', undefined],
     ['malformed body', { kind: 'malformed' }, 'bad_response', undefined],
-    ['blocked prompt', { kind: 'bad_response' }, 'bad_response', undefined],
+    ['empty candidate list', { kind: 'bad_response' }, 'bad_response', undefined],
+    // The request's doing: no retry, no mark against Gemini, and another provider may answer it.
+    ['blocked prompt', { kind: 'blocked' }, 'rejected', undefined],
   ];
 
   it.each(cases)('complete: %s', async (_name, fault, kind, status) => {
@@ -271,7 +273,14 @@ describe('Gemini adapter: 200s that are not answers', () => {
     ['a candidate blocked for SAFETY', candidate({ finishReason: 'SAFETY' })],
     ['MAX_TOKENS spent on thinking, no parts', candidate({ content: { role: 'model' }, finishReason: 'MAX_TOKENS' })],
     ['PROHIBITED_CONTENT with empty text', candidate({ content: says(''), finishReason: 'PROHIBITED_CONTENT' })],
+  ])('complete: %s is the request refused, not a failure of Gemini', async (_name, reply) => {
+    body = reply;
+    expect(await failure(raw.complete(ask('hi'), live()))).toMatchObject({ kind: 'rejected', retryable: false });
+  });
+
+  it.each([
     ['no candidates at all', { candidates: [] }],
+    ['a STOP with no text', candidate({ content: says(''), finishReason: 'STOP' })],
   ])('complete: %s is bad_response', async (_name, reply) => {
     body = reply;
     expect((await failure(raw.complete(ask('hi'), live()))).kind).toBe('bad_response');
@@ -321,10 +330,17 @@ describe('Gemini adapter: 200s that are not answers', () => {
   it.each([
     ['an empty body', []],
     ['text but no finish reason', [JSON.stringify(candidate({ content: says('half') }))]],
-    ['a SAFETY stop before any text', [JSON.stringify(candidate({ finishReason: 'SAFETY' }))]],
   ])('stream: %s is bad_response', async (_name, replayed) => {
     events = replayed;
     expect((await failure(collect(raw.stream(ask('hi'), live())))).kind).toBe('bad_response');
+  });
+
+  it.each([
+    ['a SAFETY stop before any text', [JSON.stringify(candidate({ finishReason: 'SAFETY' }))]],
+    ['MAX_TOKENS before any text', [JSON.stringify(candidate({ content: { role: 'model' }, finishReason: 'MAX_TOKENS' }))]],
+  ])('stream: %s is the request refused', async (_name, replayed) => {
+    events = replayed;
+    expect((await failure(collect(raw.stream(ask('hi'), live())))).kind).toBe('rejected');
   });
 });
 
