@@ -34,6 +34,12 @@ export interface CascadeContext {
   attempts: AttemptRecord[];
   /** Set when the caller named one exact model: its own breaker is kept and read, not the provider's. */
   exactModel?: string | undefined;
+  /**
+   * The model whose breaker an attempt on this provider counts against, when not the provider's
+   * chat model (embeddings: the provider's embedding model, which has quotas of its own), when
+   * the caller named no exact model.
+   */
+  healthModel?: ((provider: Provider) => string | undefined) | undefined;
 }
 
 export interface CascadeResult<T> {
@@ -54,9 +60,9 @@ export async function runCascade<T>(
   settings: CascadeSettings,
   context: CascadeContext,
 ): Promise<CascadeResult<T>> {
-  const { deadline, health, log, attempts, exactModel } = context;
+  const { deadline, health, log, attempts, exactModel, healthModel } = context;
   const elapsed = (since: number) => Math.round(performance.now() - since);
-  const key = (p: Provider): HealthKey => ({ provider: p.name, model: exactModel });
+  const key = (p: Provider): HealthKey => ({ provider: p.name, model: exactModel ?? healthModel?.(p) });
 
   for (const [index, provider] of providers.entries()) {
     const breaker = key(provider);

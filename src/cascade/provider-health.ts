@@ -181,8 +181,11 @@ export class ProviderHealth {
   recordFailure(key: HealthKey, error: ProviderError): number {
     // The request's own fault (or the caller leaving) says nothing about the provider.
     if (error.kind === 'rejected' || error.kind === 'aborted') return 0;
-    // A refused key is wrong for every model, so the provider cools down too.
-    if (key.model !== undefined && error.kind === 'misconfigured') this.recordFailure({ provider: key.provider }, error);
+    // A refused key is wrong for every model, so the provider cools down too; a model the
+    // provider does not have is that model's problem alone.
+    if (key.model !== undefined && error.kind === 'misconfigured' && !error.modelNotFound && error.status !== 404) {
+      this.recordFailure({ provider: key.provider }, error);
+    }
     const entry = this.#entry(key);
     entry.consecutiveFailures += 1;
 

@@ -58,7 +58,9 @@ const embeddingsRoute: FastifyPluginAsyncZod<EmbeddingsRouteOptions> = async (ap
           route.providers,
           exactModelCall(route, (p, signal) => (p as EmbeddingProvider).embed({ inputs, ...(route.exactModel ? { model: route.exactModel } : {}) }, signal)),
           { maxRetries: config.maxRetries, attemptTimeoutMs: config.providerTimeoutMs },
-          { deadline, health, log: request.log, attempts, exactModel: route.exactModel },
+          // An embedding model's quota and failures are its own: chat's cooldowns do not stop it,
+          // nor its cooldowns chat.
+          { deadline, health, log: request.log, attempts, exactModel: route.exactModel, healthModel: (p) => (p as EmbeddingProvider).embeddingModel },
         );
         reply.header('x-llm-provider', provider.name);
         const tokens = value.usage?.promptTokens ?? 0;

@@ -2,7 +2,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { embeddingValues } from '../../src/simulator/fake-gemini-wire.ts';
-import { json, startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { json, query, startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { post, sdk } from './helpers.ts';
 
 describe('POST /v1/embeddings', () => {
@@ -90,6 +90,39 @@ describe('POST /v1/embeddings', () => {
     expect(error).toMatchObject({ status: 503, code: 'providers_unavailable' });
     expect(gateway.fakes.gemini.requests).toHaveLength(2);
     expect(gateway.fakes.groq.requests).toHaveLength(0);
+  });
+
+  const providerOf = async (response: Promise<Response>) => {
+    const answer = await response;
+    expect(answer.status).toBe(200);
+    return answer.headers.get('x-llm-provider');
+  };
+
+  it("keeps the embedding model's cooldowns apart from chat's, both ways", async () => {
+    // The embedding model's quota runs out: embeddings wait, chat still reaches Gemini.
+    gateway.fakes.gemini.enqueue({ kind: 'rate_limited', retryAfterSeconds: 40 });
+    const limited = await post(gateway, '/embeddings', { model: 'auto', input: 'x' });
+    expect(limited.status).toBe(503);
+    expect(limited.headers.get('retry-after')).toBe('40');
+    expect(await providerOf(query(gateway, { prompt: 'chat still works' }))).toBe('gemini');
+
+    // Chat's model runs out the other way round: embeddings still reach Gemini... once the
+    // embedding model's own wait is over, which a fresh gateway stands in for.
+    await gateway.close();
+    gateway = await startGateway();
+    gateway.fakes.gemini.enqueue({ kind: 'rate_limited', retryAfterSeconds: 40 });
+    expect(await providerOf(query(gateway, { prompt: 'chat limited' }))).toBe('groq');
+    expect(await providerOf(post(gateway, '/embeddings', { model: 'auto', input: 'x' }))).toBe('gemini');
+  });
+
+  it('cools only the embedding model when Gemini no longer has it, and chat goes on', async () => {
+    gateway.fakes.gemini.enqueue({ kind: 'error', status: 404 });
+    const missing = await post(gateway, '/embeddings', { model: 'auto', input: 'x' });
+    expect(missing.status).toBe(503);
+    expect(await providerOf(query(gateway, { prompt: 'chat still works' }))).toBe('gemini');
+    const health = await json(fetch(`${gateway.url}/health`));
+    const gemini = health.providers.find((p: { name: string }) => p.name === 'gemini');
+    expect(gemini).toMatchObject({ state: 'ready', cooling_models: [{ model: 'gemini-embedding-001', cooldown_reason: 'misconfigured' }] });
   });
 });
 
