@@ -28,9 +28,9 @@ describe('the logger', () => {
     expect(outgoing?.headers).toEqual({ 'x-goog-api-key': '[redacted]', authorization: '[redacted]' });
   });
 
-  it('redacts key fields at the top level and in any object one level down, leaving the logged objects as they were', () => {
+  it('redacts key fields at the top level and in any object one level down (frozen or not), leaving the logged objects as they were', () => {
     const { logger, lines, entries } = capture();
-    const provider = { name: 'groq', apiKey: 'gsk-secret-1', api_key: 'gsk-secret-2', model: 'llama' };
+    const provider = Object.freeze({ name: 'groq', apiKey: 'gsk-secret-1', api_key: 'gsk-secret-2', model: 'llama' });
     const config = { apiKeys: ['client-secret-1'], port: 7860 };
     logger.info({ provider, config, apiKey: 'top-secret-1', api_key: 'top-secret-2', status: 200, method: 'POST' }, 'line');
 
