@@ -7,7 +7,7 @@ import { GatewayError } from './errors.ts';
 import { ProviderHealth } from './cascade/provider-health.ts';
 import auth from './plugins/auth.ts';
 import { clientErrorHandler, continueWhenBodyRead, expectationFailedHandler } from './plugins/client-error.ts';
-import errorHandler, { frameworkErrorHandler } from './plugins/error-handler.ts';
+import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
 import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
 import swagger from './plugins/swagger.ts';
@@ -91,6 +91,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   await app.register(rateLimiting);
   await app.register(requestId);
+  await app.register(errorHandler);
+  // After the error handler, so its preflight route answers errors in the documented shape too;
+  // before every other hook, route and the key check, so a page can read their refusals as well
+  // (a 503 while draining, an unknown route's 429, a 401). Loaded only when configured, as the
+  // providers are.
+  if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
+    const { default: cors } = await import('./plugins/cors.ts');
+    await app.register(cors, { origins: config.corsOrigins });
+  }
   app.addHook('onRequest', (request, reply, done) => {
     if (closing) {
       reply.header('connection', 'close');
@@ -109,14 +118,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     if (httpVersionMinor === 0 && request.headers['transfer-encoding'] !== undefined) reply.header('connection', 'close');
     done();
   });
-  await app.register(errorHandler, { notFoundPerMinute: Math.max(60, config.authFailuresPerMinute) });
-  // After the error handler, so its preflight route answers errors in the documented shape too;
-  // before every route and the key check, so a page can read their refusals. Loaded only when
-  // configured, as the providers are.
-  if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
-    const { default: cors } = await import('./plugins/cors.ts');
-    await app.register(cors, { origins: config.corsOrigins });
-  }
+  await app.register(unknownRoutes, { perMinute: Math.max(60, config.authFailuresPerMinute) });
   await app.register(swagger, { version: VERSION });
 
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));

@@ -84,6 +84,14 @@ describe('requests refused before routing', () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toMatchObject({ response: expect.any(String), request_id: answer.headers['x-request-id'] });
 
+    // An unknown route is answered at once, its upload never invited.
+    const unknown = await rawExchange(
+      gateway.url,
+      Buffer.from('POST /admin HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 20\r\nExpect: 100-continue\r\n\r\n'),
+    );
+    expect(unknown).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    expect(parse(unknown).body.error.code).toBe('not_found');
+
     // A request whose body is never read (a GET) gets no 100 at all.
     const health = await rawExchange(gateway.url, Buffer.from('GET /health HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n'));
     expect(health).toMatch(/^HTTP\/1\.1 200 OK\r\n/);

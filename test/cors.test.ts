@@ -1,5 +1,8 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, KEY, query, startGateway, UUID, type TestGateway } from './helpers/gateway.ts';
+import { parseRawAnswers } from './helpers/raw-http.ts';
 
 const PAGE = 'https://app.example.com';
 const OTHER_PAGE = 'https://elsewhere.example.org';
@@ -113,6 +116,43 @@ describe('CORS for listed origins', () => {
     expect(limited.headers.get('access-control-allow-origin')).toBe(PAGE);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await errorOf(limited)).code).toBe('rate_limited');
+  });
+
+  it('lets a listed page read the refusals that come before any route: unknown routes and their limit, and draining', async () => {
+    const own = await startGateway({ CORS_ORIGINS: PAGE });
+    try {
+      const headers = { origin: PAGE };
+      let answer = await fetch(`${own.url}/nothing-here`, { headers });
+      expect(answer.status).toBe(404);
+      expect(answer.headers.get('access-control-allow-origin')).toBe(PAGE);
+      for (let sent = 1; sent <= 60 && answer.status === 404; sent += 1) answer = await fetch(`${own.url}/nothing-here`, { headers });
+      expect(answer.status).toBe(429);
+      expect(answer.headers.get('access-control-allow-origin')).toBe(PAGE);
+      expect(answer.headers.get('access-control-expose-headers')).toContain('retry-after');
+      expect((await errorOf(answer)).code).toBe('rate_limited');
+
+      // A request that arrives, behind one in flight, on a connection open while the gateway drains.
+      own.fakes.gemini.enqueue({ kind: 'ok', delayMs: 300 });
+      const { hostname, port } = new URL(own.url);
+      const socket = connect(Number(port), hostname);
+      let received = '';
+      socket.setEncoding('latin1').on('data', (text: string) => (received += text));
+      const ended = once(socket, 'close');
+      const body = JSON.stringify({ prompt: 'Hello' });
+      socket.write(`POST /query HTTP/1.1\r\nHost: x\r\nOrigin: ${PAGE}\r\nX-API-Key: ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      await expect.poll(() => own.fakes.gemini.requests.length).toBe(1);
+      const closed = own.app.close();
+      socket.write(`GET /health HTTP/1.1\r\nHost: x\r\nOrigin: ${PAGE}\r\n\r\n`);
+      await closed;
+      await ended;
+      const [first, second] = parseRawAnswers(received);
+      expect(first?.status).toBe(200);
+      expect(second?.status).toBe(503);
+      expect(second?.headers['access-control-allow-origin']).toBe(PAGE);
+      expect(JSON.parse(second?.body ?? '')).toMatchObject({ error: { code: 'shutting_down' } });
+    } finally {
+      await own.close();
+    }
   });
 });
 

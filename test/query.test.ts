@@ -81,5 +81,15 @@ describe('POST /query', () => {
     const wrongMethod = await fetch(`${gateway.url}/query`, { headers: { 'x-api-key': 'k' } });
     expect(wrongMethod.status).toBe(404);
     expect((await errorOf(wrongMethod)).code).toBe('not_found');
+    // Whatever the method, body or type: a missing route never reads the body, so it cannot answer otherwise.
+    for (const init of [
+      { method: 'QUERY', body: 'x' },
+      { method: 'POST', body: '{"broken', headers: { 'content-type': 'application/json' } },
+      { method: 'PUT', body: 'x', headers: { 'content-type': 'text/csv' } },
+    ]) {
+      const odd = await fetch(`${gateway.url}/admin`, init);
+      expect(odd.status, init.method).toBe(404);
+      expect((await errorOf(odd)).code).toBe('not_found');
+    }
   });
 });

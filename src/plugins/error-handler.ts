@@ -8,9 +8,9 @@ import { errorBody, GatewayError, openAiErrorBody, type FieldIssue } from '../er
 import { rateLimitedError } from './rate-limit.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 
-export interface ErrorHandlerOptions {
-  /** Requests per minute per client IP that may hit unknown routes. */
-  notFoundPerMinute: number;
+export interface UnknownRoutesOptions {
+  /** Requests for unknown routes per client IP per minute before 429. */
+  perMinute: number;
 }
 
 const FRAMEWORK_CODES: Record<string, GatewayError['code']> = {
@@ -86,20 +86,8 @@ function isBodyError(error: unknown): boolean {
   return error instanceof SyntaxError || ((error as FastifyError).code?.startsWith('FST_ERR_CTP_') ?? false);
 }
 
-export default fp<ErrorHandlerOptions>(
-  async function errorHandler(app, options) {
-    // Unknown routes are an enumeration surface: limit them per client IP too. Counted before
-    // the body is read, so a body that does not parse cannot slip past the count.
-    const limitUnknownRoutes = app.rateLimit({
-      max: options.notFoundPerMinute,
-      timeWindow: 60_000,
-      errorResponseBuilder: rateLimitedError('Too many requests for unknown routes from this address.'),
-    });
-    app.addHook('onRequest', (request, reply, done) => {
-      if (!request.is404) return done();
-      limitUnknownRoutes.call(app, request, reply).then(() => done(), done);
-    });
-
+export default fp(
+  async function errorHandler(app) {
     app.setErrorHandler((error, request, reply) => {
       // No such route, whatever its body: a 400 here would tell a real route from a missing one.
       if (request.is404 && isBodyError(error)) return sendError(request, reply, new GatewayError('not_found'));
@@ -114,5 +102,25 @@ export default fp<ErrorHandlerOptions>(
 
     app.setNotFoundHandler((request, reply) => sendError(request, reply, new GatewayError('not_found')));
   },
-  { name: 'error-handler', dependencies: ['@fastify/rate-limit'] },
+  { name: 'error-handler' },
+);
+
+/**
+ * Unknown routes are an enumeration surface: limited per client IP, and answered 404 in an
+ * onRequest hook, before the body is read. So an unknown route never invites an upload
+ * (100 Continue) or reads one, and whatever the body or its type, the answer is the same 404.
+ */
+export const unknownRoutes = fp<UnknownRoutesOptions>(
+  async function unknownRoutes(app, options) {
+    const limitUnknownRoutes = app.rateLimit({
+      max: options.perMinute,
+      timeWindow: 60_000,
+      errorResponseBuilder: rateLimitedError('Too many requests for unknown routes from this address.'),
+    });
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!request.is404) return done();
+      limitUnknownRoutes.call(app, request, reply).then(() => done(new GatewayError('not_found')), done);
+    });
+  },
+  { name: 'unknown-routes', dependencies: ['@fastify/rate-limit', 'error-handler'] },
 );
