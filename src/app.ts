@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { ProviderHealth } from './cascade/provider-health.ts';
 import auth from './plugins/auth.ts';
-import { clientErrorHandler, continueWhenBodyRead, expectationFailedHandler } from './plugins/client-error.ts';
+import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './plugins/client-error.ts';
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
 import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
@@ -49,8 +49,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.trustProxy,
     // Explicit server timeouts: a slow client cannot hold a socket, an idle keep-alive
-    // connection outlives a typical proxy's, and no request outlives its budget by much.
-    connectionTimeout: config.requestTimeoutMs + 30_000,
+    // connection outlives a typical proxy's, and no request outlives its budget by much. The
+    // socket's idle limit is the longer by a few of Node's once-a-second checks, so an upload
+    // that stalls gets its 408 from the request limit rather than a silent close.
+    connectionTimeout: config.requestTimeoutMs + 35_000,
     requestTimeout: config.requestTimeoutMs + 30_000,
     keepAliveTimeout: 72_000,
     // Fastify's own drain-time 503 has neither the documented body nor a request id; the
@@ -69,6 +71,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.server.headersTimeout = 15_000;
   app.server.on('checkExpectation', expectationFailedHandler.bind(app));
   app.server.on('checkContinue', continueWhenBodyRead);
+  app.server.on('connect', connectRefusedHandler.bind(app));
   // Only JSON bodies: without this, Fastify would parse text/plain too and answer 400, not 415.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);

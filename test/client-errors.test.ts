@@ -141,6 +141,40 @@ describe('requests refused before routing', () => {
     }
   });
 
+  it('never writes a refusal into the middle of an answer already going out on the same connection', async () => {
+    gateway.fakes.gemini.enqueue({ kind: 'trickle', delayMs: 40 });
+    const url = new URL(gateway.url);
+    const client = connect(Number(url.port), url.hostname);
+    let received = '';
+    client.setEncoding('latin1').on('data', (text: string) => (received += text));
+    client.on('error', () => undefined);
+    const closed = once(client, 'close');
+    await once(client, 'connect');
+    const body = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    client.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await expect.poll(() => received.includes('data: '), { timeout: 5000 }).toBe(true);
+    // Pipelined behind it: a request whose headers are over the limit.
+    client.write(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'k'.repeat(20_000)}\r\n\r\n`);
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(received.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
+  });
+
+  it('lets a stalled upload reach its 408: the socket idle limit is longer than the request limit plus a check', () => {
+    // The 408 comes from Node's request-timeout check, run every second; a socket idle limit that
+    // fired first would close the connection with no answer at all.
+    const server = gateway.app.server;
+    expect(server.requestTimeout).toBeGreaterThan(0);
+    expect(server.timeout).toBeGreaterThanOrEqual(server.requestTimeout + 3_000);
+  });
+
+  it('answers CONNECT, which Node keeps from Fastify, with the documented 404 instead of a dropped connection', async () => {
+    const answer = parse(await rawExchange(gateway.url, Buffer.from('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nX-Request-Id: tunnel-1\r\n\r\n')));
+    expect(answer.status).toBe(404);
+    expect(answer.headers).toMatchObject({ 'content-type': 'application/json; charset=utf-8', connection: 'close', 'x-request-id': 'tunnel-1' });
+    expect(answer.body.error).toMatchObject({ code: 'not_found', request_id: 'tunnel-1' });
+  });
+
   it('keeps serving afterwards', async () => {
     expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
   });

@@ -26,6 +26,16 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
   const gatewayError = new GatewayError(code, code === 'invalid_request' ? { message: 'The request is not valid HTTP.' } : {});
   // Only the parser's code: the error's rawPacket holds the request's bytes, keys included.
   this.log.debug({ request_id: requestId, parse_error: error.code, status: gatewayError.statusCode }, 'unparsable request refused');
+  // A bad request pipelined behind one whose answer is already going out (a stream, say) must not
+  // put a status line in the middle of that answer: as Node's own handler does, the connection is
+  // then closed without one.
+  const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (answering?.headersSent) return void socket.destroy();
+  endWithError(socket, gatewayError, requestId);
+}
+
+/** Writes the documented error straight to the socket, then closes it. */
+function endWithError(socket: Socket, gatewayError: GatewayError, requestId: string): void {
   if (socket.writable) {
     const body = JSON.stringify(errorBody(gatewayError, requestId));
     socket.end(
@@ -38,6 +48,17 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
     );
   }
   socket.destroySoon();
+}
+
+/**
+ * The server's 'connect' listener. Node hands a CONNECT request (a proxy tunnel, which this
+ * gateway is not) to this event instead of to Fastify, and without a listener drops the
+ * connection with no answer. It gets the 404 any other unknown route gets.
+ */
+export function connectRefusedHandler(this: FastifyInstance, req: IncomingMessage, socket: Socket): void {
+  const requestId = requestIdFor(req);
+  this.log.debug({ request_id: requestId, status: 404 }, 'CONNECT refused');
+  endWithError(socket, new GatewayError('not_found'), requestId);
 }
 
 /**
