@@ -118,9 +118,11 @@ function toUsage(meta: GenerateContentResponse['usageMetadata']): TokenUsage | u
   return usageOf(count(meta.promptTokenCount), completionTokens, meta.totalTokenCount);
 }
 
+// Reasons Gemini stops an answer for its content (LANGUAGE: a language it does not support).
 const FILTERED = new Set([
   'SAFETY',
   'RECITATION',
+  'LANGUAGE',
   'BLOCKLIST',
   'PROHIBITED_CONTENT',
   'SPII',

@@ -286,6 +286,11 @@ describe('Gemini adapter: 200s that are not answers', () => {
     expect((await failure(raw.complete(ask('hi'), live()))).kind).toBe('bad_response');
   });
 
+  it.each(['SAFETY', 'RECITATION', 'LANGUAGE', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII'])('reads text cut for %s as content_filter, never as a whole answer', async (reason) => {
+    body = candidate({ content: says('partial'), finishReason: reason });
+    expect(await raw.complete(ask('hi'), live())).toMatchObject({ text: 'partial', finishReason: 'content_filter' });
+  });
+
   it('keeps text cut by a filter, and counts thinking tokens as output', async () => {
     body = {
       ...candidate({ content: says('partial ', 'answer'), finishReason: 'RECITATION' }),
