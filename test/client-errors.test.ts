@@ -22,7 +22,7 @@ describe('requests refused before routing', () => {
   it('answers headers over 16 KiB with 431 headers_too_large, and never logs the bytes', async () => {
     const answer = parse(await rawExchange(gateway.url, Buffer.from(`GET /health HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}${'k'.repeat(20_000)}\r\n\r\n`)));
     expect(answer.status).toBe(431);
-    expect(answer.headers).toMatchObject({ 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+    expect(answer.headers).toMatchObject({ 'content-type': 'application/json; charset=utf-8', connection: 'close', 'cache-control': 'no-store' });
     expect(answer.headers['x-request-id']).toMatch(UUID);
     expect(answer.body).toEqual({ error: { code: 'headers_too_large', message: 'The request headers are larger than 16 KiB.', request_id: answer.headers['x-request-id'] } });
     expect(gateway.logText()).not.toContain(KEY);
@@ -45,7 +45,7 @@ describe('requests refused before routing', () => {
   it('answers an Expect header it cannot meet with 417 expectation_failed, and still meets 100-continue', async () => {
     const answer = parse(await rawExchange(gateway.url, Buffer.from('GET /health HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nX-Request-Id: caller-7\r\n\r\n')));
     expect(answer.status).toBe(417);
-    expect(answer.headers).toMatchObject({ 'content-type': 'application/json; charset=utf-8', connection: 'close', 'x-request-id': 'caller-7' });
+    expect(answer.headers).toMatchObject({ 'content-type': 'application/json; charset=utf-8', connection: 'close', 'cache-control': 'no-store', 'x-request-id': 'caller-7' });
     expect(answer.body).toEqual({
       error: { code: 'expectation_failed', message: 'The only Expect header this gateway meets is "100-continue".', request_id: 'caller-7' },
     });

@@ -171,8 +171,11 @@ describe('the documented configuration', () => {
     for (const name of variables) expect(table, name).toContain(`\`${name}\``);
   });
 
-  it('keeps .env.example free of real-looking secrets', () => {
-    expect(loadConfig(Object.fromEntries([...example.matchAll(/^([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1], m[2]])))).toBeTruthy();
+  it('keeps .env.example free of real-looking secrets, and of any client key that would work', () => {
+    const values = Object.fromEntries([...example.matchAll(/^([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+    expect(values.API_KEYS).toBe('');
+    expect(() => loadConfig(values)).toThrow(/API_KEYS/);
+    expect(loadConfig({ ...values, API_KEYS: 'a-key-of-my-own' })).toBeTruthy();
     expect(example).not.toMatch(/(gsk_|sk-or-|AIza)[A-Za-z0-9_-]{10,}/);
   });
 });

@@ -1,7 +1,7 @@
 // The README's curl examples, run as written against `npm run dev` (src/dev.ts), with only the
 // port changed so the test never collides with a running instance.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -64,9 +64,10 @@ describe('README examples against npm run dev', () => {
     }
   });
 
-  it('still simulates on loopback with .env copied from .env.example, and never prints the key it holds', async () => {
+  it('still simulates on loopback with .env copied from .env.example and a key filled in, and never prints that key', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'gateway-dotenv-'));
-    copyFileSync(new URL('../.env.example', import.meta.url), join(folder, '.env'));
+    const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    writeFileSync(join(folder, '.env'), example.replace(/^API_KEYS=$/m, 'API_KEYS=my-own-key-0123456789'));
     const ownPort = await freePort();
     const own = spawnNode([new URL('../src/dev.ts', import.meta.url).pathname], { PORT: String(ownPort), NO_PRETTY_LOGS: '1', LOG_LEVEL: 'warn' }, folder);
     try {
@@ -76,7 +77,13 @@ describe('README examples against npm run dev', () => {
       expect(own.output()).toContain(`secure-llm-router (development) on http://127.0.0.1:${ownPort}`);
       expect(own.output()).toContain('API key:   the one in API_KEYS');
       expect(own.output()).toContain("-H 'X-API-Key: <your key>'");
-      expect(own.output()).not.toMatch(/repl/);
+      expect(own.output()).not.toContain('my-own-key');
+      const answer = await fetch(`http://127.0.0.1:${ownPort}/query`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'my-own-key-0123456789', 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'Hello' }),
+      });
+      expect(answer.status).toBe(200);
     } finally {
       own.child.kill('SIGTERM');
       await own.exited;

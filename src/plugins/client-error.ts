@@ -43,6 +43,7 @@ function endWithError(socket: Socket, gatewayError: GatewayError, requestId: str
         'content-type: application/json; charset=utf-8\r\n' +
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         `x-request-id: ${requestId}\r\n` +
+        'cache-control: no-store\r\n' +
         'connection: close\r\n\r\n' +
         body,
     );
@@ -74,6 +75,7 @@ export function expectationFailedHandler(this: FastifyInstance, req: IncomingMes
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     [REQUEST_ID_HEADER]: requestId,
+    'cache-control': 'no-store',
     connection: 'close',
   });
   res.end(body);

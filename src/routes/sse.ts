@@ -6,7 +6,8 @@ import type { FastifyReply } from 'fastify';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache',
+  // An answer for one key, like every other: no cache may keep it.
+  'cache-control': 'no-store',
   // nginx and similar proxies otherwise hold events back until a buffer fills.
   'x-accel-buffering': 'no',
 };

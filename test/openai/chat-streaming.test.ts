@@ -58,7 +58,7 @@ describe('streamed chat completions', () => {
     const response = await post(gateway, '/chat/completions', STREAM);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
-    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(response.headers.get('cache-control')).toBe('no-store');
     expect(response.headers.get('x-accel-buffering')).toBe('no');
     expect(response.headers.get('x-llm-provider')).toBe('gemini');
     expect(response.headers.get('x-request-id')).toBeTruthy();
