@@ -37,4 +37,23 @@ describe('interactive docs and the OpenAPI document', () => {
     expect(Object.keys(doc.paths['/health'].get.responses).sort()).toEqual(['200', '503']);
     expect(doc.paths['/']).toBeUndefined();
   });
+
+  it('names the headers the answers carry, and the stream /v1/chat/completions can answer with', async () => {
+    const doc = await json(fetch(`${gateway.url}/docs/json`));
+    const query = doc.paths['/query'].post.responses;
+    expect(Object.keys(query['200'].headers).sort()).toEqual(['x-llm-provider', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-request-id']);
+    expect(Object.keys(query['401'].headers)).toEqual(['x-request-id']);
+    expect(query['429'].headers['retry-after'].schema).toEqual({ type: 'integer' });
+    expect(query['503'].headers).toHaveProperty('retry-after');
+    expect(doc.paths['/health'].get.responses['200'].headers).toEqual({ 'x-request-id': expect.objectContaining({ schema: { type: 'string' } }) });
+
+    // The headers the document names are the ones an answer has.
+    const answer = await fetch(`${gateway.url}/query`, { method: 'POST', headers: { 'x-api-key': gateway.config.apiKeys[0] ?? '', 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'hi' }) });
+    expect(answer.status).toBe(200);
+    for (const name of Object.keys(query['200'].headers)) expect(answer.headers.get(name), name).not.toBeNull();
+
+    const chat = doc.paths['/v1/chat/completions'].post.responses['200'].content;
+    expect(Object.keys(chat).sort()).toEqual(['application/json', 'text/event-stream']);
+    expect(chat['text/event-stream'].schema.type).toBe('string');
+  });
 });

@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { addResponseHeaders } from './openapi-headers.ts';
 
 export interface SwaggerOptions {
   version: string;
@@ -36,6 +37,8 @@ export default fp<SwaggerOptions>(
         ],
       },
       transform: jsonSchemaTransform,
+      // This document is OpenAPI (never Swagger 2), so the object handed over is `openapiObject`.
+      transformObject: (document) => addResponseHeaders('openapiObject' in document ? document.openapiObject : document.swaggerObject),
     });
     // In a context of its own, so these headers reach the UI's static files too: the page keeps
     // the key a user authorizes with (persistAuthorization), so no other site may frame it.
