@@ -2,7 +2,7 @@
 // section over 16 KiB, a request that took too long to arrive). They get the documented error body
 // with a fresh request id, like every other error, and the connection is closed: after a parse
 // error nothing more on it can be trusted.
-// Also the answers to an `Expect` header, which Node gives before Fastify sees the request.
+// Also what Node answers itself before Fastify sees a request: an `Expect` header, and CONNECT.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';

@@ -81,16 +81,9 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
   sendError(request, reply, toGatewayError(error));
 }
 
-/** An error from reading the body (its type, size or JSON), raised before any handler runs. */
-function isBodyError(error: unknown): boolean {
-  return error instanceof SyntaxError || ((error as FastifyError).code?.startsWith('FST_ERR_CTP_') ?? false);
-}
-
 export default fp(
   async function errorHandler(app) {
     app.setErrorHandler((error, request, reply) => {
-      // No such route, whatever its body: a 400 here would tell a real route from a missing one.
-      if (request.is404 && isBodyError(error)) return sendError(request, reply, new GatewayError('not_found'));
       const gatewayError = toGatewayError(error);
       if (gatewayError.statusCode >= 500 && gatewayError.code === 'internal_error') {
         request.log.error({ err: error }, 'unhandled error');
