@@ -43,4 +43,4 @@ echo "start-app.sh: starting on ${HOST:-0.0.0.0}:${PORT:-7860}"
 
 # The same command as `npm start`. A smaller young generation, and glibc returning freed blocks of
 # 16 KiB and more to the system at once, keep memory down under load (docs/performance.md).
-exec env MALLOC_MMAP_THRESHOLD_=16384 node --max-semi-space-size=8 src/server.ts
+exec env MALLOC_MMAP_THRESHOLD_=16384 node --max-semi-space-size=4 src/server.ts

@@ -193,7 +193,7 @@ describe('the image, replayed without Docker', () => {
 
     // exec replaced the shell: the process that answers is Node itself, with the allocator setting.
     const pid = server.child.pid as number;
-    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(['node', '--max-semi-space-size=8', 'src/server.ts', '']);
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(['node', '--max-semi-space-size=4', 'src/server.ts', '']);
     expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_MMAP_THRESHOLD_=16384');
   });
 
