@@ -65,11 +65,16 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: G
   // reach /v1 routes too, and their response schemas accept only OpenAI's shape.
   // An unknown route, or a catch-all such as CORS's preflight ('*'), has no path of its own.
   const route = request.routeOptions.url;
-  const openAi = (route?.startsWith('/') === true && !request.is404 ? route : request.url).startsWith('/v1/');
+  const openAi = (route?.startsWith('/') === true && !request.is404 ? route : targetPath(request.url)).startsWith('/v1/');
   return reply
     .code(error.statusCode)
     .type('application/json; charset=utf-8')
     .send(openAi ? openAiErrorBody(error, request.id) : errorBody(error, request.id));
+}
+
+/** The path of a request target, absolute-form (`http://host/v1/x`) included. */
+function targetPath(target: string): string {
+  return target.startsWith('/') ? target : (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(\/[^?#]*)?/i.exec(target)?.[1] ?? target);
 }
 
 /**

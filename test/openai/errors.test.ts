@@ -139,6 +139,10 @@ describe('errors under /v1', () => {
       const listed = await raw(path, { authorization: `Bearer ${KEY}` });
       expect(listed.status).toBe(200);
     }
+    // An unknown /v1 route reached the same way answers in the same shape.
+    const missing = await raw('http://gateway.example/v1/nothing');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatchObject({ type: 'not_found_error', code: 'not_found', request_id: missing.requestId });
   });
 });
 
