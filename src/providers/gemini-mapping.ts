@@ -1,5 +1,5 @@
 // Pure translation between our types and Gemini's wire shapes (v1beta generateContent); no I/O.
-import { ProviderError } from './provider-error.ts';
+import { ProviderError, emptyAnswerKind } from './provider-error.ts';
 import { tokenCount, usageOf, type Completion, type CompletionRequest, type FinishReason, type TokenUsage } from './types.ts';
 
 interface GeminiContent {
@@ -142,14 +142,7 @@ export function blockedPrompt(blockReason: string): ProviderError {
   return new ProviderError('gemini', 'rejected', `Gemini blocked the prompt (${blockReason})`);
 }
 
-/**
- * An answer with no text. Withheld by a filter, or cut by the token limit before any text came
- * (a thinking model can spend a small max_tokens on thought alone), it is the request's doing and
- * another provider may answer it; for no reason given, it is Gemini's failure.
- */
+/** An answer with no text: the request's doing or Gemini's failure, as its finish reason says. */
 export function noText(finishReason: string | undefined): ProviderError {
-  const reason = finishReason ?? 'none';
-  const mapped = mapFinishReason(finishReason);
-  const kind = mapped === 'content_filter' || mapped === 'length' ? 'rejected' : 'bad_response';
-  return new ProviderError('gemini', kind, `Gemini returned no text (finish reason ${reason})`);
+  return new ProviderError('gemini', emptyAnswerKind(mapFinishReason(finishReason)), `Gemini returned no text (finish reason ${finishReason ?? 'none'})`);
 }

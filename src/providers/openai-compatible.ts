@@ -3,7 +3,7 @@
 // send it (URL, key, extra headers); everything an answer can do wrong is handled here, once.
 import type { ProviderName } from '../config.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
-import { ProviderError, abortError, toProviderError } from './provider-error.ts';
+import { ProviderError, abortError, emptyAnswerKind, toProviderError } from './provider-error.ts';
 import { createUpstreamPool } from './upstream-http.ts';
 import {
   tokenCount,
@@ -177,14 +177,9 @@ export class ChatStreamReader implements ChunkReader<CompletionChunk> {
   }
 }
 
-/**
- * An answer with no text. Withheld by a filter, or cut by the token limit before any text came,
- * it is the request's doing and another provider may answer it; otherwise the provider failed.
- */
+/** An answer with no text: the request's doing or the provider's failure, as its finish reason says. */
 function noAnswer(name: ProviderName, finishReason: string | null | undefined): ProviderError {
-  const reason = toFinishReason(finishReason);
-  const kind = reason === 'content_filter' || reason === 'length' ? 'rejected' : 'bad_response';
-  return new ProviderError(name, kind, `${name} returned no answer (finish reason ${finishReason ?? 'none'})`);
+  return new ProviderError(name, emptyAnswerKind(toFinishReason(finishReason)), `${name} returned no answer (finish reason ${finishReason ?? 'none'})`);
 }
 
 function toFinishReason(reason: string | null | undefined): FinishReason {

@@ -1,6 +1,7 @@
 // The only error type that leaves an adapter. Each adapter maps its failures into it, so
 // the cascade never sees a provider-specific exception.
 import type { ProviderName } from '../config.ts';
+import type { FinishReason } from './types.ts';
 
 export type ProviderErrorKind =
   /** 429 or quota: cool the provider down until retryAfterMs, try the next one. */
@@ -53,6 +54,16 @@ export class ProviderError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.retryable = RETRYABLE.has(kind);
   }
+}
+
+/**
+ * The kind of a 200 that carries no text, from the finish reason it gave. Withheld by a filter, or
+ * cut by the token limit before any text came (a thinking model can spend a small max_tokens on
+ * thought alone), it is the request's doing and another provider may answer it; for any other
+ * reason, or none, the provider failed.
+ */
+export function emptyAnswerKind(reason: FinishReason | undefined): ProviderErrorKind {
+  return reason === 'content_filter' || reason === 'length' ? 'rejected' : 'bad_response';
 }
 
 /** Maps an upstream HTTP status to our kind, the same way for every provider. */

@@ -43,7 +43,7 @@ const messageSchema = z
       .describe('A string, or text parts (joined with a newline); an assistant message may leave it null'),
     name: z.string().max(256).nullish().describe('Accepted and ignored'),
     // Fields an assistant message carries when a client sends a previous answer back.
-    refusal: z.string().nullish().describe('Accepted and ignored'),
+    refusal: z.string().nullish().describe('Stands for the content of an assistant message whose content is null; otherwise ignored'),
     tool_calls: z.array(z.unknown()).nullish().describe('Not supported unless empty'),
     function_call: z.unknown().optional().describe('Not supported unless null'),
     audio: z.unknown().optional().describe('Not supported unless null'),
