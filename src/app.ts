@@ -4,9 +4,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.ts';
 import { GatewayError } from './errors.ts';
-import { ProviderHealth } from './cascade/provider-health.ts';
+import { Breakers } from './cascade/breakers.ts';
 import auth from './plugins/auth.ts';
-import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './plugins/client-error.ts';
+import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
 import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
@@ -14,7 +14,7 @@ import swagger from './plugins/swagger.ts';
 import type { Provider } from './providers/types.ts';
 import { VERSION } from './version.ts';
 import healthRoute from './routes/health.ts';
-import openAiRoutes from './routes/openai.ts';
+import openAiRoutes from './routes/openai/index.ts';
 import queryRoute from './routes/query.ts';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -77,7 +77,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  const health = new ProviderHealth({
+  const health = new Breakers({
     breakerThreshold: config.breakerThreshold,
     breakerCooldownMs: config.breakerCooldownMs,
     ...(deps.now ? { now: deps.now } : {}),

@@ -8,7 +8,7 @@ import { ProviderError } from '../providers/provider-error.ts';
 import type { Provider } from '../providers/types.ts';
 import { backoffDelay } from './backoff.ts';
 import type { Deadline } from './deadline.ts';
-import type { HealthKey, ProviderHealth } from './provider-health.ts';
+import type { BreakerKey, Breakers } from './breakers.ts';
 
 export type AttemptOutcome = 'ok' | 'cooling_down' | ProviderError['kind'];
 
@@ -28,7 +28,7 @@ export interface CascadeSettings {
 
 export interface CascadeContext {
   deadline: Deadline;
-  health: ProviderHealth;
+  health: Breakers;
   log: FastifyBaseLogger;
   /** Filled in as the cascade goes, so a caller sees every attempt even on failure. */
   attempts: AttemptRecord[];
@@ -62,7 +62,7 @@ export async function runCascade<T>(
 ): Promise<CascadeResult<T>> {
   const { deadline, health, log, attempts, exactModel, healthModel } = context;
   const elapsed = (since: number) => Math.round(performance.now() - since);
-  const key = (p: Provider): HealthKey => ({ provider: p.name, model: exactModel ?? healthModel?.(p) });
+  const key = (p: Provider): BreakerKey => ({ provider: p.name, model: exactModel ?? healthModel?.(p) });
 
   for (const [index, provider] of providers.entries()) {
     const breaker = key(provider);
@@ -79,7 +79,7 @@ export async function runCascade<T>(
     try {
       for (let retry = 0; retry <= settings.maxRetries; retry += 1) {
         if (deadline.signal.aborted) return finish();
-        // A probe retries only while the turn is still its own (see ProviderHealth.renewProbe).
+        // A probe retries only while the turn is still its own (see Breakers.renewProbe).
         if (retry > 0 && admission.probe !== 0 && !health.renewProbe(breaker, admission.probe, settings.attemptTimeoutMs)) break;
         const attempt = deadline.attempt(settings.attemptTimeoutMs);
         const started = performance.now();
@@ -153,9 +153,9 @@ function logFailure(log: FastifyBaseLogger, error: ProviderError, cooldownMs: nu
 }
 
 function cascadeFailure(
-  providers: readonly HealthKey[],
+  providers: readonly BreakerKey[],
   attempts: readonly AttemptRecord[],
-  health: ProviderHealth,
+  health: Breakers,
   expired: boolean,
 ): GatewayError {
   const tried = attempts.filter((a) => a.outcome !== 'cooling_down');

@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
-import { addResponseHeaders } from './openapi-headers.ts';
+import { addResponseHeaders } from '../schemas/openapi-headers.ts';
 
 export interface SwaggerOptions {
   version: string;

@@ -16,14 +16,14 @@ const endpoint = (name: ProviderName, apiKey: string, config: Config) => ({
 
 const FACTORIES: Record<ProviderName, Factory> = {
   gemini: async (apiKey, config) =>
-    (await import('./gemini.ts')).createGeminiProvider({
+    (await import('./gemini/gemini.ts')).createGeminiProvider({
       ...endpoint('gemini', apiKey, config),
       embeddingModel: config.geminiEmbeddingModel,
       userAgent: USER_AGENT,
     }),
-  groq: async (apiKey, config) => (await import('./groq.ts')).createGroqProvider({ ...endpoint('groq', apiKey, config), userAgent: USER_AGENT }),
+  groq: async (apiKey, config) => (await import('./openai-compatible/groq.ts')).createGroqProvider({ ...endpoint('groq', apiKey, config), userAgent: USER_AGENT }),
   openrouter: async (apiKey, config) =>
-    (await import('./openrouter.ts')).createOpenRouterProvider({
+    (await import('./openai-compatible/openrouter.ts')).createOpenRouterProvider({
       ...endpoint('openrouter', apiKey, config),
       userAgent: USER_AGENT,
       ...(config.openrouterAppUrl ? { appUrl: config.openrouterAppUrl } : {}),

@@ -1,7 +1,7 @@
 // GET /health: public; says honestly which providers can answer right now.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { PROVIDER_NAMES, type Config } from '../config.ts';
-import type { ProviderHealth } from '../cascade/provider-health.ts';
+import type { Breakers } from '../cascade/breakers.ts';
 import type { Provider } from '../providers/types.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { healthResponseSchema } from '../schemas/health.ts';
@@ -9,7 +9,7 @@ import { healthResponseSchema } from '../schemas/health.ts';
 export interface HealthRouteOptions {
   config: Config;
   providers: readonly Provider[];
-  health: ProviderHealth;
+  health: Breakers;
   version: string;
 }
 

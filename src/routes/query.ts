@@ -2,16 +2,16 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../config.ts';
 import { runCascade, type AttemptRecord } from '../cascade/cascade.ts';
-import type { ProviderHealth } from '../cascade/provider-health.ts';
+import type { Breakers } from '../cascade/breakers.ts';
 import type { Provider, TokenUsage } from '../providers/types.ts';
 import { protectedErrorResponses } from '../schemas/error.ts';
 import { queryBodySchema, queryResponseSchema } from '../schemas/query.ts';
-import { noAnswer, requestDeadline } from './request-deadline.ts';
+import { noAnswer, requestDeadline } from '../gateway/request-deadline.ts';
 
 export interface QueryRouteOptions {
   config: Config;
   providers: readonly Provider[];
-  health: ProviderHealth;
+  health: Breakers;
 }
 
 export function usageBody(usage: TokenUsage | undefined) {

@@ -1,6 +1,6 @@
 // A local Groq: the OpenAI-compatible routes under /openai/v1 as Groq's clients call them, with
 // Groq's rate-limit headers, error bodies and `x_groq` stream extras.
-import { http } from '../http-modules.ts';
+import { http } from '../http/http-modules.ts';
 import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer } from './fake-server.ts';
 import {
   BROKEN_EVENT,

@@ -1,6 +1,6 @@
 // A local OpenRouter under /api/v1 as OpenAI-style clients call it: numeric error codes, errors inside
 // a 200, keep-alive comments in streams, and a usage-only chunk before [DONE].
-import { http } from '../http-modules.ts';
+import { http } from '../http/http-modules.ts';
 import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer } from './fake-server.ts';
 import {
   BROKEN_EVENT,

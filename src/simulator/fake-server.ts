@@ -2,7 +2,7 @@
 // received and answers according to a fault plan. Each provider's file renders its own wire format.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { http } from '../http-modules.ts';
+import { http } from '../http/http-modules.ts';
 
 export type FaultKind =
   /** A normal answer (optionally after delayMs). */

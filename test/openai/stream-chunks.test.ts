@@ -1,7 +1,7 @@
 // The stream's chunk text is built from pieces serialised once; it must be, byte for byte, what
 // JSON.stringify gives for the chunk object OpenAI documents, whatever the text holds.
 import { describe, expect, it } from 'vitest';
-import { StreamChunks, type StreamIdentity } from '../../src/routes/openai-mapping.ts';
+import { StreamChunks, type StreamIdentity } from '../../src/routes/openai/openai-mapping.ts';
 
 const stream: StreamIdentity = { id: 'chatcmpl-0123abcd', created: 1_795_000_000, model: 'openrouter/meta-llama/llama-3.3-70b-instruct:free', includeUsage: false };
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createGeminiProvider } from '../../src/providers/gemini.ts';
+import { createGeminiProvider } from '../../src/providers/gemini/gemini.ts';
 import type { ProviderErrorKind } from '../../src/providers/provider-error.ts';
 import type {
   CompletionRequest,

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
-import { createGroqProvider } from '../../src/providers/groq.ts';
+import { createGroqProvider } from '../../src/providers/openai-compatible/groq.ts';
 import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
 import { startFakeGroq } from '../../src/simulator/fake-groq.ts';
 import { countTokens, simulatedAnswer, type FakeProviderServer } from '../../src/simulator/fake-server.ts';

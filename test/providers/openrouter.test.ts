@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
-import { createOpenRouterProvider } from '../../src/providers/openrouter.ts';
+import { createOpenRouterProvider } from '../../src/providers/openai-compatible/openrouter.ts';
 import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
 import { startFakeOpenRouter } from '../../src/simulator/fake-openrouter.ts';
 import { countTokens, simulatedAnswer, type FakeProviderServer } from '../../src/simulator/fake-server.ts';

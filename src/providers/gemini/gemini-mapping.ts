@@ -1,6 +1,6 @@
 // Pure translation between our types and Gemini's wire shapes (v1beta generateContent); no I/O.
-import { ProviderError, emptyAnswerKind } from './provider-error.ts';
-import { tokenCount, usageOf, type Completion, type CompletionRequest, type FinishReason, type TokenUsage } from './types.ts';
+import { ProviderError, emptyAnswerKind } from '../provider-error.ts';
+import { tokenCount, usageOf, type Completion, type CompletionRequest, type FinishReason, type TokenUsage } from '../types.ts';
 
 interface GeminiContent {
   role: string;

@@ -2,8 +2,8 @@
 // size cap or throwing it away. Event streams are read in event-stream.ts.
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import type { ProviderName } from '../config.ts';
-import { ProviderError } from './provider-error.ts';
+import type { ProviderName } from '../../config.ts';
+import { ProviderError } from '../provider-error.ts';
 
 /** No answer of ours comes near this; a larger one is a broken upstream, not a completion. */
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;

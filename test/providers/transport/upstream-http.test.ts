@@ -5,10 +5,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { discard, readAll, utf8Text } from '../../src/providers/response-body.ts';
-import { createUpstreamPool, type UpstreamPool } from '../../src/providers/upstream-http.ts';
-import { live } from '../helpers/provider-calls.ts';
-import { startWatchedServer, type WatchedServer } from '../helpers/watched-server.ts';
+import { discard, readAll, utf8Text } from '../../../src/providers/transport/response-body.ts';
+import { createUpstreamPool, type UpstreamPool } from '../../../src/providers/transport/upstream-http.ts';
+import { live } from '../../helpers/provider-calls.ts';
+import { startWatchedServer, type WatchedServer } from '../../helpers/watched-server.ts';
 
 let upstream: WatchedServer;
 let pool: UpstreamPool;

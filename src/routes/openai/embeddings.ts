@@ -1,20 +1,20 @@
 // POST /v1/embeddings: OpenAI's Embeddings over the providers that can embed (today Gemini),
 // falling back to the next such provider like the chat cascade does.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Config } from '../config.ts';
-import { runCascade, type AttemptRecord } from '../cascade/cascade.ts';
-import type { ProviderHealth } from '../cascade/provider-health.ts';
-import { GatewayError } from '../errors.ts';
-import type { Provider } from '../providers/types.ts';
-import { embeddingBodySchema, embeddingListSchema, openAiErrorResponses } from '../schemas/openai.ts';
-import { exactModelCall, resolveModel, routeFailure } from './model-routing.ts';
+import type { Config } from '../../config.ts';
+import { runCascade, type AttemptRecord } from '../../cascade/cascade.ts';
+import type { Breakers } from '../../cascade/breakers.ts';
+import { GatewayError } from '../../errors.ts';
+import type { Provider } from '../../providers/types.ts';
+import { embeddingBodySchema, embeddingListSchema, openAiErrorResponses } from '../../schemas/openai.ts';
+import { exactModelCall, resolveModel, routeFailure } from '../../gateway/model-routing.ts';
 import { publicModel } from './openai-mapping.ts';
-import { noAnswer, requestDeadline } from './request-deadline.ts';
+import { noAnswer, requestDeadline } from '../../gateway/request-deadline.ts';
 
 export interface EmbeddingsRouteOptions {
   config: Config;
   providers: readonly Provider[];
-  health: ProviderHealth;
+  health: Breakers;
 }
 
 type EmbeddingProvider = Provider & { embed: NonNullable<Provider['embed']> };

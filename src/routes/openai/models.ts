@@ -1,9 +1,9 @@
 // GET /v1/models: what `model` may name on this gateway, in OpenAI's list shape: "auto", each
 // configured provider (in PROVIDER_ORDER), and each one's configured chat and embedding models.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Provider } from '../providers/types.ts';
-import { modelListSchema, openAiReadErrorResponses } from '../schemas/openai.ts';
-import { AUTO_MODEL } from './model-routing.ts';
+import type { Provider } from '../../providers/types.ts';
+import { modelListSchema, openAiReadErrorResponses } from '../../schemas/openai.ts';
+import { AUTO_MODEL } from '../../gateway/model-routing.ts';
 import { publicModel } from './openai-mapping.ts';
 
 export interface ModelsRouteOptions {

@@ -10,11 +10,11 @@
 // key, answered by JSON or by `data:` events ending in `[DONE]`.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ProviderName } from '../config.ts';
-import { readEventStream, type EventReader } from './event-stream.ts';
-import { ProviderError, kindForStatus, parseRetryAfter } from './provider-error.ts';
-import { discard, readAll, readJson, utf8Text } from './response-body.ts';
-import type { UpstreamAnswer, UpstreamPool } from './upstream-http.ts';
+import type { ProviderName } from '../../config.ts';
+import { readEventStream, type EventReader } from '../transport/event-stream.ts';
+import { ProviderError, kindForStatus, parseRetryAfter } from '../provider-error.ts';
+import { discard, readAll, readJson, utf8Text } from '../transport/response-body.ts';
+import type { UpstreamAnswer, UpstreamPool } from '../transport/upstream-http.ts';
 
 export interface ChatCompletionsEndpoint {
   name: ProviderName;

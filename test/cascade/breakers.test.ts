@@ -2,14 +2,14 @@
 // never creates one, a refused key cools the provider as well as the model, and after a cooldown
 // one probe at a time is let through for a lease.
 import { describe, expect, it } from 'vitest';
-import { MAX_MODEL_BREAKERS, MISCONFIGURED_COOLDOWN_MS, ProviderHealth } from '../src/cascade/provider-health.ts';
-import { ProviderError } from '../src/providers/provider-error.ts';
+import { MAX_MODEL_BREAKERS, MISCONFIGURED_COOLDOWN_MS, Breakers } from '../../src/cascade/breakers.ts';
+import { ProviderError } from '../../src/providers/provider-error.ts';
 
 const limited = () => new ProviderError('gemini', 'rate_limited', '429', { status: 429, retryAfterMs: 60_000 });
 
-describe('ProviderHealth', () => {
+describe('Breakers', () => {
   it("keeps an exact model's cooldown apart from its provider's", () => {
-    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => 1_000 });
+    const health = new Breakers({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => 1_000 });
     expect(health.recordFailure({ provider: 'gemini', model: 'gemini-2.5-pro' }, limited())).toBe(60_000);
     expect(health.cooldownRemaining({ provider: 'gemini', model: 'gemini-2.5-pro' })).toBe(60_000);
     expect(health.cooldownRemaining({ provider: 'gemini', model: 'gemini-3-flash' })).toBe(0);
@@ -23,7 +23,7 @@ describe('ProviderHealth', () => {
   });
 
   it('cools the provider too when an exact model shows the key is refused', () => {
-    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => 0 });
+    const health = new Breakers({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => 0 });
     const refused = new ProviderError('groq', 'misconfigured', 'bad key', { status: 401 });
     health.recordFailure({ provider: 'groq', model: 'llama-3.3-70b-versatile' }, refused);
     expect(health.cooldownRemaining({ provider: 'groq' })).toBe(MISCONFIGURED_COOLDOWN_MS);
@@ -32,7 +32,7 @@ describe('ProviderHealth', () => {
 
   it("waits out an unavailable provider's Retry-After, or the breaker's cooldown when that is longer", () => {
     let now = 0;
-    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => now });
+    const health = new Breakers({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => now });
     const overloaded = (retryAfterMs?: number) =>
       new ProviderError('openrouter', 'unavailable', '503', { status: 503, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
     expect(health.recordFailure({ provider: 'openrouter' }, overloaded(45_000))).toBe(45_000);
@@ -47,7 +47,7 @@ describe('ProviderHealth', () => {
 
   it('holds at most MAX_MODEL_BREAKERS exact models, forgetting the oldest', () => {
     let now = 0;
-    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => now });
+    const health = new Breakers({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => now });
     for (let i = 0; i <= MAX_MODEL_BREAKERS; i += 1) {
       now = i;
       health.recordFailure({ provider: 'gemini', model: `model-${i}` }, limited());
@@ -59,7 +59,7 @@ describe('ProviderHealth', () => {
   });
 
   it('creates no breaker for reads, successes, refusals of the request itself or callers leaving', () => {
-    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => 0 });
+    const health = new Breakers({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => 0 });
     health.recordFailure({ provider: 'gemini', model: 'first' }, limited());
     // Had any of these created a breaker, the cap would have pushed "first" out.
     for (let i = 0; i < 2 * MAX_MODEL_BREAKERS; i += 1) {
@@ -75,7 +75,7 @@ describe('ProviderHealth', () => {
 
   it('after a cooldown admits one probe at a time, for a lease, and everyone once it succeeds', () => {
     let now = 0;
-    const health = new ProviderHealth({ breakerThreshold: 1, breakerCooldownMs: 10_000, now: () => now });
+    const health = new Breakers({ breakerThreshold: 1, breakerCooldownMs: 10_000, now: () => now });
     const gemini = { provider: 'gemini' as const };
     expect(health.admit(gemini, 5_000)).toEqual({ waitMs: 0, probe: 0 });
     health.recordFailure(gemini, new ProviderError('gemini', 'unavailable', '503', { status: 503 }));
@@ -113,7 +113,7 @@ describe('ProviderHealth', () => {
 
   it("lets every caller through after a cooldown when it asks for no lease (an exact model's calls)", () => {
     let now = 0;
-    const health = new ProviderHealth({ breakerThreshold: 1, breakerCooldownMs: 10_000, now: () => now });
+    const health = new Breakers({ breakerThreshold: 1, breakerCooldownMs: 10_000, now: () => now });
     const model = { provider: 'groq' as const, model: 'llama-3.3-70b-versatile' };
     health.recordFailure(model, limited());
     expect(health.admit(model, 0).waitMs).toBe(60_000);
@@ -124,7 +124,7 @@ describe('ProviderHealth', () => {
 
   it('leaves a probe whose failure starts no cooldown its turn for a retry, and cools down again on the next', () => {
     let now = 0;
-    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 10_000, now: () => now });
+    const health = new Breakers({ breakerThreshold: 3, breakerCooldownMs: 10_000, now: () => now });
     const groq = { provider: 'groq' as const };
     const unavailable = () => new ProviderError('groq', 'unavailable', '503', { status: 503 });
     health.recordFailure(groq, limited());
@@ -150,7 +150,7 @@ describe('ProviderHealth', () => {
 
   it('gives a probe that outlived its lease no retry once another request has taken the turn', () => {
     let now = 0;
-    const health = new ProviderHealth({ breakerThreshold: 3, breakerCooldownMs: 10_000, now: () => now });
+    const health = new Breakers({ breakerThreshold: 3, breakerCooldownMs: 10_000, now: () => now });
     const groq = { provider: 'groq' as const };
     health.recordFailure(groq, limited());
     now = 60_000;

@@ -2,7 +2,7 @@
 // the two details that change what we do: a wrong key (sent as 400, not 401) and the wait of a
 // 429 (RetryInfo; Gemini sends no Retry-After). Its message can quote the request, so it never
 // becomes ours; the canonical status name ("UNAVAILABLE") does, since it is one word from a list.
-import { ProviderError, kindForStatus } from './provider-error.ts';
+import { ProviderError, kindForStatus } from '../provider-error.ts';
 
 const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';
 const RETRY_INFO = 'type.googleapis.com/google.rpc.RetryInfo';

@@ -10,7 +10,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { http, https } from '../http-modules.ts';
+import { http, https } from '../../http/http-modules.ts';
 import { decode } from './response-body.ts';
 
 export interface UpstreamAnswer {

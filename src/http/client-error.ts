@@ -8,8 +8,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { errorBody, GatewayError, type ErrorCode } from '../errors.ts';
-import { http } from '../http-modules.ts';
-import { REQUEST_ID_HEADER, requestIdFor } from './request-id.ts';
+import { http } from './http-modules.ts';
+import { REQUEST_ID_HEADER, requestIdFor } from '../plugins/request-id.ts';
 
 function codeFor(error: NodeJS.ErrnoException): ErrorCode {
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_timeout';

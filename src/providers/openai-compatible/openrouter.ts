@@ -1,6 +1,6 @@
 // OpenRouter: the shared OpenAI-compatible wire (openai-compatible.ts), plus the attribution
 // headers OpenRouter lists an app under.
-import type { Provider } from './types.ts';
+import type { Provider } from '../types.ts';
 import { createOpenAICompatibleProvider } from './openai-compatible.ts';
 
 export interface OpenRouterSettings {

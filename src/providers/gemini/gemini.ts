@@ -8,11 +8,11 @@
 // and CPU per call for what is one POST and one JSON or event-stream answer.
 import { fromHttpStatus } from './gemini-errors.ts';
 import { blockedPrompt, mapFinishReason, noText, readResponse, toCompletion, toGeminiRequest } from './gemini-mapping.ts';
-import { ProviderError, abortError, toProviderError } from './provider-error.ts';
-import { readEventStream, type EventReader } from './event-stream.ts';
-import { readAll, readJson, utf8Text } from './response-body.ts';
-import { createUpstreamPool, type UpstreamAnswer } from './upstream-http.ts';
-import type { Completion, CompletionChunk, CompletionRequest, EmbeddingRequest, Embeddings, Provider } from './types.ts';
+import { ProviderError, abortError, toProviderError } from '../provider-error.ts';
+import { readEventStream, type EventReader } from '../transport/event-stream.ts';
+import { readAll, readJson, utf8Text } from '../transport/response-body.ts';
+import { createUpstreamPool, type UpstreamAnswer } from '../transport/upstream-http.ts';
+import type { Completion, CompletionChunk, CompletionRequest, EmbeddingRequest, Embeddings, Provider } from '../types.ts';
 
 export interface GeminiSettings {
   apiKey: string;

@@ -3,12 +3,12 @@
 // and backpressure reaching the upstream.
 import type { ServerResponse } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readEventStream, type EventReader } from '../../src/providers/event-stream.ts';
-import { ProviderError } from '../../src/providers/provider-error.ts';
-import { readAll, utf8Text } from '../../src/providers/response-body.ts';
-import { createUpstreamPool, type UpstreamPool } from '../../src/providers/upstream-http.ts';
-import { collect, live, streamFailure } from '../helpers/provider-calls.ts';
-import { startWatchedServer, type WatchedServer } from '../helpers/watched-server.ts';
+import { readEventStream, type EventReader } from '../../../src/providers/transport/event-stream.ts';
+import { ProviderError } from '../../../src/providers/provider-error.ts';
+import { readAll, utf8Text } from '../../../src/providers/transport/response-body.ts';
+import { createUpstreamPool, type UpstreamPool } from '../../../src/providers/transport/upstream-http.ts';
+import { collect, live, streamFailure } from '../../helpers/provider-calls.ts';
+import { startWatchedServer, type WatchedServer } from '../../helpers/watched-server.ts';
 
 let upstream: WatchedServer;
 let pool: UpstreamPool;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorOf, query, startGateway, type TestGateway, json } from './helpers/gateway.ts';
+import { errorOf, query, startGateway, type TestGateway, json } from '../helpers/gateway.ts';
 
 interface Attempt {
   provider: string;

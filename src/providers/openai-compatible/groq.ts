@@ -1,5 +1,5 @@
 // Groq: the shared OpenAI-compatible wire (openai-compatible.ts) under Groq's `/openai/v1`.
-import type { Provider } from './types.ts';
+import type { Provider } from '../types.ts';
 import { createOpenAICompatibleProvider } from './openai-compatible.ts';
 
 export interface GroqSettings {

@@ -27,19 +27,19 @@ const PROBE_MARGIN_MS = 1_000;
 export const MAX_MODEL_BREAKERS = 1_000;
 
 /** Which breaker an attempt counts against: the provider as the cascade uses it, or one exact model on it. */
-export interface HealthKey {
+export interface BreakerKey {
   provider: ProviderName;
   /** Set for a caller's "provider/model-id". */
   model?: string | undefined;
 }
 
-export interface HealthSettings {
+export interface BreakerSettings {
   breakerThreshold: number;
   breakerCooldownMs: number;
   now?: () => number;
 }
 
-export interface HealthSnapshot {
+export interface BreakerSnapshot {
   /** probing: back from a cooldown, with one request trying it and the others skipping it. */
   state: 'ready' | 'cooling_down' | 'probing';
   cooldownUntil: number | undefined;
@@ -60,14 +60,14 @@ const GO: Readonly<Admission> = Object.freeze({ waitMs: 0, probe: 0 });
 export interface ModelCooldown {
   model: string;
   cooldownUntil: number;
-  reason: NonNullable<HealthSnapshot['reason']>;
+  reason: NonNullable<BreakerSnapshot['reason']>;
 }
 
 interface Entry {
   consecutiveFailures: number;
   /** When the last cooldown ends; 0 once a success closed the breaker. */
   cooldownUntil: number;
-  reason: HealthSnapshot['reason'];
+  reason: BreakerSnapshot['reason'];
   /** While a probe is out: when its lease ends, and which probe it is. */
   probeUntil: number;
   probeId: number;
@@ -75,7 +75,7 @@ interface Entry {
 
 const READY: Readonly<Entry> = Object.freeze({ consecutiveFailures: 0, cooldownUntil: 0, reason: undefined, probeUntil: 0, probeId: 0 });
 
-export class ProviderHealth {
+export class Breakers {
   readonly #providers = new Map<string, Entry>();
   /** Exact models' breakers, by "provider/model-id", oldest first. */
   readonly #models = new Map<string, Entry>();
@@ -84,29 +84,29 @@ export class ProviderHealth {
   readonly #cooldownMs: number;
   readonly now: () => number;
 
-  constructor(settings: HealthSettings) {
+  constructor(settings: BreakerSettings) {
     this.#threshold = settings.breakerThreshold;
     this.#cooldownMs = settings.breakerCooldownMs;
     this.now = settings.now ?? Date.now;
   }
 
   /** Where a key's breaker lives: with the providers, or with the exact models. */
-  #place(key: HealthKey): [Map<string, Entry>, string] {
+  #place(key: BreakerKey): [Map<string, Entry>, string] {
     return key.model === undefined ? [this.#providers, key.provider] : [this.#models, `${key.provider}/${key.model}`];
   }
 
   /** The breaker if there is one; nothing is created. */
-  #existing(key: HealthKey): Entry | undefined {
+  #existing(key: BreakerKey): Entry | undefined {
     const [map, id] = this.#place(key);
     return map.get(id);
   }
 
   /** The breaker, or READY for none: reading never grows the map. */
-  #peek(key: HealthKey): Readonly<Entry> {
+  #peek(key: BreakerKey): Readonly<Entry> {
     return this.#existing(key) ?? READY;
   }
 
-  #entry(key: HealthKey): Entry {
+  #entry(key: BreakerKey): Entry {
     const [map, id] = this.#place(key);
     let entry = map.get(id);
     if (!entry) {
@@ -121,7 +121,7 @@ export class ProviderHealth {
   }
 
   /** Milliseconds until the provider (or the exact model) may be tried again; 0 when ready. */
-  cooldownRemaining(key: HealthKey): number {
+  cooldownRemaining(key: BreakerKey): number {
     const entry = this.#peek(key);
     return Math.max(0, entry.cooldownUntil - this.now(), entry.probeUntil - this.now());
   }
@@ -131,7 +131,7 @@ export class ProviderHealth {
    * most `probeLeaseMs` (plus a margin) and the others are told to wait; with `probeLeaseMs` 0
    * every caller may try.
    */
-  admit(key: HealthKey, probeLeaseMs: number): Readonly<Admission> {
+  admit(key: BreakerKey, probeLeaseMs: number): Readonly<Admission> {
     const entry = this.#existing(key);
     // Never cooled down, or closed by a success since: the common case, no bookkeeping.
     if (entry === undefined || entry.cooldownUntil === 0) return GO;
@@ -149,7 +149,7 @@ export class ProviderHealth {
    * A probe about to retry after a failure that started no cooldown: keeps its turn for another
    * lease. False when the turn has passed to another request (this one outlived its lease).
    */
-  renewProbe(key: HealthKey, probe: number, probeLeaseMs: number): boolean {
+  renewProbe(key: BreakerKey, probe: number, probeLeaseMs: number): boolean {
     const entry = this.#existing(key);
     if (entry === undefined || entry.probeId !== probe || entry.probeUntil === 0) return false;
     entry.probeUntil = this.now() + probeLeaseMs + PROBE_MARGIN_MS;
@@ -157,12 +157,12 @@ export class ProviderHealth {
   }
 
   /** Hands a probe back without an outcome, so the next request may try; a later probe is left alone. */
-  endProbe(key: HealthKey, probe: number): void {
+  endProbe(key: BreakerKey, probe: number): void {
     const entry = this.#existing(key);
     if (entry?.probeId === probe) entry.probeUntil = 0;
   }
 
-  recordSuccess(key: HealthKey): void {
+  recordSuccess(key: BreakerKey): void {
     const [map, id] = this.#place(key);
     // A model that answers needs no breaker kept.
     if (map === this.#models) {
@@ -178,7 +178,7 @@ export class ProviderHealth {
   }
 
   /** Records a failed attempt; returns the cooldown it started in ms, or 0. */
-  recordFailure(key: HealthKey, error: ProviderError): number {
+  recordFailure(key: BreakerKey, error: ProviderError): number {
     // The request's own fault (or the caller leaving) says nothing about the provider.
     if (error.kind === 'rejected' || error.kind === 'aborted') return 0;
     // A refused key is wrong for every model, so the provider cools down too; a model the
@@ -190,7 +190,7 @@ export class ProviderHealth {
     entry.consecutiveFailures += 1;
 
     let cooldown = 0;
-    let reason: HealthSnapshot['reason'] = error.kind;
+    let reason: BreakerSnapshot['reason'] = error.kind;
     if (error.kind === 'rate_limited') {
       cooldown = Math.min(error.retryAfterMs ?? this.#cooldownMs, MAX_HINT_MS);
     } else if (error.kind === 'misconfigured') {
@@ -212,7 +212,7 @@ export class ProviderHealth {
     return cooldown;
   }
 
-  snapshot(name: ProviderName): HealthSnapshot {
+  snapshot(name: ProviderName): BreakerSnapshot {
     const entry = this.#peek({ provider: name });
     const now = this.now();
     const cooling = entry.cooldownUntil > now;

@@ -1,12 +1,12 @@
 // Translation between OpenAI's chat wire shapes and the providers' own types; no I/O here.
 import { randomUUID } from 'node:crypto';
-import type { ChatMessage, CompletionRequest, FinishReason, TokenUsage } from '../providers/types.ts';
+import type { ChatMessage, CompletionRequest, FinishReason, TokenUsage } from '../../providers/types.ts';
 import {
   DEFAULT_MAX_TOKENS,
   DEFAULT_TEMPERATURE,
   OPENAI_FINISH_REASONS,
   type ChatCompletionBody,
-} from '../schemas/openai.ts';
+} from '../../schemas/openai.ts';
 
 export function toCompletionRequest(body: ChatCompletionBody, exactModel: string | undefined): CompletionRequest {
   const stop = typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []);

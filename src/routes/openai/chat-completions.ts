@@ -9,18 +9,18 @@
 // error event and no [DONE].
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Config } from '../config.ts';
-import { runCascade, type AttemptRecord } from '../cascade/cascade.ts';
-import { Deadline } from '../cascade/deadline.ts';
-import type { ProviderHealth } from '../cascade/provider-health.ts';
-import { continueStream, runStreamCascade, type OpenedStream } from '../cascade/stream-cascade.ts';
-import { GatewayError, openAiErrorBody } from '../errors.ts';
-import { ProviderError } from '../providers/provider-error.ts';
-import type { CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage } from '../providers/types.ts';
-import { chatCompletionBodySchema, chatCompletionSchema, openAiErrorResponses, type ChatCompletion, type ChatCompletionBody } from '../schemas/openai.ts';
-import { exactModelCall, resolveModel, routeFailure, type ModelRoute } from './model-routing.ts';
+import type { Config } from '../../config.ts';
+import { runCascade, type AttemptRecord } from '../../cascade/cascade.ts';
+import { Deadline } from '../../cascade/deadline.ts';
+import type { Breakers } from '../../cascade/breakers.ts';
+import { continueStream, runStreamCascade, type OpenedStream } from '../../cascade/stream-cascade.ts';
+import { GatewayError, openAiErrorBody } from '../../errors.ts';
+import { ProviderError } from '../../providers/provider-error.ts';
+import type { CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage } from '../../providers/types.ts';
+import { chatCompletionBodySchema, chatCompletionSchema, openAiErrorResponses, type ChatCompletion, type ChatCompletionBody } from '../../schemas/openai.ts';
+import { exactModelCall, resolveModel, routeFailure, type ModelRoute } from '../../gateway/model-routing.ts';
 import { completionId, publicModel, StreamChunks, toCompletionRequest, toOpenAiFinishReason, toOpenAiUsage, unixSeconds } from './openai-mapping.ts';
-import { disconnectSignal, noAnswer, requestDeadline } from './request-deadline.ts';
+import { disconnectSignal, noAnswer, requestDeadline } from '../../gateway/request-deadline.ts';
 import { SseWriter } from './sse.ts';
 
 /** The longest a stream may run after its first token. */
@@ -29,7 +29,7 @@ export const MAX_STREAM_MS = 5 * 60_000;
 export interface ChatCompletionsRouteOptions {
   config: Config;
   providers: readonly Provider[];
-  health: ProviderHealth;
+  health: Breakers;
 }
 
 const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> = async (app, { config, providers, health }) => {

@@ -1,10 +1,10 @@
 // The Chat Completions wire protocol shared by Groq and OpenRouter: the request body, reading a
 // completion or a stream, and mapping failures to ProviderError. The adapters only say where to
 // send it (URL, key, extra headers); everything an answer can do wrong is handled here, once.
-import type { ProviderName } from '../config.ts';
+import type { ProviderName } from '../../config.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
-import { ProviderError, abortError, emptyAnswerKind, toProviderError } from './provider-error.ts';
-import { createUpstreamPool } from './upstream-http.ts';
+import { ProviderError, abortError, emptyAnswerKind, toProviderError } from '../provider-error.ts';
+import { createUpstreamPool } from '../transport/upstream-http.ts';
 import {
   tokenCount,
   usageOf,
@@ -15,7 +15,7 @@ import {
   type FinishReason,
   type Provider,
   type TokenUsage,
-} from './types.ts';
+} from '../types.ts';
 
 export interface ChatBody {
   model: string;
