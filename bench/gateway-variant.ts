@@ -110,7 +110,7 @@ if (import.meta.main) {
   if (!VARIANTS.includes(variant)) throw new Error(`BENCH_VARIANT must be one of ${VARIANTS.join(', ')}`);
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
-  const settings = config.providers.openrouter;
+  const settings = config.providers.get('openrouter')!;
   const providers = variant === 'http' ? await createProviders(config) : [openRouterVariant(variant, settings.baseUrl, settings.model)];
   const app = await buildApp(config, { providers, logger });
   const address = await app.listen({ port: config.port, host: config.host });

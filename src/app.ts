@@ -5,11 +5,15 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Config } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { Breakers } from './cascade/breakers.ts';
+import type { Clock } from './cascade/clock.ts';
+import { Gateway } from './gateway/gateway.ts';
 import auth from './plugins/auth.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
+import gatewayPlugin from './plugins/gateway.ts';
 import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
+import requestLog from './plugins/request-log.ts';
 import swagger from './plugins/swagger.ts';
 import type { Provider } from './providers/types.ts';
 import { VERSION } from './version.ts';
@@ -18,11 +22,6 @@ import openAiRoutes from './routes/openai/index.ts';
 import queryRoute from './routes/query.ts';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
-
-const pathOf = (url: string): string => {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-};
 
 /** How many Host lines a request carried (rawHeaders alternates names and values). */
 function hostLines(rawHeaders: string[]): number {
@@ -35,14 +34,17 @@ export interface AppDeps {
   /** The configured providers in cascade order (see providers/registry.ts). */
   providers: Provider[];
   logger: FastifyBaseLogger;
-  /** Injectable clock for cooldowns. */
-  now?: () => number;
+  /** Injectable clock for deadlines and cooldowns. */
+  clock?: Clock;
 }
+
+/** The longest a stream may run after its first token. */
+export const MAX_STREAM_MS = 5 * 60_000;
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
-    // One line per request, written in onResponse below, instead of Fastify's two.
+    // One line per request (plugins/request-log.ts) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: requestIdFor,
     requestIdHeader: false,
@@ -77,12 +79,20 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  const health = new Breakers({
+  const { providers, clock } = deps;
+  const breakers = new Breakers({
     breakerThreshold: config.breakerThreshold,
     breakerCooldownMs: config.breakerCooldownMs,
-    ...(deps.now ? { now: deps.now } : {}),
+    ...(clock ? { now: clock.now } : {}),
   });
-  const { providers } = deps;
+  const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
+  const gateway = new Gateway(providers, breakers, {
+    maxRetries: config.maxRetries,
+    requestTimeoutMs: config.requestTimeoutMs,
+    timeouts: (provider) => config.providers.get(provider.name)?.timeouts ?? defaultTimeouts,
+    maxStreamMs: MAX_STREAM_MS,
+    ...(clock ? { clock } : {}),
+  });
 
   // Set as close() begins: a request that still arrives (on a connection already open) is
   // refused, and its connection closed, rather than started with the providers going away.
@@ -125,7 +135,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   await app.register(swagger, { version: VERSION });
 
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
-  await app.register(healthRoute, { config, providers, health, version: VERSION });
+  await app.register(gatewayPlugin, { gateway });
+  await app.register(healthRoute, { config, version: VERSION });
 
   // Everything in here needs an API key and counts against that key's rate limit.
   await app.register(async function protectedRoutes(api) {
@@ -138,31 +149,16 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         keyGenerator: (request) => request.clientId,
       }),
     );
-    await api.register(queryRoute, { config, providers, health });
-    await api.register(openAiRoutes, { prefix: '/v1', config, providers, health });
+    await api.register(queryRoute);
+    await api.register(openAiRoutes, { prefix: '/v1' });
   });
 
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      {
-        method: request.method,
-        // The path only: a client may put a key in the query string, and the log must not keep it.
-        url: pathOf(request.url),
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-        client: request.clientId || undefined,
-        provider: reply.getHeader('x-llm-provider'),
-      },
-      'request completed',
-    );
+  await app.register(requestLog);
+  app.addHook('onResponse', async () => {
     // Draining: close() closes the connections idle when it starts; one that goes idle later, as
     // this answer ends, would otherwise keep close() (and the process, until SHUTDOWN_GRACE_MS
     // ends it with exit 1) waiting out its 72 s keep-alive. Next turn, once Node counts it idle.
     if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
-  app.addHook('onClose', async () => {
-    await Promise.allSettled(providers.map((p) => p.close()));
-  });
-
   return app;
 }

@@ -1,72 +1,65 @@
-// The one place that reads the environment. Everything else receives a validated Config.
+// The one place that reads the environment. Everything else receives a validated Config, whose
+// type is inferred from the schema below. Each provider's variables (<NAME>_API_KEY, _MODEL,
+// _BASE_URL, ...) are derived from its registry row (providers/registry.ts), for the built-in
+// providers and for the ones EXTRA_PROVIDERS names alike.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { bool, commaList, FALSY, host, int, modelId, optionalSecret, TRUTHY, url } from './config-fields.ts';
+import { BUILT_IN_NAMES, BUILT_IN_PROVIDERS, envPrefix, openAiCompatibleRow, type ProviderRow } from './providers/registry.ts';
 
-export const PROVIDER_NAMES = ['gemini', 'groq', 'openrouter'] as const;
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
-
-const int = (min: number, max: number) => {
-  const error = `must be a whole number from ${min} to ${max}`;
-  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
-};
-const TRUTHY = ['true', '1', 'yes', 'on'];
-const FALSY = ['false', '0', 'no', 'off', ''];
-const bool = z.stringbool({ truthy: TRUTHY, falsy: FALSY });
-// Provider keys and OpenRouter's attribution values travel in request headers. Node refuses a
-// header value with anything but tab, visible ASCII and Latin-1, and would then fail every call
-// to that provider as if it were down; refused here instead, at start, naming the variable.
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const headerValue = z
-  .string()
-  .trim()
-  .regex(HEADER_VALUE, 'may hold only characters allowed in an HTTP header (no line breaks or control characters, Latin-1 at most)');
-const optionalSecret = headerValue
-  .optional()
-  .transform((v) => (v ? v : undefined));
-// The gateway appends each API path to a base URL, so a query or fragment would swallow it, and
-// credentials in it would be dropped without a word.
-const url = z.url({ protocol: /^https?$/ }).refine((value) => {
-  const parsed = URL.parse(value);
-  // Not a URL at all is z.url()'s to report.
-  return parsed === null || (parsed.search === '' && parsed.hash === '' && parsed.username === '' && parsed.password === '');
-}, 'must be a plain http(s) URL: no query, fragment or user:password');
-
-/** An address to listen on: an IP address or a host name (which must resolve on this machine). */
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const host = z
-  .string()
-  .trim()
-  .refine((value) => isIP(value) !== 0 || HOST_NAME.test(value), 'must be an IP address (0.0.0.0, 127.0.0.1, ::) or a host name');
-
-/**
- * A model id as providers spell them ("meta-llama/llama-3.3-70b-instruct:free"). Ids go into
- * request bodies and, for Gemini, into the request path; ".." segments are refused everywhere.
- */
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@+/-]*$/;
-export const isSafeModelId = (id: string): boolean => MODEL_ID.test(id) && !id.split('/').includes('..');
-// A configured id may name a Gemini resource ("tunedModels/x"); a caller's may not (model-routing.ts).
-const modelId = (fallback: string) =>
-  z
-    .string()
-    .trim()
-    .refine(isSafeModelId, 'must be a model id: a letter or digit, then letters, digits and . _ : @ + - / (no ".." segments)')
-    .default(fallback);
-
-const commaList = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part.length > 0),
-  );
+export { isSafeModelId } from './config-fields.ts';
 
 const providerOrder = commaList.pipe(
   z
-    .array(z.enum(PROVIDER_NAMES))
-    .min(1)
+    .array(z.string())
+    .min(1, 'must name at least one provider')
     .refine((list) => new Set(list).size === list.length, 'must not repeat a provider'),
 );
+
+/** A name an operator gives a provider of their own: it prefixes its variables and names it in `model`. */
+const EXTRA_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+const extraProviders = commaList.pipe(
+  z
+    .array(
+      z
+        .string()
+        .regex(EXTRA_NAME, 'must list names of lowercase letters, digits and _ (starting with a letter)')
+        .refine((name) => !BUILT_IN_NAMES.includes(name) && name !== 'auto', {
+          error: (issue) => `names "${String(issue.input)}", which is taken (${BUILT_IN_NAMES.join(', ')} and auto are)`,
+        }),
+    )
+    .refine((list) => new Set(list).size === list.length, 'must not repeat a provider'),
+);
+
+const timeoutMs = int(50, 600_000);
+
+/** One provider's variables, without their prefix. */
+const PROVIDER_VARIABLES = {
+  apiKey: 'API_KEY',
+  model: 'MODEL',
+  baseUrl: 'BASE_URL',
+  embeddingModel: 'EMBEDDING_MODEL',
+  timeoutMs: 'TIMEOUT_MS',
+  firstTokenTimeoutMs: 'FIRST_TOKEN_TIMEOUT_MS',
+} as const;
+
+const providerSchema = z.object({
+  apiKey: optionalSecret,
+  model: modelId,
+  baseUrl: url,
+  embeddingModel: modelId.optional(),
+  timeoutMs: timeoutMs.optional(),
+  firstTokenTimeoutMs: timeoutMs.optional(),
+});
+
+/** One provider as configured. */
+export interface ProviderSettings extends Omit<z.output<typeof providerSchema>, 'timeoutMs' | 'firstTokenTimeoutMs'> {
+  name: string;
+  row: ProviderRow;
+  /** The row's own settings (OPENROUTER_APP_TITLE, ...), by the row's option names. */
+  options: Record<string, string | undefined>;
+  timeouts: { attemptMs: number; firstTokenMs: number };
+}
 
 /** The names proxy-addr (Fastify's trustProxy) knows for address ranges. */
 const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -131,31 +124,20 @@ const corsOrigins = z
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export const envSchema = z
-  .object({
+// Loose: each provider's variables are read from the rest (see providersFrom).
+const baseSchema = z.looseObject({
     API_KEYS: commaList.pipe(z.array(z.string().min(1)).min(1, 'must list at least one client key')),
     PORT: int(0, 65535).default(7860),
     HOST: host.default('0.0.0.0'),
     RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(10),
     AUTH_FAILURES_PER_MINUTE: int(1, 1_000_000).default(20),
 
-    GEMINI_API_KEY: optionalSecret,
-    GROQ_API_KEY: optionalSecret,
-    OPENROUTER_API_KEY: optionalSecret,
-    GEMINI_MODEL: modelId('gemini-flash-lite-latest'),
-    GEMINI_EMBEDDING_MODEL: modelId('gemini-embedding-001'),
-    GROQ_MODEL: modelId('llama-3.1-8b-instant'),
-    OPENROUTER_MODEL: modelId('openrouter/free'),
-    GEMINI_BASE_URL: url.default('https://generativelanguage.googleapis.com'),
-    GROQ_BASE_URL: url.default('https://api.groq.com'),
-    OPENROUTER_BASE_URL: url.default('https://openrouter.ai/api/v1'),
-    OPENROUTER_APP_URL: headerValue.optional(),
-    OPENROUTER_APP_TITLE: headerValue.default('secure-llm-router'),
-    PROVIDER_ORDER: providerOrder.default(['gemini', 'groq', 'openrouter']),
+    PROVIDER_ORDER: providerOrder.optional(),
+    EXTRA_PROVIDERS: extraProviders.default([]),
 
-    PROVIDER_TIMEOUT_MS: int(50, 600_000).default(5000),
-    REQUEST_TIMEOUT_MS: int(50, 600_000).default(10_000),
-    FIRST_TOKEN_TIMEOUT_MS: int(50, 600_000).default(4000),
+    PROVIDER_TIMEOUT_MS: timeoutMs.default(5000),
+    REQUEST_TIMEOUT_MS: timeoutMs.default(10_000),
+    FIRST_TOKEN_TIMEOUT_MS: timeoutMs.default(4000),
     MAX_RETRIES: int(0, 10).default(1),
     CIRCUIT_BREAKER_THRESHOLD: int(1, 1000).default(3),
     CIRCUIT_BREAKER_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
@@ -166,46 +148,113 @@ export const envSchema = z
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     SIMULATED_PROVIDERS: bool.default(false),
     SIMULATED_FAULTS: z.string().default(''),
-  })
+});
+
+export const envSchema = baseSchema
   .refine((env) => env.PROVIDER_TIMEOUT_MS <= env.REQUEST_TIMEOUT_MS, {
     path: ['PROVIDER_TIMEOUT_MS'],
     message: 'must not exceed REQUEST_TIMEOUT_MS',
+  })
+  .transform((env, ctx) => {
+    const providers = providersFrom(env, ctx);
+    const providerOrder = env.PROVIDER_ORDER ?? [...BUILT_IN_NAMES, ...env.EXTRA_PROVIDERS];
+    const unknown = providerOrder.filter((name) => !BUILT_IN_NAMES.includes(name) && !env.EXTRA_PROVIDERS.includes(name));
+    if (unknown.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PROVIDER_ORDER'],
+        message: `names ${unknown.map((name) => `"${name}"`).join(', ')}, which is not a provider (use ${[...BUILT_IN_NAMES, ...env.EXTRA_PROVIDERS].join(', ')}; add one of your own with EXTRA_PROVIDERS)`,
+      });
+    }
+    return {
+      apiKeys: env.API_KEYS,
+      port: env.PORT,
+      host: env.HOST,
+      rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+      authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+      providerOrder,
+      /** Every known provider, built-in and extra, configured or not, by name. */
+      providers,
+      providerTimeoutMs: env.PROVIDER_TIMEOUT_MS,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      firstTokenTimeoutMs: env.FIRST_TOKEN_TIMEOUT_MS,
+      maxRetries: env.MAX_RETRIES,
+      breakerThreshold: env.CIRCUIT_BREAKER_THRESHOLD,
+      breakerCooldownMs: env.CIRCUIT_BREAKER_COOLDOWN_MS,
+      shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+      /** Fastify's trustProxy: every hop, none, or the proxies' addresses and ranges. */
+      trustProxy: env.TRUST_PROXY,
+      /** Origins whose pages may call the gateway ("*": any); empty: no CORS headers at all. */
+      corsOrigins: env.CORS_ORIGINS,
+      logLevel: env.LOG_LEVEL,
+      simulated: env.SIMULATED_PROVIDERS,
+      simulatedFaults: env.SIMULATED_FAULTS,
+    };
   });
 
-type Env = z.output<typeof envSchema>;
+export type Config = z.output<typeof envSchema>;
 
-export interface ProviderSettings {
-  name: ProviderName;
-  apiKey: string | undefined;
-  model: string;
-  baseUrl: string;
+/**
+ * The variables a provider's row gives it (without the per-provider timeouts, which every
+ * provider takes alike): GROQ_API_KEY, GROQ_MODEL, GROQ_BASE_URL, ...
+ */
+export function providerVariables(row: ProviderRow): string[] {
+  const prefix = envPrefix(row.name);
+  const own: Array<keyof typeof PROVIDER_VARIABLES> = ['apiKey', 'model', 'baseUrl', ...(row.capabilities.includes('embeddings') ? (['embeddingModel'] as const) : [])];
+  return [...own.map((field) => `${prefix}_${PROVIDER_VARIABLES[field]}`), ...Object.keys(row.options ?? {}).map((option) => `${prefix}_${option}`)];
 }
 
-export interface Config {
-  apiKeys: string[];
-  port: number;
-  host: string;
-  rateLimitPerMinute: number;
-  authFailuresPerMinute: number;
-  providerOrder: ProviderName[];
-  providers: Record<ProviderName, ProviderSettings>;
-  geminiEmbeddingModel: string;
-  openrouterAppUrl: string | undefined;
-  openrouterAppTitle: string;
-  providerTimeoutMs: number;
-  requestTimeoutMs: number;
-  firstTokenTimeoutMs: number;
-  maxRetries: number;
-  breakerThreshold: number;
-  breakerCooldownMs: number;
-  shutdownGraceMs: number;
-  /** Fastify's trustProxy: every hop, none, or the proxies' addresses and ranges. */
-  trustProxy: boolean | string[];
-  /** Origins whose pages may call the gateway ("*": any); empty: no CORS headers at all. */
-  corsOrigins: '*' | string[];
-  logLevel: (typeof LOG_LEVELS)[number];
-  simulated: boolean;
-  simulatedFaults: string;
+/** Every variable the gateway reads by name: the common ones and the built-in providers'. */
+export const documentedVariables = (): string[] => [...Object.keys(baseSchema.shape), ...BUILT_IN_PROVIDERS.flatMap(providerVariables)];
+
+interface ProviderEnv {
+  [variable: string]: unknown;
+  EXTRA_PROVIDERS: string[];
+  SIMULATED_PROVIDERS: boolean;
+  PROVIDER_TIMEOUT_MS: number;
+  FIRST_TOKEN_TIMEOUT_MS: number;
+}
+
+/**
+ * Each provider's settings from its variables: the built-in rows, then the EXTRA_PROVIDERS ones,
+ * which speak OpenAI's Chat Completions at a base URL the operator names. An issue names the
+ * variable, as every other does.
+ */
+function providersFrom(env: ProviderEnv, ctx: z.RefinementCtx): Map<string, ProviderSettings> {
+  const rows = [...BUILT_IN_PROVIDERS, ...env.EXTRA_PROVIDERS.map((name) => openAiCompatibleRow(name))];
+  const providers = new Map<string, ProviderSettings>();
+  for (const row of rows) {
+    const prefix = envPrefix(row.name);
+    const read = (field: keyof typeof PROVIDER_VARIABLES) => env[`${prefix}_${PROVIDER_VARIABLES[field]}`] as string | undefined;
+    // In simulated mode the simulator points every provider at a fake, so an extra one needs neither.
+    const simulatedExtra = env.SIMULATED_PROVIDERS && row.defaultBaseUrl === undefined;
+    const raw = {
+      apiKey: read('apiKey'),
+      model: read('model') ?? row.defaultModel ?? (simulatedExtra ? 'local-model' : undefined),
+      baseUrl: read('baseUrl') ?? row.defaultBaseUrl ?? (simulatedExtra ? 'http://127.0.0.1/v1' : undefined),
+      embeddingModel: row.capabilities.includes('embeddings') ? (read('embeddingModel') ?? row.defaultEmbeddingModel) : undefined,
+      timeoutMs: read('timeoutMs'),
+      firstTokenTimeoutMs: read('firstTokenTimeoutMs'),
+    };
+    const parsed = providerSchema.safeParse(raw);
+    const optionNames = Object.keys(row.options ?? {});
+    const options = z.object(row.options ?? {}).safeParse(Object.fromEntries(optionNames.map((option) => [option, env[`${prefix}_${option}`]])));
+    for (const issue of parsed.error?.issues ?? []) {
+      const field = String(issue.path[0]) as keyof typeof PROVIDER_VARIABLES;
+      ctx.addIssue({ code: 'custom', path: [`${prefix}_${PROVIDER_VARIABLES[field]}`], message: raw[field] === undefined ? 'is required' : issue.message });
+    }
+    for (const issue of options.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: [`${prefix}_${String(issue.path[0])}`], message: issue.message });
+    if (!parsed.success || !options.success) continue;
+    const { timeoutMs: attemptMs, firstTokenTimeoutMs, ...settings } = parsed.data;
+    providers.set(row.name, {
+      name: row.name,
+      row,
+      ...settings,
+      options: options.data as Record<string, string | undefined>,
+      timeouts: { attemptMs: attemptMs ?? env.PROVIDER_TIMEOUT_MS, firstTokenMs: firstTokenTimeoutMs ?? env.FIRST_TOKEN_TIMEOUT_MS },
+    });
+  }
+  return providers;
 }
 
 export class ConfigError extends Error {
@@ -226,41 +275,5 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
-  return toConfig(parsed.data);
-}
-
-function toConfig(env: Env): Config {
-  return {
-    apiKeys: env.API_KEYS,
-    port: env.PORT,
-    host: env.HOST,
-    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
-    authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
-    providerOrder: env.PROVIDER_ORDER,
-    providers: {
-      gemini: { name: 'gemini', apiKey: env.GEMINI_API_KEY, model: env.GEMINI_MODEL, baseUrl: env.GEMINI_BASE_URL },
-      groq: { name: 'groq', apiKey: env.GROQ_API_KEY, model: env.GROQ_MODEL, baseUrl: env.GROQ_BASE_URL },
-      openrouter: {
-        name: 'openrouter',
-        apiKey: env.OPENROUTER_API_KEY,
-        model: env.OPENROUTER_MODEL,
-        baseUrl: env.OPENROUTER_BASE_URL,
-      },
-    },
-    geminiEmbeddingModel: env.GEMINI_EMBEDDING_MODEL,
-    openrouterAppUrl: env.OPENROUTER_APP_URL,
-    openrouterAppTitle: env.OPENROUTER_APP_TITLE,
-    providerTimeoutMs: env.PROVIDER_TIMEOUT_MS,
-    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
-    firstTokenTimeoutMs: env.FIRST_TOKEN_TIMEOUT_MS,
-    maxRetries: env.MAX_RETRIES,
-    breakerThreshold: env.CIRCUIT_BREAKER_THRESHOLD,
-    breakerCooldownMs: env.CIRCUIT_BREAKER_COOLDOWN_MS,
-    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
-    trustProxy: env.TRUST_PROXY,
-    corsOrigins: env.CORS_ORIGINS,
-    logLevel: env.LOG_LEVEL,
-    simulated: env.SIMULATED_PROVIDERS,
-    simulatedFaults: env.SIMULATED_FAULTS,
-  };
+  return parsed.data;
 }

@@ -2,13 +2,14 @@
 // built-in simulated providers; without API_KEYS it accepts one well-known development key.
 // Never used by npm start or the Docker image.
 import dotenv from 'dotenv';
+import { BUILT_IN_PROVIDERS, envPrefix } from './providers/registry.ts';
 import { startServer } from './server.ts';
 
 export const DEV_API_KEY = 'dev-key-change-me';
 
 dotenv.config({ quiet: true });
 const env = process.env;
-const hasProviderKey = Boolean(env.GEMINI_API_KEY || env.GROQ_API_KEY || env.OPENROUTER_API_KEY);
+const hasProviderKey = BUILT_IN_PROVIDERS.some((row) => Boolean(env[`${envPrefix(row.name)}_API_KEY`]?.trim()));
 env.API_KEYS ||= DEV_API_KEY;
 env.HOST ||= '127.0.0.1';
 env.PORT ||= '7860';

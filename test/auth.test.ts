@@ -101,7 +101,7 @@ describe('authentication', () => {
     expect(text).not.toContain(KEY);
     expect(text).not.toContain(OTHER_KEY);
     expect(text).not.toContain('wrong-secret-value-123');
-    const providerKey = gateway.config.providers.gemini.apiKey ?? 'unset';
+    const providerKey = gateway.config.providers.get('gemini')!.apiKey ?? 'unset';
     expect(text).not.toContain(providerKey);
     // The request line names the key by its id instead.
     expect(gateway.logs.some((line) => line.client === 'key-2')).toBe(true);

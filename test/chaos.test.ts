@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backoffDelay } from '../src/cascade/backoff.ts';
-import type { ProviderName } from '../src/config.ts';
+type ProviderName = 'gemini' | 'groq' | 'openrouter';
 import type { Fault } from '../src/simulator/fake-server.ts';
 import {
   chatCompletionProblems,

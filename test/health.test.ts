@@ -16,9 +16,9 @@ describe('GET /health', () => {
     expect(body).toMatchObject({ status: 'ok', version: expect.stringMatching(/^\d+\.\d+\.\d+/), simulated: true });
     expect(body.uptime_s).toBeGreaterThanOrEqual(0);
     expect(body.providers).toEqual([
-      { name: 'gemini', configured: true, model: gateway.config.providers.gemini.model, state: 'ready', consecutive_failures: 0 },
-      { name: 'groq', configured: true, model: gateway.config.providers.groq.model, state: 'ready', consecutive_failures: 0 },
-      { name: 'openrouter', configured: true, model: gateway.config.providers.openrouter.model, state: 'ready', consecutive_failures: 0 },
+      { name: 'gemini', configured: true, model: gateway.config.providers.get('gemini')!.model, state: 'ready', consecutive_failures: 0 },
+      { name: 'groq', configured: true, model: gateway.config.providers.get('groq')!.model, state: 'ready', consecutive_failures: 0 },
+      { name: 'openrouter', configured: true, model: gateway.config.providers.get('openrouter')!.model, state: 'ready', consecutive_failures: 0 },
     ]);
   });
 

@@ -11,7 +11,7 @@
 // such as Gemini keep a quota per model, so that model's 429 must not take the provider's
 // configured model out of the cascade, nor the other way round. Only a refused key (the one
 // failure that is about every model) also cools the provider.
-import type { ProviderName } from '../config.ts';
+import type { ProviderName } from '../providers/types.ts';
 import type { ProviderError, ProviderErrorKind } from '../providers/provider-error.ts';
 
 /** A bad key or model will not fix itself quickly; check again after this long. */

@@ -1,8 +1,9 @@
 // The provider cascade: try each provider in order within one time budget, retry transient
 // failures with backoff, skip providers that are cooling down, and turn the outcome into either
-// a value or one GatewayError (503 or 504). It knows nothing about HTTP routes or SDKs.
+// a value or one GatewayError (503 or 504). It alone reads and updates the breakers. It knows
+// nothing about HTTP routes or SDKs, and its time comes from the deadline's clock.
 import type { FastifyBaseLogger } from 'fastify';
-import type { ProviderName } from '../config.ts';
+import type { ProviderName } from '../providers/types.ts';
 import { GatewayError } from '../errors.ts';
 import { ProviderError } from '../providers/provider-error.ts';
 import type { Provider } from '../providers/types.ts';
@@ -22,13 +23,15 @@ export interface AttemptRecord {
 
 export interface CascadeSettings {
   maxRetries: number;
-  /** Time allowed for one attempt (capped by what is left of the request's budget). */
-  attemptTimeoutMs: number;
+  /** Time allowed for one attempt on this provider (capped by what is left of the request's budget). */
+  attemptTimeoutMs: (provider: Provider) => number;
+  /** For backoff jitter; Math.random unless a test scripts it. */
+  random?: () => number;
 }
 
 export interface CascadeContext {
   deadline: Deadline;
-  health: Breakers;
+  breakers: Breakers;
   log: FastifyBaseLogger;
   /** Filled in as the cascade goes, so a caller sees every attempt even on failure. */
   attempts: AttemptRecord[];
@@ -39,7 +42,7 @@ export interface CascadeContext {
    * chat model (embeddings: the provider's embedding model, which has quotas of its own), when
    * the caller named no exact model.
    */
-  healthModel?: ((provider: Provider) => string | undefined) | undefined;
+  breakerModel?: ((provider: Provider) => string | undefined) | undefined;
 }
 
 export interface CascadeResult<T> {
@@ -60,33 +63,35 @@ export async function runCascade<T>(
   settings: CascadeSettings,
   context: CascadeContext,
 ): Promise<CascadeResult<T>> {
-  const { deadline, health, log, attempts, exactModel, healthModel } = context;
-  const elapsed = (since: number) => Math.round(performance.now() - since);
-  const key = (p: Provider): BreakerKey => ({ provider: p.name, model: exactModel ?? healthModel?.(p) });
+  const { deadline, breakers, log, attempts, exactModel, breakerModel } = context;
+  const { clock } = deadline;
+  const elapsed = (since: number) => Math.round(clock.now() - since);
+  const key = (p: Provider): BreakerKey => ({ provider: p.name, model: exactModel ?? breakerModel?.(p) });
 
   for (const [index, provider] of providers.entries()) {
     const breaker = key(provider);
+    const attemptTimeoutMs = settings.attemptTimeoutMs(provider);
     // After a cooldown one request at a time tries the provider again while the others move on;
     // an exact model has nowhere else to go, so every call for it may try.
-    const admission = health.admit(breaker, exactModel === undefined ? settings.attemptTimeoutMs : 0);
+    const admission = breakers.admit(breaker, exactModel === undefined ? attemptTimeoutMs : 0);
     if (admission.waitMs > 0) {
       attempts.push({ provider: provider.name, outcome: 'cooling_down', latency_ms: 0 });
       continue;
     }
     // Asked only after a timeout, so an answer costs nothing here.
-    const laterProviderReady = () => providers.slice(index + 1).some((p) => health.cooldownRemaining(key(p)) === 0);
+    const laterProviderReady = () => providers.slice(index + 1).some((p) => breakers.cooldownRemaining(key(p)) === 0);
 
     try {
       for (let retry = 0; retry <= settings.maxRetries; retry += 1) {
         if (deadline.signal.aborted) return finish();
         // A probe retries only while the turn is still its own (see Breakers.renewProbe).
-        if (retry > 0 && admission.probe !== 0 && !health.renewProbe(breaker, admission.probe, settings.attemptTimeoutMs)) break;
-        const attempt = deadline.attempt(settings.attemptTimeoutMs);
-        const started = performance.now();
+        if (retry > 0 && admission.probe !== 0 && !breakers.renewProbe(breaker, admission.probe, attemptTimeoutMs)) break;
+        const attempt = deadline.attempt(attemptTimeoutMs);
+        const started = clock.now();
         try {
           const value = await call(provider, attempt.signal);
           attempt.disarm();
-          health.recordSuccess(breaker);
+          breakers.recordSuccess(breaker);
           attempts.push({ provider: provider.name, outcome: 'ok', latency_ms: elapsed(started) });
           return { value, provider };
         } catch (thrown) {
@@ -99,7 +104,7 @@ export async function runCascade<T>(
             ...(error.status === undefined ? {} : { status: error.status }),
             latency_ms: elapsed(started),
           });
-          const cooldown = health.recordFailure(breaker, error);
+          const cooldown = breakers.recordFailure(breaker, error);
           logFailure(log, error, cooldown, exactModel);
 
           if (deadline.expired) return finish();
@@ -108,22 +113,30 @@ export async function runCascade<T>(
           const moveOn =
             !error.retryable || cooldown > 0 || (error.kind === 'timeout' && laterProviderReady());
           if (moveOn || retry === settings.maxRetries) break;
-          const delay = backoffDelay(retry);
+          const delay = backoffDelay(retry, settings.random);
           if (delay >= deadline.remaining()) break;
           await deadline.sleep(delay);
         }
       }
     } finally {
       // A probe that ended without an outcome (the caller left, the budget ran out) lets the next one go.
-      if (admission.probe !== 0) health.endProbe(breaker, admission.probe);
+      if (admission.probe !== 0) breakers.endProbe(breaker, admission.probe);
     }
   }
   return finish();
 
   function finish(): never {
     if (deadline.cancelled) throw new RequestCancelledError('the caller went away');
-    throw cascadeFailure(providers.map(key), attempts, health, deadline.expired);
+    throw cascadeFailure(providers.map(key), attempts, breakers, deadline.expired);
   }
+}
+
+/**
+ * A failure after the first token, when the stream is already the caller's: it counts against the
+ * provider (or the exact model) like any failed attempt, though nobody can try another provider.
+ */
+export function recordStreamFailure(breakers: Breakers, provider: Provider, exactModel: string | undefined, error: ProviderError): void {
+  breakers.recordFailure({ provider: provider.name, model: exactModel }, error);
 }
 
 function asProviderError(
@@ -155,7 +168,7 @@ function logFailure(log: FastifyBaseLogger, error: ProviderError, cooldownMs: nu
 function cascadeFailure(
   providers: readonly BreakerKey[],
   attempts: readonly AttemptRecord[],
-  health: Breakers,
+  breakers: Breakers,
   expired: boolean,
 ): GatewayError {
   const tried = attempts.filter((a) => a.outcome !== 'cooling_down');
@@ -170,7 +183,7 @@ function cascadeFailure(
     });
   }
   // When every provider is waiting out a cooldown, tell the caller when the first one ends.
-  const waits = providers.map((p) => health.cooldownRemaining(p));
+  const waits = providers.map((p) => breakers.cooldownRemaining(p));
   const retryAfterMs = waits.length > 0 && waits.every((w) => w > 0) ? Math.min(...waits) : undefined;
   const message =
     providers.length === 0

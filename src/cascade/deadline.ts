@@ -1,5 +1,6 @@
 // A request's time budget. Its signal aborts when the budget runs out or the caller goes away,
 // and every attempt's signal is linked to it, so nothing outlives the request.
+import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 
 /** The reason a signal carries when time ran out; adapters map it to a 'timeout' error. */
 export function timeoutReason(message: string): DOMException {
@@ -13,22 +14,24 @@ export function isTimeoutReason(reason: unknown): boolean {
 export class Deadline {
   readonly expiresAt: number;
   readonly signal: AbortSignal;
+  readonly clock: Clock;
   readonly #controller = new AbortController();
-  readonly #timer: NodeJS.Timeout;
+  readonly #timer: TimerHandle;
   readonly #parent: AbortSignal | undefined;
   readonly #onParentAbort = () => this.#controller.abort(this.#parent?.reason);
 
-  constructor(budgetMs: number, parent?: AbortSignal) {
-    this.expiresAt = Date.now() + budgetMs;
+  constructor(budgetMs: number, parent?: AbortSignal, clock: Clock = systemClock) {
+    this.clock = clock;
+    this.expiresAt = clock.now() + budgetMs;
     this.signal = this.#controller.signal;
-    this.#timer = setTimeout(() => this.#controller.abort(timeoutReason('request budget exhausted')), budgetMs);
+    this.#timer = clock.setTimeout(() => this.#controller.abort(timeoutReason('request budget exhausted')), budgetMs);
     this.#parent = parent;
     if (parent?.aborted) this.#onParentAbort();
     else parent?.addEventListener('abort', this.#onParentAbort, { once: true });
   }
 
   remaining(): number {
-    return Math.max(0, this.expiresAt - Date.now());
+    return Math.max(0, this.expiresAt - this.clock.now());
   }
 
   /** True once the budget itself ran out (not the caller going away). */
@@ -43,7 +46,7 @@ export class Deadline {
 
   /** A signal for one attempt: aborts after timeoutMs, or with the request. */
   attempt(timeoutMs: number): AttemptSignal {
-    return new AttemptSignal(this.signal, Math.min(timeoutMs, this.remaining()));
+    return new AttemptSignal(this.signal, Math.min(timeoutMs, this.remaining()), this.clock);
   }
 
   /** Waits ms, or less if the request ends first. */
@@ -51,17 +54,17 @@ export class Deadline {
     if (this.signal.aborted || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         this.signal.removeEventListener('abort', done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = this.clock.setTimeout(done, ms);
       this.signal.addEventListener('abort', done, { once: true });
     });
   }
 
   dispose(): void {
-    clearTimeout(this.#timer);
+    this.clock.clearTimeout(this.#timer);
     this.#parent?.removeEventListener('abort', this.#onParentAbort);
   }
 }
@@ -71,19 +74,21 @@ export class AttemptSignal {
   readonly signal: AbortSignal;
   readonly #controller = new AbortController();
   readonly #parent: AbortSignal;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #timer: TimerHandle;
   #timedOut = false;
   readonly #onParentAbort = () => this.#controller.abort(this.#parent.reason);
 
-  constructor(parent: AbortSignal, timeoutMs: number) {
+  constructor(parent: AbortSignal, timeoutMs: number, clock: Clock = systemClock) {
     this.signal = this.#controller.signal;
     this.#parent = parent;
+    this.#clock = clock;
     if (parent.aborted) {
       this.#onParentAbort();
       return;
     }
     parent.addEventListener('abort', this.#onParentAbort, { once: true });
-    this.#timer = setTimeout(() => {
+    this.#timer = clock.setTimeout(() => {
       this.#timedOut = true;
       this.#controller.abort(timeoutReason('provider attempt timed out'));
     }, timeoutMs);
@@ -96,12 +101,12 @@ export class AttemptSignal {
 
   /** Success: stop the timer; the signal still follows the request (client disconnect). */
   disarm(): void {
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
   }
 
   /** Failure: abort whatever is still running and detach from the request. */
   release(): void {
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#parent.removeEventListener('abort', this.#onParentAbort);
     if (!this.signal.aborted) this.#controller.abort(new DOMException('attempt finished', 'AbortError'));
   }

@@ -7,6 +7,7 @@
 import { ProviderError } from '../providers/provider-error.ts';
 import type { CompletionChunk, CompletionRequest, Provider } from '../providers/types.ts';
 import { runCascade, type AttemptCall, type CascadeContext, type CascadeResult } from './cascade.ts';
+import type { Clock } from './clock.ts';
 import { timeoutReason } from './deadline.ts';
 
 export interface OpenedStream {
@@ -20,8 +21,9 @@ export interface OpenedStream {
 
 export interface StreamCascadeSettings {
   maxRetries: number;
-  /** Time an attempt has to produce its first text (capped by what is left of the budget). */
-  firstTokenTimeoutMs: number;
+  /** Time an attempt on this provider has to produce its first text (capped by what is left of the budget). */
+  firstTokenTimeoutMs: (provider: Provider) => number;
+  random?: () => number;
 }
 
 /** Runs the cascade until one provider has sent text; wrap lets the caller adjust each attempt. */
@@ -35,7 +37,7 @@ export function runStreamCascade(
   return runCascade(
     providers,
     wrap((provider, signal) => openStream(provider, request, signal)),
-    { maxRetries: settings.maxRetries, attemptTimeoutMs: settings.firstTokenTimeoutMs },
+    { maxRetries: settings.maxRetries, attemptTimeoutMs: settings.firstTokenTimeoutMs, ...(settings.random ? { random: settings.random } : {}) },
     context,
   );
 }
@@ -73,6 +75,7 @@ export interface StreamLimits {
   totalMs: number;
   /** Aborts when the caller goes away. */
   cancel: AbortSignal;
+  clock: Clock;
 }
 
 /**
@@ -85,13 +88,14 @@ export async function* continueStream(provider: Provider, opened: OpenedStream, 
   const onCancel = () => upstream.abort(limits.cancel.reason);
   if (limits.cancel.aborted) onCancel();
   else limits.cancel.addEventListener('abort', onCancel, { once: true });
-  const endsAt = performance.now() + limits.totalMs;
+  const { clock } = limits;
+  const endsAt = clock.now() + limits.totalMs;
   let finished = false;
   try {
     for (;;) {
-      const left = endsAt - performance.now();
+      const left = endsAt - clock.now();
       const stalled = left > limits.idleMs;
-      const timer = setTimeout(
+      const timer = clock.setTimeout(
         () => upstream.abort(timeoutReason(stalled ? 'provider stalled mid-stream' : 'stream time limit reached')),
         Math.max(0, Math.min(limits.idleMs, left)),
       );
@@ -105,7 +109,7 @@ export async function* continueStream(provider: Provider, opened: OpenedStream, 
         }
         throw error;
       } finally {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
       }
       if (next.done) {
         finished = true;

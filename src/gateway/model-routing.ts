@@ -2,7 +2,8 @@
 //   "auto" (or none)        the cascade over the configured providers in PROVIDER_ORDER
 //   "groq"                  the cascade, starting at that provider, then the rest in order
 //   "groq/llama-3.3-70b…"   that model on that provider only (split on the first "/"), no fallback
-import { isSafeModelId, PROVIDER_NAMES, type ProviderName } from '../config.ts';
+import { isSafeModelId } from '../config-fields.ts';
+import { BUILT_IN_NAMES } from '../providers/registry.ts';
 import type { AttemptCall, AttemptRecord } from '../cascade/cascade.ts';
 import { GatewayError } from '../errors.ts';
 import { ProviderError } from '../providers/provider-error.ts';
@@ -19,7 +20,6 @@ export interface ModelRoute<P extends Provider = Provider> {
   modelNotFound?: boolean;
 }
 
-const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
 
 /**
  * Resolves `model` against the configured providers (already in PROVIDER_ORDER). `capability`
@@ -48,7 +48,7 @@ export function resolveModel<P extends Provider>(model: string | null | undefine
 }
 
 function notServed(name: string, capability: string | undefined): GatewayError {
-  const known = isProviderName(name);
+  const known = BUILT_IN_NAMES.includes(name);
   const message = !known
     ? 'No such model on this gateway. Use "auto", a provider name or "provider/model-id"; GET /v1/models lists them.'
     : capability

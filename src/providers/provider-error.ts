@@ -1,6 +1,6 @@
 // The only error type that leaves an adapter. Each adapter maps its failures into it, so
 // the cascade never sees a provider-specific exception.
-import type { ProviderName } from '../config.ts';
+import type { ProviderName } from './types.ts';
 import type { FinishReason } from './types.ts';
 
 export type ProviderErrorKind =

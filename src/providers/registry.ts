@@ -1,41 +1,135 @@
-// Builds the configured providers once, in cascade order. A provider without a key is left out
-// (and shown as not configured by /health). Each adapter is loaded only when its provider is
-// configured: what is never called should cost no memory or start-up time.
-import type { Config, ProviderName } from '../config.ts';
+// Every kind of provider the gateway knows, one row each: its name, defaults, whether it needs a
+// key, what it can do, settings of its own, and how to build it. The configuration variables
+// (GROQ_API_KEY, GROQ_MODEL, ...) are derived from these rows (config.ts), and so are the
+// simulator's fakes and /health's list. An adapter is loaded only when its provider is
+// configured: what is never called costs no memory or start-up time.
+//
+// Adding a hosted OpenAI-compatible provider is one more row built by openAiCompatibleRow(); a
+// provider the operator runs (Ollama, llama-server, vLLM) needs no row at all: EXTRA_PROVIDERS
+// names it and its variables describe it.
+import type { z } from 'zod';
+import type { Config, ProviderSettings } from '../config.ts';
+import { headerValue } from '../config-fields.ts';
 import { USER_AGENT } from '../version.ts';
 import type { Provider } from './types.ts';
 
-type Factory = (apiKey: string, config: Config) => Promise<Provider>;
+export type Capability = 'chat' | 'embeddings';
 
-/** What every adapter is given: its key, and the model and base URL configured for it. */
-const endpoint = (name: ProviderName, apiKey: string, config: Config) => ({
-  apiKey,
-  model: config.providers[name].model,
-  baseUrl: config.providers[name].baseUrl,
-});
+export interface ProviderRow {
+  name: string;
+  /** The wire it speaks; the simulator starts a fake of this kind for it. */
+  wire: 'gemini' | 'groq' | 'openrouter' | 'openai-compatible';
+  /** Undefined: the operator must name one (<NAME>_MODEL). */
+  defaultModel: string | undefined;
+  /** Undefined: the operator must name one (<NAME>_BASE_URL). */
+  defaultBaseUrl: string | undefined;
+  /** A hosted API needs a key; a local runtime usually does not, and then no Authorization header is sent. */
+  keyRequired: boolean;
+  capabilities: readonly Capability[];
+  /** The embedding model when the row serves embeddings by default. */
+  defaultEmbeddingModel?: string;
+  /** Settings of its own, read from <NAME>_<OPTION>. */
+  options?: Record<string, z.ZodType<string | undefined>>;
+  create(settings: ProviderSettings): Promise<Provider>;
+}
 
-const FACTORIES: Record<ProviderName, Factory> = {
-  gemini: async (apiKey, config) =>
-    (await import('./gemini/gemini.ts')).createGeminiProvider({
-      ...endpoint('gemini', apiKey, config),
-      embeddingModel: config.geminiEmbeddingModel,
-      userAgent: USER_AGENT,
-    }),
-  groq: async (apiKey, config) => (await import('./openai-compatible/groq.ts')).createGroqProvider({ ...endpoint('groq', apiKey, config), userAgent: USER_AGENT }),
-  openrouter: async (apiKey, config) =>
-    (await import('./openai-compatible/openrouter.ts')).createOpenRouterProvider({
-      ...endpoint('openrouter', apiKey, config),
-      userAgent: USER_AGENT,
-      ...(config.openrouterAppUrl ? { appUrl: config.openrouterAppUrl } : {}),
-      appTitle: config.openrouterAppTitle,
-    }),
-};
+const openAiCompatible = async (settings: ProviderSettings, path: string, headers?: Record<string, string>): Promise<Provider> =>
+  (await import('./openai-compatible/openai-compatible.ts')).createOpenAICompatibleProvider({
+    name: settings.name,
+    model: settings.model,
+    url: `${settings.baseUrl.replace(/\/+$/, '')}${path}`,
+    apiKey: settings.apiKey,
+    userAgent: USER_AGENT,
+    ...(headers ? { headers } : {}),
+    ...(settings.embeddingModel !== undefined && { embeddingModel: settings.embeddingModel }),
+  });
 
+/**
+ * A provider that speaks OpenAI's Chat Completions at `<base URL>/chat/completions` (and, with an
+ * embedding model, `/embeddings`): a hosted one with a default model and URL, or an operator's own.
+ */
+export function openAiCompatibleRow(name: string, defaults: Partial<Pick<ProviderRow, 'defaultModel' | 'defaultBaseUrl' | 'keyRequired'>> = {}): ProviderRow {
+  return {
+    name,
+    wire: 'openai-compatible',
+    defaultModel: defaults.defaultModel,
+    defaultBaseUrl: defaults.defaultBaseUrl,
+    keyRequired: defaults.keyRequired ?? false,
+    capabilities: ['chat', 'embeddings'],
+    create: (settings) => openAiCompatible(settings, '/chat/completions'),
+  };
+}
+
+/** The built-in providers, in their default cascade order. */
+export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
+  {
+    name: 'gemini',
+    wire: 'gemini',
+    defaultModel: 'gemini-flash-lite-latest',
+    defaultBaseUrl: 'https://generativelanguage.googleapis.com',
+    keyRequired: true,
+    capabilities: ['chat', 'embeddings'],
+    defaultEmbeddingModel: 'gemini-embedding-001',
+    create: async (settings) =>
+      (await import('./gemini/gemini.ts')).createGeminiProvider({
+        apiKey: settings.apiKey ?? '',
+        model: settings.model,
+        baseUrl: settings.baseUrl,
+        embeddingModel: settings.embeddingModel ?? 'gemini-embedding-001',
+        userAgent: USER_AGENT,
+      }),
+  },
+  {
+    name: 'groq',
+    wire: 'groq',
+    defaultModel: 'llama-3.1-8b-instant',
+    // Without `/openai/v1`, as Groq's own SDK takes it.
+    defaultBaseUrl: 'https://api.groq.com',
+    keyRequired: true,
+    capabilities: ['chat'],
+    create: (settings) => openAiCompatible(settings, '/openai/v1/chat/completions'),
+  },
+  {
+    name: 'openrouter',
+    wire: 'openrouter',
+    defaultModel: 'openrouter/free',
+    defaultBaseUrl: 'https://openrouter.ai/api/v1',
+    keyRequired: true,
+    capabilities: ['chat'],
+    options: {
+      // Sent as HTTP-Referer and X-OpenRouter-Title: OpenRouter lists the app under them.
+      APP_URL: headerValue.optional(),
+      APP_TITLE: headerValue.default('secure-llm-router'),
+    },
+    create: (settings) => {
+      const { APP_URL: appUrl, APP_TITLE: appTitle } = settings.options;
+      return openAiCompatible(settings, '/chat/completions', {
+        ...(appUrl && { 'HTTP-Referer': appUrl }),
+        // X-Title is the older name; OpenRouter still reads it.
+        ...(appTitle && { 'X-OpenRouter-Title': appTitle, 'X-Title': appTitle }),
+      });
+    },
+  },
+];
+
+export const BUILT_IN_NAMES: readonly string[] = BUILT_IN_PROVIDERS.map((row) => row.name);
+
+export const builtInRow = (name: string): ProviderRow | undefined => BUILT_IN_PROVIDERS.find((row) => row.name === name);
+
+/** The prefix of a provider's variables: "groq" reads GROQ_API_KEY, GROQ_MODEL, ... */
+export const envPrefix = (name: string): string => name.toUpperCase();
+
+/**
+ * The providers the cascade may use, in PROVIDER_ORDER: each one named there that has a key, or
+ * needs none. A hosted provider without a key is left out (and shown as not configured by /health).
+ */
 export async function createProviders(config: Config): Promise<Provider[]> {
   const providers: Provider[] = [];
   for (const name of config.providerOrder) {
-    const apiKey = config.providers[name].apiKey;
-    if (apiKey) providers.push(await FACTORIES[name](apiKey, config));
+    const settings = config.providers.get(name);
+    if (settings !== undefined && isConfigured(settings)) providers.push(await settings.row.create(settings));
   }
   return providers;
 }
+
+export const isConfigured = (settings: ProviderSettings): boolean => settings.apiKey !== undefined || !settings.row.keyRequired;

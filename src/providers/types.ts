@@ -1,8 +1,8 @@
-// The one interface every provider adapter implements. Adding a provider is one new file
-// that exports a factory returning a Provider, plus a line in registry.ts.
-import type { ProviderName } from '../config.ts';
+// The one interface every provider adapter implements. A provider kind is a row in registry.ts
+// whose factory returns a Provider.
 
-export type { ProviderName };
+/** A provider's name: a built-in one ("groq") or one EXTRA_PROVIDERS names ("ollama"). */
+export type ProviderName = string;
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';

@@ -1,21 +1,20 @@
 // GET /health: public; says honestly which providers can answer right now.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { PROVIDER_NAMES, type Config } from '../config.ts';
-import type { Breakers } from '../cascade/breakers.ts';
-import type { Provider } from '../providers/types.ts';
+import type { Config } from '../config.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { healthResponseSchema } from '../schemas/health.ts';
 
 export interface HealthRouteOptions {
   config: Config;
-  providers: readonly Provider[];
-  health: Breakers;
   version: string;
 }
 
-const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { config, providers, health, version }) => {
+const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { config, version }) => {
   const startedAt = Date.now();
+  const { breakers: health, providers } = app.gateway;
   const configured = new Set(providers.map((p) => p.name));
+  // Every provider the gateway knows: the built-in ones, configured or not, then the operator's own.
+  const known = [...config.providers.values()];
 
   app.get(
     '/health',
@@ -23,9 +22,9 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
       schema: { tags: ['operations'], summary: 'Liveness and provider readiness', response: { 200: healthResponseSchema, 503: errorResponseSchema.describe('shutting_down: the gateway is draining') } },
     },
     async () => {
-      const list = PROVIDER_NAMES.map((name) => {
+      const list = known.map(({ name, model }) => {
         if (!configured.has(name)) {
-          return { name, configured: false, model: config.providers[name].model, state: 'not_configured' as const, consecutive_failures: 0 };
+          return { name, configured: false, model, state: 'not_configured' as const, consecutive_failures: 0 };
         }
         const snap = health.snapshot(name);
         const coolingModels = health.coolingModels(name).map((m) => ({
@@ -36,7 +35,7 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
         return {
           name,
           configured: true,
-          model: config.providers[name].model,
+          model,
           state: snap.state,
           ...(snap.cooldownUntil ? { cooldown_until: new Date(snap.cooldownUntil).toISOString() } : {}),
           ...(snap.reason ? { cooldown_reason: snap.reason } : {}),

@@ -1,18 +1,8 @@
 // POST /query: one prompt in, one answer out, through the provider cascade.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Config } from '../config.ts';
-import { runCascade, type AttemptRecord } from '../cascade/cascade.ts';
-import type { Breakers } from '../cascade/breakers.ts';
-import type { Provider, TokenUsage } from '../providers/types.ts';
+import type { TokenUsage } from '../providers/types.ts';
 import { protectedErrorResponses } from '../schemas/error.ts';
 import { queryBodySchema, queryResponseSchema } from '../schemas/query.ts';
-import { noAnswer, requestDeadline } from '../gateway/request-deadline.ts';
-
-export interface QueryRouteOptions {
-  config: Config;
-  providers: readonly Provider[];
-  health: Breakers;
-}
 
 export function usageBody(usage: TokenUsage | undefined) {
   return {
@@ -22,8 +12,8 @@ export function usageBody(usage: TokenUsage | undefined) {
   };
 }
 
-const queryRoute: FastifyPluginAsyncZod<QueryRouteOptions> = async (app, { config, providers, health }) => {
-  const cascadeSettings = { maxRetries: config.maxRetries, attemptTimeoutMs: config.providerTimeoutMs };
+const queryRoute: FastifyPluginAsyncZod = async (app) => {
+  const { gateway } = app;
 
   app.post(
     '/query',
@@ -39,31 +29,16 @@ const queryRoute: FastifyPluginAsyncZod<QueryRouteOptions> = async (app, { confi
     async (request, reply) => {
       const { prompt, max_tokens, temperature } = request.body;
       const completion = { messages: [{ role: 'user' as const, content: prompt }], maxTokens: max_tokens, temperature };
-      const deadline = requestDeadline(reply, config.requestTimeoutMs);
-      const attempts: AttemptRecord[] = [];
-      try {
-        const { value, provider } = await runCascade(
-          providers,
-          (p, signal) => p.complete(completion, signal),
-          cascadeSettings,
-          { deadline, health, log: request.log, attempts },
-        );
-        reply.header('x-llm-provider', provider.name);
-        return {
-          response: value.text,
-          provider: provider.name,
-          model: value.model,
-          finish_reason: value.finishReason,
-          latency_ms: Math.round(reply.elapsedTime),
-          request_id: request.id,
-          usage: usageBody(value.usage),
-          attempts,
-        };
-      } catch (error) {
-        return noAnswer(request, reply, attempts, error);
-      } finally {
-        deadline.dispose();
-      }
+      return gateway.complete(request, reply, gateway.chatRoute(undefined), completion, ({ value, provider, attempts }) => ({
+        response: value.text,
+        provider: provider.name,
+        model: value.model,
+        finish_reason: value.finishReason,
+        latency_ms: Math.round(reply.elapsedTime),
+        request_id: request.id,
+        usage: usageBody(value.usage),
+        attempts,
+      }));
     },
   );
 };

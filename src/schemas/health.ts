@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { PROVIDER_NAMES } from '../config.ts';
 
 export const healthResponseSchema = z
   .object({
@@ -11,7 +10,7 @@ export const healthResponseSchema = z
     simulated: z.boolean().describe('True when the providers are the built-in simulators'),
     providers: z.array(
       z.object({
-        name: z.enum(PROVIDER_NAMES),
+        name: z.string().describe('A built-in provider (gemini, groq, openrouter) or one named in EXTRA_PROVIDERS'),
         configured: z.boolean(),
         model: z.string(),
         state: z

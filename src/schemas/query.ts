@@ -1,6 +1,5 @@
 // POST /query: what a caller may send and what it gets back.
 import { z } from 'zod';
-import { PROVIDER_NAMES } from '../config.ts';
 import { compiled } from './compiled.ts';
 
 export const queryBodySchema = compiled(
@@ -20,7 +19,7 @@ export const usageSchema = z.object({
 });
 
 export const attemptSchema = z.object({
-  provider: z.enum(PROVIDER_NAMES),
+  provider: z.string(),
   outcome: z
     .string()
     .describe('ok, cooling_down (skipped), or why it failed: rate_limited, timeout, unavailable, bad_response, rejected, misconfigured'),
@@ -31,7 +30,7 @@ export const attemptSchema = z.object({
 export const queryResponseSchema = z
   .object({
     response: z.string().describe('The answer text'),
-    provider: z.enum(PROVIDER_NAMES).describe('The provider that answered'),
+    provider: z.string().describe('The provider that answered'),
     model: z.string().describe('The model that answered'),
     finish_reason: z.enum(['stop', 'length', 'content_filter', 'other']),
     latency_ms: z.int().describe('Time spent in the gateway for this request'),

@@ -1,6 +1,6 @@
 // SIMULATED_FAULTS: make a simulated provider misbehave, to watch the cascade fall back.
 // Syntax: "gemini=down,groq=slow". Each name is a fault plan for that provider.
-import { ConfigError, PROVIDER_NAMES, type ProviderName } from '../config.ts';
+import { ConfigError } from '../config.ts';
 import type { Fault } from './fake-server.ts';
 
 const PLANS: Record<string, Fault> = {
@@ -20,18 +20,19 @@ const PLANS: Record<string, Fault> = {
 
 export const FAULT_NAMES = Object.keys(PLANS);
 
-export function parseFaultSpec(spec: string): Partial<Record<ProviderName, Fault>> {
-  const plan: Partial<Record<ProviderName, Fault>> = {};
+/** The fault for each provider `spec` names; `providers` are the names it may use. */
+export function parseFaultSpec(spec: string, providers: readonly string[]): Partial<Record<string, Fault>> {
+  const plan: Partial<Record<string, Fault>> = {};
   for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [name, fault] = part.split('=').map((p) => p.trim().toLowerCase());
-    if (!name || !(PROVIDER_NAMES as readonly string[]).includes(name)) {
-      throw new ConfigError(`Invalid configuration: SIMULATED_FAULTS names an unknown provider in "${part}" (use ${PROVIDER_NAMES.join(', ')})`);
+    if (!name || !providers.includes(name)) {
+      throw new ConfigError(`Invalid configuration: SIMULATED_FAULTS names an unknown provider in "${part}" (use ${providers.join(', ')})`);
     }
     const chosen = fault === undefined ? undefined : PLANS[fault.replace(/[_-]/g, '')];
     if (!chosen) {
       throw new ConfigError(`Invalid configuration: SIMULATED_FAULTS has an unknown fault in "${part}" (use ${FAULT_NAMES.join(', ')})`);
     }
-    plan[name as ProviderName] = chosen;
+    plan[name] = chosen;
   }
   return plan;
 }

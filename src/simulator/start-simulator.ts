@@ -1,40 +1,68 @@
-// Simulated mode: the three fake providers on loopback, and a Config that points the real
+// Simulated mode: a fake for every provider on loopback, and a Config that points the real
 // adapters at them. Everything but the upstream is the same code that talks to the real providers.
+// Each provider's fake is chosen by the wire its registry row speaks; an operator's own provider
+// (EXTRA_PROVIDERS) gets a fake local model server.
 import { randomUUID } from 'node:crypto';
-import type { Config, ProviderName } from '../config.ts';
+import type { Config, ProviderSettings } from '../config.ts';
+import type { ProviderRow } from '../providers/registry.ts';
 import { startFakeGemini } from './fake-gemini.ts';
 import { startFakeGroq } from './fake-groq.ts';
+import { startFakeLocalRuntime } from './fake-local-runtime.ts';
 import { startFakeOpenRouter } from './fake-openrouter.ts';
 import type { FakeProviderServer } from './fake-server.ts';
 import { parseFaultSpec } from './faults.ts';
 
+/** The built-in providers' fakes by name, and any other provider's by its name. */
+export interface FakeServers {
+  gemini: FakeProviderServer;
+  groq: FakeProviderServer;
+  openrouter: FakeProviderServer;
+  [name: string]: FakeProviderServer;
+}
+
 export interface Simulator {
-  servers: Record<ProviderName, FakeProviderServer>;
+  servers: FakeServers;
   /** The config with every provider's key and base URL replaced by the simulator's. */
   config: Config;
   close(): Promise<void>;
 }
 
-export async function startSimulator(config: Config): Promise<Simulator> {
-  const faults = parseFaultSpec(config.simulatedFaults);
-  const apiKey = `sim-${randomUUID()}`;
-  const [gemini, groq, openrouter] = await Promise.all([
-    startFakeGemini({ apiKey }),
-    startFakeGroq({ apiKey }),
-    startFakeOpenRouter({ apiKey }),
-  ]);
-  const servers = { gemini, groq, openrouter };
-  for (const [name, fault] of Object.entries(faults)) servers[name as ProviderName].setDefault(fault);
+/** A fake of the row's wire, and the base URL its setting would hold against the real one (see .env.example). */
+async function startFake(settings: ProviderSettings, apiKey: string): Promise<{ server: FakeProviderServer; baseUrl: string }> {
+  const wire: ProviderRow['wire'] = settings.row.wire;
+  if (wire === 'gemini') {
+    const server = await startFakeGemini({ apiKey });
+    return { server, baseUrl: server.url };
+  }
+  if (wire === 'groq') {
+    const server = await startFakeGroq({ apiKey });
+    return { server, baseUrl: server.url };
+  }
+  if (wire === 'openrouter') {
+    const server = await startFakeOpenRouter({ apiKey });
+    return { server, baseUrl: `${server.url}/api/v1` };
+  }
+  const server = await startFakeLocalRuntime({
+    name: settings.name,
+    models: [settings.model],
+    ...(settings.embeddingModel === undefined ? {} : { embeddingModels: [settings.embeddingModel] }),
+  });
+  return { server, baseUrl: `${server.url}/v1` };
+}
 
-  // Each base URL is what the real provider's base URL setting would hold (see .env.example).
-  const baseUrls: Record<ProviderName, string> = {
-    gemini: gemini.url,
-    groq: groq.url,
-    openrouter: `${openrouter.url}/api/v1`,
-  };
-  const providers = { ...config.providers };
-  for (const name of Object.keys(servers) as ProviderName[]) {
-    providers[name] = { ...providers[name], apiKey, baseUrl: baseUrls[name] };
+export async function startSimulator(config: Config): Promise<Simulator> {
+  const faults = parseFaultSpec(config.simulatedFaults, [...config.providers.keys()]);
+  const apiKey = `sim-${randomUUID()}`;
+  const started = await Promise.all([...config.providers.values()].map(async (settings) => ({ settings, ...(await startFake(settings, apiKey)) })));
+  const servers = {} as FakeServers;
+  const providers = new Map(config.providers);
+  for (const { settings, server, baseUrl } of started) {
+    servers[settings.name] = server;
+    const fault = faults[settings.name];
+    if (fault) server.setDefault(fault);
+    // A local runtime takes no key; the hosted ones get the simulator's.
+    const key = settings.row.keyRequired ? apiKey : settings.apiKey;
+    providers.set(settings.name, { ...settings, apiKey: key, baseUrl });
   }
   return {
     servers,

@@ -208,7 +208,7 @@ describe('the provider cascade', () => {
     expect(outcomes(second.attempts)).toEqual(['gemini:cooling_down', 'groq:ok']);
     const loud = gateway.logs.find((line) => line.level === 50 && line.provider === 'gemini');
     expect(loud?.msg).toMatch(/credentials or model/);
-    expect(gateway.logText()).not.toContain(gateway.config.providers.gemini.apiKey ?? 'unset');
+    expect(gateway.logText()).not.toContain(gateway.config.providers.get('gemini')!.apiKey ?? 'unset');
   });
 
   it('answers 503 when every provider fails, then cools them down and says when to retry', async () => {

@@ -1,7 +1,7 @@
 // The documented response contract, as checks that return a list of problems (empty when the
 // response keeps the contract). Suites that send thousands of requests collect the problems and
 // report the first few, instead of stopping at the first failed expect.
-import { PROVIDER_NAMES } from '../../src/config.ts';
+import { BUILT_IN_NAMES as PROVIDER_NAMES } from '../../src/providers/registry.ts';
 import { ERROR_TABLE } from '../../src/errors.ts';
 
 export type Problems = string[];

@@ -3,11 +3,10 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
-import { loadConfig, type Config, type ProviderName } from '../../src/config.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createProviders } from '../../src/providers/registry.ts';
-import type { FakeProviderServer } from '../../src/simulator/fake-server.ts';
-import { startSimulator } from '../../src/simulator/start-simulator.ts';
+import { startSimulator, type FakeServers } from '../../src/simulator/start-simulator.ts';
 
 export const KEY = 'test-client-key-0001';
 export const OTHER_KEY = 'test-client-key-0002';
@@ -16,7 +15,7 @@ export interface TestGateway {
   url: string;
   app: FastifyInstance;
   config: Config;
-  fakes: Record<ProviderName, FakeProviderServer>;
+  fakes: FakeServers;
   /** Every log line written so far, parsed. */
   logs: Array<Record<string, unknown>>;
   /** The raw log text, for "this secret never appears" checks. */
@@ -60,7 +59,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
     url,
     app,
     config,
-    fakes: simulator?.servers ?? ({} as Record<ProviderName, FakeProviderServer>),
+    fakes: simulator?.servers ?? ({} as FakeServers),
     get logs() {
       return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     },

@@ -10,7 +10,7 @@
 // key, answered by JSON or by `data:` events ending in `[DONE]`.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ProviderName } from '../../config.ts';
+import type { ProviderName } from '../types.ts';
 import { readEventStream, type EventReader } from '../transport/event-stream.ts';
 import { ProviderError, kindForStatus, parseRetryAfter } from '../provider-error.ts';
 import { discard, readAll, readJson, utf8Text } from '../transport/response-body.ts';
@@ -20,7 +20,10 @@ export interface ChatCompletionsEndpoint {
   name: ProviderName;
   /** Where chat completions are posted, e.g. https://openrouter.ai/api/v1/chat/completions. */
   url: string;
-  apiKey: string;
+  /** Where embeddings are posted, when the provider serves them (on the same host). */
+  embeddingsUrl?: string | undefined;
+  /** Without one (a local runtime), no Authorization header is sent. */
+  apiKey: string | undefined;
   /** Sent with every call (OpenRouter's attribution headers). */
   headers?: Record<string, string>;
   userAgent: string;
@@ -42,6 +45,8 @@ export interface ChatCompletionsTransport {
   complete(body: object, signal: AbortSignal): Promise<unknown>;
   /** What `reader` makes of each event, up to `[DONE]` or the end of the answer. */
   stream<T>(body: object, signal: AbortSignal, reader: ChunkReader<T>): AsyncIterable<T>;
+  /** The parsed body of a 2xx answer from the embeddings endpoint. */
+  embed?(body: object, signal: AbortSignal): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -49,9 +54,10 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
   const { name, pool } = endpoint;
   const url = new URL(endpoint.url);
   const path = `${url.pathname}${url.search}`;
+  const embeddingsPath = endpoint.embeddingsUrl === undefined ? undefined : new URL(endpoint.embeddingsUrl).pathname;
   // Built once: the same headers go with every call.
   const common = {
-    authorization: `Bearer ${endpoint.apiKey}`,
+    ...(endpoint.apiKey !== undefined && { authorization: `Bearer ${endpoint.apiKey}` }),
     'content-type': 'application/json',
     'user-agent': endpoint.userAgent,
     ...endpoint.headers,
@@ -59,8 +65,8 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
   const jsonHeaders = { ...common, accept: 'application/json' };
   const streamHeaders = { ...common, accept: 'text/event-stream' };
 
-  async function post(body: object, headers: typeof common, signal: AbortSignal): Promise<UpstreamAnswer> {
-    const answer = await pool.post(path, headers, JSON.stringify(body), signal);
+  async function post(body: object, headers: typeof common, signal: AbortSignal, to = path): Promise<UpstreamAnswer> {
+    const answer = await pool.post(to, headers, JSON.stringify(body), signal);
     if (answer.status >= 200 && answer.status < 300) return answer;
     // A 400 for a model the provider does not know (OpenRouter) or has retired (Groq), and a 403
     // for a prompt a moderation check flagged (OpenRouter), look like other 400s and 403s: only
@@ -93,6 +99,11 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
         { name, endMarker: '[DONE]' },
       );
     },
+    ...(embeddingsPath !== undefined && {
+      async embed(body: object, signal: AbortSignal) {
+        return readJson(name, (await post(body, jsonHeaders, signal, embeddingsPath)).body);
+      },
+    }),
     close: () => pool.close(),
   };
 }

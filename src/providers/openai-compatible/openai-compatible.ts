@@ -1,7 +1,7 @@
 // The Chat Completions wire protocol shared by Groq and OpenRouter: the request body, reading a
 // completion or a stream, and mapping failures to ProviderError. The adapters only say where to
 // send it (URL, key, extra headers); everything an answer can do wrong is handled here, once.
-import type { ProviderName } from '../../config.ts';
+import type { ProviderName } from '../types.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
 import { ProviderError, abortError, emptyAnswerKind, toProviderError } from '../provider-error.ts';
 import { createUpstreamPool } from '../transport/upstream-http.ts';
@@ -12,6 +12,8 @@ import {
   type Completion,
   type CompletionChunk,
   type CompletionRequest,
+  type EmbeddingRequest,
+  type Embeddings,
   type FinishReason,
   type Provider,
   type TokenUsage,
@@ -33,22 +35,39 @@ export interface OpenAICompatibleSettings {
   model: string;
   /** Where chat completions are posted. */
   url: string;
-  apiKey: string;
+  /** Undefined for a local runtime that takes none: then no Authorization header is sent. */
+  apiKey: string | undefined;
   headers?: Record<string, string>;
   userAgent: string;
+  /** Set when the provider serves embeddings: posted to `embeddings` beside `chat/completions`. */
+  embeddingModel?: string;
 }
 
 /** A provider on its own keep-alive pool (see upstream-http.ts), which close() releases. */
 export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): Provider {
-  const { name, model, ...endpoint } = settings;
-  return providerOver(name, model, createChatCompletionsHttp({ name, ...endpoint, pool: createUpstreamPool(endpoint.url) }));
+  const { name, model, embeddingModel, ...endpoint } = settings;
+  const embeddingsUrl = embeddingModel === undefined ? undefined : endpoint.url.replace(/chat\/completions$/, 'embeddings');
+  return providerOver(name, model, createChatCompletionsHttp({ name, ...endpoint, embeddingsUrl, pool: createUpstreamPool(endpoint.url) }), embeddingModel);
 }
 
 /** The provider over any transport: the benchmark plugs in other ways of calling upstream. */
-export function providerOver(name: ProviderName, model: string, transport: ChatCompletionsTransport): Provider {
+export function providerOver(name: ProviderName, model: string, transport: ChatCompletionsTransport, embeddingModel?: string): Provider {
+  const { embed } = transport;
   return {
     name,
     model,
+    ...(embed !== undefined &&
+      embeddingModel !== undefined && {
+        embeddingModel,
+        async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<Embeddings> {
+          const requested = request.model ?? embeddingModel;
+          try {
+            return readEmbeddings(name, await embed.call(transport, { model: requested, input: request.inputs, encoding_format: 'float' }, signal), request.inputs.length, requested);
+          } catch (error) {
+            throw toProviderError(name, error, signal);
+          }
+        },
+      }),
     async complete(request, signal) {
       const body = toChatBody(request, request.model ?? model, false);
       try {
@@ -96,6 +115,20 @@ interface WireBody {
   error?: unknown;
   /** Groq: usage on the last chunk, and a reason when a stream stopped early. */
   x_groq?: { usage?: WireUsage; error?: string };
+}
+
+/** An OpenAI embeddings list, in input order; anything else is a bad response. */
+export function readEmbeddings(name: ProviderName, body: unknown, count: number, requestedModel: string): Embeddings {
+  const { data, model, usage } = (typeof body === 'object' && body !== null ? body : {}) as { data?: unknown; model?: unknown; usage?: { prompt_tokens?: unknown } };
+  const items = Array.isArray(data) ? [...(data as Array<{ index?: unknown; embedding?: unknown }>)] : [];
+  items.sort((a, b) => Number(a?.index ?? 0) - Number(b?.index ?? 0));
+  const vectors = items.map((item) => item?.embedding);
+  const isVector = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number');
+  if (vectors.length !== count || !vectors.every(isVector)) {
+    throw new ProviderError(name, 'bad_response', `${name} returned no usable embeddings`);
+  }
+  const promptTokens = tokenCount(usage?.prompt_tokens);
+  return { vectors, model: typeof model === 'string' && model !== '' ? model : requestedModel, ...(promptTokens === undefined ? {} : { usage: { promptTokens } }) };
 }
 
 export function readCompletion(name: ProviderName, body: unknown, requestedModel: string): Completion {

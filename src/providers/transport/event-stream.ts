@@ -5,7 +5,7 @@
 // the first token those turns are part of what the caller waits for (docs/performance.md).
 import type { Readable } from 'node:stream';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import type { ProviderName } from '../../config.ts';
+import type { ProviderName } from '../types.ts';
 import { ProviderError } from '../provider-error.ts';
 
 /** One event's data, at most. No answer of ours comes near it; a larger one is a broken upstream. */

@@ -2,7 +2,7 @@
 // size cap or throwing it away. Event streams are read in event-stream.ts.
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import type { ProviderName } from '../../config.ts';
+import type { ProviderName } from '../types.ts';
 import { ProviderError } from '../provider-error.ts';
 
 /** No answer of ours comes near this; a larger one is a broken upstream, not a completion. */

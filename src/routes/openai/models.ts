@@ -1,18 +1,14 @@
 // GET /v1/models: what `model` may name on this gateway, in OpenAI's list shape: "auto", each
 // configured provider (in PROVIDER_ORDER), and each one's configured chat and embedding models.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Provider } from '../../providers/types.ts';
 import { modelListSchema, openAiReadErrorResponses } from '../../schemas/openai.ts';
 import { AUTO_MODEL } from '../../gateway/model-routing.ts';
 import { publicModel } from './openai-mapping.ts';
 
-export interface ModelsRouteOptions {
-  providers: readonly Provider[];
-}
-
 const GATEWAY_OWNER = 'secure-llm-router';
 
-const modelsRoute: FastifyPluginAsyncZod<ModelsRouteOptions> = async (app, { providers }) => {
+const modelsRoute: FastifyPluginAsyncZod = async (app) => {
+  const { providers } = app.gateway;
   const created = Math.floor(Date.now() / 1000);
   const entry = (id: string, owner: string) => ({ id, object: 'model' as const, created, owned_by: owner });
   const data = [

@@ -1,0 +1,160 @@
+// The one owner of a request's trip through the providers. A route validates, hands the gateway
+// what to ask for, and maps the answer; the gateway makes the deadline, ties it to the caller's
+// connection, runs the cascade, names the provider that answered (x-llm-provider), keeps the
+// attempts for the request's summary log line, and turns a failure into the caller's error. A
+// caller who left gets silence. Metrics, quota checks and usage records hook in here, once.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { runCascade, RequestCancelledError, type AttemptCall, type AttemptRecord } from '../cascade/cascade.ts';
+import type { Breakers } from '../cascade/breakers.ts';
+import { systemClock, type Clock } from '../cascade/clock.ts';
+import { Deadline } from '../cascade/deadline.ts';
+import type { Completion, CompletionRequest, EmbeddingRequest, Embeddings, Provider } from '../providers/types.ts';
+import { exactModelCall, resolveModel, routeFailure, type ModelRoute } from './model-routing.ts';
+import { logRequest } from '../plugins/request-log.ts';
+import { disconnectSignal } from './disconnect-signal.ts';
+import { streamAnswer, type StreamSink } from './stream-answer.ts';
+
+export interface ProviderTimeouts {
+  /** A whole answer, and the longest silence allowed inside a stream. */
+  attemptMs: number;
+  /** A stream's first text. */
+  firstTokenMs: number;
+}
+
+export interface GatewaySettings {
+  maxRetries: number;
+  requestTimeoutMs: number;
+  /** Each provider's own limits (a local runtime loading a model is slow to its first token). */
+  timeouts: (provider: Provider) => ProviderTimeouts;
+  /** The longest a stream may run after its first token. */
+  maxStreamMs: number;
+  clock?: Clock;
+  random?: () => number;
+}
+
+/** What the caller gets back from a cascade that answered. */
+export interface Answer<T> {
+  value: T;
+  provider: Provider;
+  attempts: AttemptRecord[];
+}
+
+export type EmbeddingProvider = Provider & { embed: NonNullable<Provider['embed']> };
+
+const canEmbed = (provider: Provider): provider is EmbeddingProvider => typeof provider.embed === 'function';
+
+/** What the request's summary line reports about its trip (see plugins/request-log.ts). */
+export interface Trip {
+  attempts: AttemptRecord[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set once the request reaches the gateway. */
+    trip: Trip | null;
+  }
+}
+
+/** The caller went away: its request's summary line says so, as nothing else will. */
+export function callerLeft(request: FastifyRequest, reply: FastifyReply): void {
+  logRequest(request, reply, true);
+}
+
+export class Gateway {
+  readonly providers: readonly Provider[];
+  readonly embedders: readonly EmbeddingProvider[];
+  readonly breakers: Breakers;
+  readonly settings: GatewaySettings;
+  readonly clock: Clock;
+  readonly #attemptMs = (p: Provider) => this.settings.timeouts(p).attemptMs;
+  readonly #firstTokenMs = (p: Provider) => this.settings.timeouts(p).firstTokenMs;
+
+  constructor(providers: readonly Provider[], breakers: Breakers, settings: GatewaySettings) {
+    this.providers = providers;
+    this.embedders = providers.filter(canEmbed);
+    this.breakers = breakers;
+    this.settings = settings;
+    this.clock = settings.clock ?? systemClock;
+  }
+
+  /** What a request's `model` names among the chat providers. */
+  chatRoute(model: string | null | undefined): ModelRoute {
+    return resolveModel(model, this.providers);
+  }
+
+  /** What a request's `model` names among the providers that embed. */
+  embeddingRoute(model: string | null | undefined): ModelRoute<EmbeddingProvider> {
+    return resolveModel(model, this.embedders, 'embeddings');
+  }
+
+  /** One whole answer; `answer` maps it to the route's body. */
+  complete<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, answer: (a: Answer<Completion>) => R): Promise<R | FastifyReply> {
+    return this.#whole(request, reply, route, (p, signal) => p.complete(completion, signal), answer);
+  }
+
+  /** Embeddings; an embedding model's breaker is its own, apart from the provider's chat model. */
+  embed<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute<EmbeddingProvider>, embedding: EmbeddingRequest, answer: (a: Answer<Embeddings>) => R): Promise<R | FastifyReply> {
+    return this.#whole(request, reply, route, (p, signal) => (p as EmbeddingProvider).embed(embedding, signal), answer, (p) => (p as EmbeddingProvider).embeddingModel);
+  }
+
+  /** A streamed answer written to `sink`; see stream-answer.ts for its time limits. */
+  stream(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, sink: StreamSink): Promise<FastifyReply> {
+    return streamAnswer(this, this.#trip(request), request, reply, route, completion, sink);
+  }
+
+  async #whole<T, R>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    route: ModelRoute,
+    call: AttemptCall<T>,
+    answer: (a: Answer<T>) => R,
+    breakerModel?: (provider: Provider) => string | undefined,
+  ): Promise<R | FastifyReply> {
+    const trip = this.#trip(request);
+    const deadline = new Deadline(this.settings.requestTimeoutMs, disconnectSignal(reply), this.clock);
+    try {
+      const { value, provider } = await runCascade(route.providers, exactModelCall(route, call), this.cascadeSettings(this.#attemptMs), {
+        deadline,
+        breakers: this.breakers,
+        log: request.log,
+        attempts: trip.attempts,
+        exactModel: route.exactModel,
+        breakerModel,
+      });
+      reply.header('x-llm-provider', provider.name);
+      return answer({ value, provider, attempts: trip.attempts });
+    } catch (error) {
+      return this.noAnswer(request, reply, trip, route, error);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  cascadeSettings(timeout: (provider: Provider) => number) {
+    return { maxRetries: this.settings.maxRetries, attemptTimeoutMs: timeout, ...(this.settings.random ? { random: this.settings.random } : {}) };
+  }
+
+  get firstTokenTimeout() {
+    return this.#firstTokenMs;
+  }
+
+  /**
+   * For a cascade that produced nothing: a caller who left gets silence (the socket is dropped
+   * without writing); anyone else gets the error, worded for the route.
+   */
+  noAnswer(request: FastifyRequest, reply: FastifyReply, trip: Trip, route: ModelRoute, error: unknown): FastifyReply {
+    if (error instanceof RequestCancelledError) {
+      callerLeft(request, reply);
+      reply.hijack();
+      reply.raw.destroy();
+      return reply;
+    }
+    throw routeFailure(route, trip.attempts, error);
+  }
+
+  #trip(request: FastifyRequest): Trip {
+    const trip: Trip = { attempts: [] };
+    request.trip = trip;
+    return trip;
+  }
+}

@@ -1,0 +1,121 @@
+// A streamed answer's trip. REQUEST_TIMEOUT_MS covers reaching the first token (each provider
+// gets its first-token limit of it); nothing is written before then, so a stream that never
+// starts still ends in a plain JSON 503/504. After the first token the budget no longer applies:
+// the provider may stay silent for at most its attempt limit between chunks, and the rest of the
+// stream may last at most maxStreamMs. A failure after that point counts against the provider and
+// ends the stream with the sink's error event (no end-of-stream marker), never as a whole answer.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { recordStreamFailure } from '../cascade/cascade.ts';
+import { Deadline } from '../cascade/deadline.ts';
+import { continueStream, runStreamCascade, type OpenedStream } from '../cascade/stream-cascade.ts';
+import { GatewayError } from '../errors.ts';
+import { ProviderError } from '../providers/provider-error.ts';
+import type { CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage } from '../providers/types.ts';
+import { callerLeft, type Gateway, type Trip } from './gateway.ts';
+import { exactModelCall, type ModelRoute } from './model-routing.ts';
+import { disconnectSignal } from './disconnect-signal.ts';
+
+/** How a stream ended well. */
+export interface StreamEnd {
+  finishReason: FinishReason;
+  usage: TokenUsage | undefined;
+}
+
+/** What a route writes a stream with, once its first text is in hand. */
+export interface StreamWriter {
+  /** False once the client can no longer be written to. */
+  readonly open: boolean;
+  text(text: string): Promise<void>;
+  finish(end: StreamEnd): Promise<void>;
+  /** The error event that ends an answer cut short. */
+  fail(error: GatewayError): Promise<void>;
+  /** Ends the response (a no-op once ended). */
+  end(): void;
+}
+
+/** Opens the route's writer: headers and the first text go out together. */
+export type StreamSink = (opened: { provider: Provider; first: CompletionChunk; model: string; clientGone: AbortSignal }) => Promise<StreamWriter>;
+
+/** One shared reason: building a DOMException (it records a stack) for every stream costs. */
+const RESPONSE_FINISHED = new DOMException('response finished', 'AbortError');
+
+export async function streamAnswer(
+  gateway: Gateway,
+  trip: Trip,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  route: ModelRoute,
+  completion: CompletionRequest,
+  sink: StreamSink,
+): Promise<FastifyReply> {
+  const clientGone = disconnectSignal(reply);
+  const deadline = new Deadline(gateway.settings.requestTimeoutMs, clientGone, gateway.clock);
+  let started: { value: OpenedStream; provider: Provider };
+  try {
+    started = await runStreamCascade(
+      route.providers,
+      completion,
+      { ...gateway.cascadeSettings(gateway.firstTokenTimeout), firstTokenTimeoutMs: gateway.firstTokenTimeout },
+      { deadline, breakers: gateway.breakers, log: request.log, attempts: trip.attempts, exactModel: route.exactModel },
+      (call) => exactModelCall(route, call),
+    );
+  } catch (error) {
+    return gateway.noAnswer(request, reply, trip, route, error);
+  } finally {
+    // From here on the budget no longer applies; the stream's own limits do.
+    deadline.dispose();
+  }
+
+  const { value: opened, provider } = started;
+  // On the reply rather than only on the wire: the request's log line reads it from there.
+  reply.header('x-llm-provider', provider.name);
+  const model = opened.first.model ?? completion.model ?? provider.model;
+  const writer = await sink({ provider, first: opened.first, model, clientGone });
+  // The last chunk carries the finish reason and, when known, the usage.
+  let finishReason: FinishReason | undefined = opened.first.finishReason;
+  let usage: TokenUsage | undefined = opened.first.usage;
+  try {
+    const limits = { idleMs: gateway.settings.timeouts(provider).attemptMs, totalMs: gateway.settings.maxStreamMs, cancel: clientGone, clock: gateway.clock };
+    // Leaving this loop early (the client went away) aborts the upstream call.
+    for await (const piece of continueStream(provider, opened, limits)) {
+      if (piece.text !== '') await writer.text(piece.text);
+      finishReason = piece.finishReason ?? finishReason;
+      usage = piece.usage ?? usage;
+      if (!writer.open) break;
+    }
+    if (clientGone.aborted || !writer.open) {
+      callerLeft(request, reply);
+      return reply;
+    }
+    if (finishReason === undefined) {
+      throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended without a finish reason`);
+    }
+    await writer.finish({ finishReason, usage });
+  } catch (error) {
+    if (clientGone.aborted) {
+      callerLeft(request, reply);
+      return reply;
+    }
+    const gatewayError = midStreamError(gateway, request, provider, route, error);
+    request.log.warn({ provider: provider.name, code: gatewayError.code }, 'stream failed after it had started');
+    await writer.fail(gatewayError);
+  } finally {
+    writer.end();
+    // Normally finished already (then this changes nothing); otherwise nothing may keep it running.
+    if (!opened.upstream.signal.aborted) opened.upstream.abort(RESPONSE_FINISHED);
+  }
+  return reply;
+}
+
+/** A failure after the first token: counts against the provider, and reads as a safe message. */
+function midStreamError(gateway: Gateway, request: FastifyRequest, provider: Provider, route: ModelRoute, error: unknown): GatewayError {
+  if (!(error instanceof ProviderError)) {
+    request.log.error({ err: error, provider: provider.name }, 'stream failed with an unexpected error');
+    return new GatewayError('internal_error');
+  }
+  recordStreamFailure(gateway.breakers, provider, route.exactModel, error);
+  if (error.kind === 'timeout') {
+    return new GatewayError('upstream_timeout', { message: 'The provider stopped sending the answer in time; the answer is incomplete.' });
+  }
+  return new GatewayError('providers_unavailable', { message: 'The provider failed while sending the answer; the answer is incomplete.' });
+}

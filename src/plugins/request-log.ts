@@ -1,0 +1,37 @@
+// Every request's one summary line: what it asked, how it ended, who asked (the key's name, never
+// the key), who answered and, when the first provider did not, every attempt (each failed attempt
+// also has a line of its own). Written when the response finishes, or by the gateway when the
+// caller left before it did (Fastify's onResponse does not run for a response that never finished).
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+const pathOf = (url: string): string => {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+};
+
+/** The summary line; a request the caller left is logged with status 499. */
+export function logRequest(request: FastifyRequest, reply: FastifyReply, clientLeft = false): void {
+  const { trip } = request;
+  const status = clientLeft ? 499 : reply.statusCode;
+  request.log.info(
+    {
+      method: request.method,
+      // The path only: a client may put a key in the query string, and the log must not keep it.
+      url: pathOf(request.url),
+      status,
+      ms: Math.round(reply.elapsedTime),
+      client: request.clientId || undefined,
+      provider: reply.getHeader('x-llm-provider'),
+      attempts: trip !== null && (trip.attempts.length > 1 || status >= 400) ? trip.attempts : undefined,
+    },
+    clientLeft ? 'client disconnected before the answer was complete' : 'request completed',
+  );
+}
+
+export default fp(
+  async function requestLog(app) {
+    app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
+  },
+  { name: 'request-log' },
+);
