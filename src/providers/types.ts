@@ -9,11 +9,17 @@ export interface ChatMessage {
   content: string;
 }
 
+/** How hard a reasoning model may think before it answers; each adapter maps it to its provider's control. */
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+
 export interface CompletionRequest {
   messages: ChatMessage[];
   maxTokens: number;
-  temperature: number;
+  /** Undefined: the caller did not ask for one, and the provider's own default applies. */
+  temperature?: number | undefined;
   topP?: number;
+  /** Undefined: the provider's configured default. */
+  reasoningEffort?: ReasoningEffort | undefined;
   stop?: string[];
   /** Overrides the provider's configured model for this call. */
   model?: string;
@@ -22,8 +28,11 @@ export interface CompletionRequest {
 /** A provider's token counts; a count it did not give, or gave as something other than a count, is left out. */
 export interface TokenUsage {
   promptTokens?: number | undefined;
+  /** Includes reasoningTokens, as every provider counts them. */
   completionTokens?: number | undefined;
   totalTokens?: number | undefined;
+  /** The part of completionTokens spent on thinking, when the provider says. */
+  reasoningTokens?: number | undefined;
 }
 
 /** The total as given, or else the sum of the other two when both are known. */

@@ -10,8 +10,6 @@ import { compiled } from './compiled.ts';
 export const MAX_OUTPUT_TOKENS = 8192;
 /** Used when the caller sets neither max_tokens nor max_completion_tokens. */
 export const DEFAULT_MAX_TOKENS = 1024;
-/** OpenAI's own default. */
-export const DEFAULT_TEMPERATURE = 1;
 export const MAX_MESSAGES = 256;
 export const MAX_EMBEDDING_INPUTS = 100;
 export const MAX_EMBEDDING_INPUT_CHARS = 8000;
@@ -76,7 +74,7 @@ const chatFields = {
   messages: z.array(messageSchema).min(1).max(MAX_MESSAGES),
   max_tokens: z.int().min(1).max(MAX_OUTPUT_TOKENS).nullish().describe(`Upper bound on the answer length in tokens (default ${DEFAULT_MAX_TOKENS})`),
   max_completion_tokens: z.int().min(1).max(MAX_OUTPUT_TOKENS).nullish().describe('Same as max_tokens'),
-  temperature: z.number().min(0).max(2).nullish().describe(`Sampling temperature (default ${DEFAULT_TEMPERATURE})`),
+  temperature: z.number().min(0).max(2).nullish().describe("Sampling temperature; unset: the provider's own default (Google recommends leaving Gemini 3's at its default)"),
   top_p: z.number().min(0).max(1).nullish(),
   stop: z
     .union([z.string().min(1).max(256), z.array(z.string().min(1).max(256)).max(4)])

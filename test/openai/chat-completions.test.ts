@@ -74,7 +74,9 @@ describe('POST /v1/chat/completions', () => {
 
   it('applies the documented defaults, reads max_completion_tokens and a single stop string', async () => {
     await client.chat.completions.create({ model: 'auto', messages: USER_HELLO });
-    expect(gateway.fakes.gemini.requests[0]?.body).toMatchObject({ generationConfig: { maxOutputTokens: 1024, temperature: 1 } });
+    expect(gateway.fakes.gemini.requests[0]?.body).toMatchObject({ generationConfig: { maxOutputTokens: 1024 } });
+    // No temperature the caller did not ask for: the model's own default applies (Google's advice for Gemini 3).
+    expect(gateway.fakes.gemini.requests[0]?.body).not.toHaveProperty('generationConfig.temperature');
     expect(gateway.fakes.gemini.requests[0]?.body).not.toHaveProperty('generationConfig.stopSequences');
 
     await client.chat.completions.create({ model: 'auto', messages: USER_HELLO, max_completion_tokens: 77, stop: 'END' });

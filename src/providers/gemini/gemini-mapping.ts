@@ -13,7 +13,7 @@ export interface GenerateContentRequest {
   systemInstruction?: GeminiContent;
   generationConfig: {
     maxOutputTokens: number;
-    temperature: number;
+    temperature?: number;
     topP?: number;
     stopSequences?: string[];
   };
@@ -55,7 +55,7 @@ export function toGeminiRequest(request: CompletionRequest): GenerateContentRequ
     contents,
     generationConfig: {
       maxOutputTokens: request.maxTokens,
-      temperature: request.temperature,
+      ...(request.temperature !== undefined && { temperature: request.temperature }),
       ...(request.topP === undefined ? {} : { topP: request.topP }),
       ...(request.stop?.length ? { stopSequences: request.stop } : {}),
     },

@@ -23,7 +23,7 @@ export interface ChatBody {
   model: string;
   messages: ChatMessage[];
   max_tokens: number;
-  temperature: number;
+  temperature?: number;
   top_p?: number;
   stop?: string[];
   stream?: true;
@@ -88,7 +88,7 @@ export function toChatBody(request: CompletionRequest, model: string, stream: bo
     model,
     messages: request.messages.map(({ role, content }) => ({ role, content })),
     max_tokens: request.maxTokens,
-    temperature: request.temperature,
+    ...(request.temperature !== undefined && { temperature: request.temperature }),
     ...(request.topP !== undefined && { top_p: request.topP }),
     ...(request.stop !== undefined && request.stop.length > 0 && { stop: request.stop }),
     // Without include_usage, OpenAI-style servers send no token counts in a stream.

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import type { ChatMessage, CompletionRequest, FinishReason, TokenUsage } from '../../providers/types.ts';
 import {
   DEFAULT_MAX_TOKENS,
-  DEFAULT_TEMPERATURE,
   OPENAI_FINISH_REASONS,
   type ChatCompletionBody,
 } from '../../schemas/openai.ts';
@@ -13,7 +12,7 @@ export function toCompletionRequest(body: ChatCompletionBody, exactModel: string
   return {
     messages: body.messages.flatMap(toChatMessage),
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS,
-    temperature: body.temperature ?? DEFAULT_TEMPERATURE,
+    ...(body.temperature != null && { temperature: body.temperature }),
     ...(body.top_p != null && { topP: body.top_p }),
     ...(stop.length > 0 && { stop }),
     ...(exactModel !== undefined && { model: exactModel }),
