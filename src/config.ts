@@ -41,10 +41,15 @@ const PROVIDER_VARIABLES = {
   embeddingModel: 'EMBEDDING_MODEL',
   timeoutMs: 'TIMEOUT_MS',
   firstTokenTimeoutMs: 'FIRST_TOKEN_TIMEOUT_MS',
+  reasoningEffort: 'REASONING_EFFORT',
 } as const;
+
+/** A provider's reasoning control when the caller names none; "default": send none, the model's own applies. */
+export const REASONING_SETTINGS = ['default', 'none', 'minimal', 'low', 'medium', 'high'] as const;
 
 const providerSchema = z.object({
   apiKey: optionalSecret,
+  reasoningEffort: z.enum(REASONING_SETTINGS, { error: `must be one of ${REASONING_SETTINGS.join(', ')}` }),
   model: modelId,
   baseUrl: url,
   embeddingModel: modelId.optional(),
@@ -200,7 +205,7 @@ export type Config = z.output<typeof envSchema>;
  */
 export function providerVariables(row: ProviderRow): string[] {
   const prefix = envPrefix(row.name);
-  const own: Array<keyof typeof PROVIDER_VARIABLES> = ['apiKey', 'model', 'baseUrl', ...(row.capabilities.includes('embeddings') ? (['embeddingModel'] as const) : [])];
+  const own: Array<keyof typeof PROVIDER_VARIABLES> = ['apiKey', 'model', 'baseUrl', 'reasoningEffort', ...(row.capabilities.includes('embeddings') ? (['embeddingModel'] as const) : [])];
   return [...own.map((field) => `${prefix}_${PROVIDER_VARIABLES[field]}`), ...Object.keys(row.options ?? {}).map((option) => `${prefix}_${option}`)];
 }
 
@@ -235,6 +240,7 @@ function providersFrom(env: ProviderEnv, ctx: z.RefinementCtx): Map<string, Prov
       embeddingModel: row.capabilities.includes('embeddings') ? (read('embeddingModel') ?? row.defaultEmbeddingModel) : undefined,
       timeoutMs: read('timeoutMs'),
       firstTokenTimeoutMs: read('firstTokenTimeoutMs'),
+      reasoningEffort: read('reasoningEffort')?.trim().toLowerCase() ?? row.defaultReasoningEffort,
     };
     const parsed = providerSchema.safeParse(raw);
     const optionNames = Object.keys(row.options ?? {});

@@ -35,7 +35,7 @@ describe('POST /query', () => {
     const response = await query(gateway, { prompt: 'Parameters please', max_tokens: 100, temperature: 1.5 });
     expect(response.status).toBe(200);
     const [sent] = gateway.fakes.gemini.requests;
-    expect(sent?.path).toBe(`/v1beta/models/${gateway.config.providers.get('gemini')!.model}:generateContent`);
+    expect(sent?.path).toBe(`/v1beta/models/${gateway.config.providers.get('gemini')!.model}:streamGenerateContent`);
     expect(sent?.body).toMatchObject({
       contents: [{ role: 'user', parts: [{ text: 'Parameters please' }] }],
       generationConfig: { maxOutputTokens: 100, temperature: 1.5 },

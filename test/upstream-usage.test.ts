@@ -23,17 +23,22 @@ describe('odd token counts from a provider', () => {
   beforeAll(async () => {
     upstream = await startWatchedServer();
     upstream.handler = (req, res) => {
-      const gemini = req.url?.includes('generateContent') === true;
-      res.writeHead(200, { 'content-type': 'application/json' });
+      const gemini = /generateContent/i.test(req.url ?? '');
+      // Whole answers are asked for as streams too (the gateway judges a provider by its liveness).
+      const stream = req.headers.accept === 'text/event-stream';
+      res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
+      const send = (body: unknown) => res.end(stream ? `data: ${JSON.stringify(body)}\n\n${gemini ? '' : 'data: [DONE]\n\n'}` : JSON.stringify(body));
       if (gemini) {
         const meta = {
           promptTokenCount: usage.prompt_tokens,
           candidatesTokenCount: usage.completion_tokens,
           totalTokenCount: usage.total_tokens,
         };
-        res.end(JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text: 'Paris.' }] }, finishReason: 'STOP' }], usageMetadata: meta }));
+        send({ candidates: [{ content: { role: 'model', parts: [{ text: 'Paris.' }] }, finishReason: 'STOP' }], usageMetadata: meta });
+      } else if (stream) {
+        send({ model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: 'Paris.' }, finish_reason: 'stop' }], usage });
       } else {
-        res.end(JSON.stringify({ model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'Paris.' }, finish_reason: 'stop' }], usage }));
+        send({ model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'Paris.' }, finish_reason: 'stop' }], usage });
       }
     };
     gateway = await startGateway({

@@ -23,8 +23,11 @@ export interface AttemptRecord {
 
 export interface CascadeSettings {
   maxRetries: number;
-  /** Time allowed for one attempt on this provider (capped by what is left of the request's budget). */
+  /** Time an attempt on this provider has to show a sign of life (capped by what is left of the request's budget). */
   attemptTimeoutMs: (provider: Provider) => number;
+  /** Once it has: the longest silence allowed, and how long the attempt may last in all. */
+  stallTimeoutMs?: (provider: Provider) => number;
+  maxAnswerMs?: number;
   /** For backoff jitter; Math.random unless a test scripts it. */
   random?: () => number;
 }
@@ -50,12 +53,19 @@ export interface CascadeResult<T> {
   provider: Provider;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Thrown when the caller went away; there is nobody to answer. */
 export class RequestCancelledError extends Error {
   override name = 'RequestCancelledError';
 }
 
-export type AttemptCall<T> = (provider: Provider, signal: AbortSignal) => Promise<T>;
+/** What a call tells the cascade as it goes: the provider showed a sign of life (see AttemptSignal.alive). */
+export interface Liveness {
+  alive(): void;
+}
+
+export type AttemptCall<T> = (provider: Provider, signal: AbortSignal, liveness: Liveness) => Promise<T>;
 
 export async function runCascade<T>(
   providers: readonly Provider[],
@@ -71,6 +81,9 @@ export async function runCascade<T>(
   for (const [index, provider] of providers.entries()) {
     const breaker = key(provider);
     const attemptTimeoutMs = settings.attemptTimeoutMs(provider);
+    const stallMs = settings.stallTimeoutMs?.(provider) ?? attemptTimeoutMs;
+    // A timer longer than 2^31 - 1 ms would fire at once.
+    const capMs = Math.min(settings.maxAnswerMs ?? MAX_TIMER_MS, MAX_TIMER_MS);
     // After a cooldown one request at a time tries the provider again while the others move on;
     // an exact model has nowhere else to go, so every call for it may try.
     const admission = breakers.admit(breaker, exactModel === undefined ? attemptTimeoutMs : 0);
@@ -89,7 +102,7 @@ export async function runCascade<T>(
         const attempt = deadline.attempt(attemptTimeoutMs);
         const started = clock.now();
         try {
-          const value = await call(provider, attempt.signal);
+          const value = await call(provider, attempt.signal, { alive: () => attempt.alive(stallMs, capMs) });
           attempt.disarm();
           breakers.recordSuccess(breaker);
           attempts.push({ provider: provider.name, outcome: 'ok', latency_ms: elapsed(started) });

@@ -69,15 +69,26 @@ export class Deadline {
   }
 }
 
-/** One attempt's signal. disarm() stops its timer but keeps the link to the request. */
+/**
+ * One attempt's signal. disarm() stops its timer but keeps the link to the request. alive() says
+ * the provider has shown it is working on the answer (a first token, or reasoning): from then on
+ * the attempt is judged by its silences and a cap on its whole length, not by the request's budget,
+ * which is for finding a provider that answers.
+ */
 export class AttemptSignal {
   readonly signal: AbortSignal;
   readonly #controller = new AbortController();
   readonly #parent: AbortSignal;
   readonly #clock: Clock;
   #timer: TimerHandle;
+  #capTimer: TimerHandle;
+  #alive = false;
   #timedOut = false;
-  readonly #onParentAbort = () => this.#controller.abort(this.#parent.reason);
+  readonly #onParentAbort = () => {
+    // Once the provider is answering, running out of budget no longer cuts it; the caller leaving does.
+    if (this.#alive && isTimeoutReason(this.#parent.reason)) return;
+    this.#controller.abort(this.#parent.reason);
+  };
 
   constructor(parent: AbortSignal, timeoutMs: number, clock: Clock = systemClock) {
     this.signal = this.#controller.signal;
@@ -88,10 +99,23 @@ export class AttemptSignal {
       return;
     }
     parent.addEventListener('abort', this.#onParentAbort, { once: true });
-    this.#timer = clock.setTimeout(() => {
-      this.#timedOut = true;
-      this.#controller.abort(timeoutReason('provider attempt timed out'));
-    }, timeoutMs);
+    this.#timer = clock.setTimeout(this.#expire, timeoutMs);
+  }
+
+  readonly #expire = () => {
+    this.#timedOut = true;
+    this.#controller.abort(timeoutReason('provider attempt timed out'));
+  };
+
+  /** The provider showed a sign of life: allow it `idleMs` of silence from now, and `capMs` in all from its first sign. */
+  alive(idleMs: number, capMs: number): void {
+    if (this.signal.aborted) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = this.#clock.setTimeout(this.#expire, idleMs);
+    if (!this.#alive) {
+      this.#alive = true;
+      this.#capTimer = this.#clock.setTimeout(this.#expire, capMs);
+    }
   }
 
   /** True when this attempt's own timer fired. */
@@ -102,11 +126,13 @@ export class AttemptSignal {
   /** Success: stop the timer; the signal still follows the request (client disconnect). */
   disarm(): void {
     this.#clock.clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#capTimer);
   }
 
   /** Failure: abort whatever is still running and detach from the request. */
   release(): void {
     this.#clock.clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#capTimer);
     this.#parent.removeEventListener('abort', this.#onParentAbort);
     if (!this.signal.aborted) this.#controller.abort(new DOMException('attempt finished', 'AbortError'));
   }

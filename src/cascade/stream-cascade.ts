@@ -1,12 +1,14 @@
-// Streaming through the cascade. The failover applies until the first token: each attempt opens
-// the provider's stream and waits for its first text, and a failure, or silence past the
-// first-token timeout, moves on to the next provider without the caller seeing anything. Once
-// text is in hand the stream is the caller's: the request budget stops applying, a stall limit
-// between chunks and a cap on the whole stream take over, and only the caller leaving (or those
-// limits) aborts the upstream call.
+// Streaming through the cascade, for streamed answers and whole ones alike: a provider is judged by
+// whether it is alive, not by how long its answer is. Each attempt opens the provider's stream; a
+// failure, or silence past the first-token limit, moves on to the next provider without the caller
+// seeing anything. Reasoning is a sign of life too: from it on, silences are limited, not the wait
+// for text. A streamed answer is the caller's once its first text is in hand (the request budget
+// stops applying, a stall limit between chunks and a cap on the whole stream take over); a whole
+// answer is read to its end inside the attempt, so a provider that breaks off halfway is still
+// replaced by the next.
 import { ProviderError } from '../providers/provider-error.ts';
-import type { CompletionChunk, CompletionRequest, Provider } from '../providers/types.ts';
-import { runCascade, type AttemptCall, type CascadeContext, type CascadeResult } from './cascade.ts';
+import type { Completion, CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage } from '../providers/types.ts';
+import { runCascade, type AttemptCall, type CascadeContext, type CascadeResult, type Liveness } from './cascade.ts';
 import type { Clock } from './clock.ts';
 import { timeoutReason } from './deadline.ts';
 
@@ -21,8 +23,10 @@ export interface OpenedStream {
 
 export interface StreamCascadeSettings {
   maxRetries: number;
-  /** Time an attempt on this provider has to produce its first text (capped by what is left of the budget). */
+  /** Time an attempt on this provider has to show a sign of life (capped by what is left of the budget). */
   firstTokenTimeoutMs: (provider: Provider) => number;
+  /** Then the longest silence allowed while it reasons. */
+  stallTimeoutMs: (provider: Provider) => number;
   random?: () => number;
 }
 
@@ -36,8 +40,13 @@ export function runStreamCascade(
 ): Promise<CascadeResult<OpenedStream>> {
   return runCascade(
     providers,
-    wrap((provider, signal) => openStream(provider, request, signal)),
-    { maxRetries: settings.maxRetries, attemptTimeoutMs: settings.firstTokenTimeoutMs, ...(settings.random ? { random: settings.random } : {}) },
+    wrap((provider, signal, liveness) => openStream(provider, request, signal, liveness)),
+    {
+      maxRetries: settings.maxRetries,
+      attemptTimeoutMs: settings.firstTokenTimeoutMs,
+      stallTimeoutMs: settings.stallTimeoutMs,
+      ...(settings.random ? { random: settings.random } : {}),
+    },
     context,
   );
 }
@@ -47,7 +56,7 @@ export function runStreamCascade(
  * the attempt's signal (its timer, the request budget, the caller leaving); after that it no
  * longer does, so the cascade's timers cannot cut an answer that is already flowing.
  */
-export async function openStream(provider: Provider, request: CompletionRequest, signal: AbortSignal): Promise<OpenedStream> {
+export async function openStream(provider: Provider, request: CompletionRequest, signal: AbortSignal, liveness?: Liveness): Promise<OpenedStream> {
   const upstream = new AbortController();
   const follow = () => upstream.abort(signal.reason);
   if (signal.aborted) follow();
@@ -58,6 +67,7 @@ export async function openStream(provider: Provider, request: CompletionRequest,
       const next = await chunks.next();
       if (next.done) throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended before any text`);
       if (next.value.text !== '') return { first: next.value, rest: chunks, upstream };
+      if (next.value.thinking) liveness?.alive();
     }
   } catch (error) {
     if (!upstream.signal.aborted) upstream.abort(new DOMException('attempt failed', 'AbortError'));
@@ -124,4 +134,27 @@ export async function* continueStream(provider: Provider, opened: OpenedStream, 
       await rest.return?.(undefined)?.catch(() => undefined);
     }
   }
+}
+
+/**
+ * A whole answer, read from the provider's stream: every chunk (text or reasoning) is a sign of
+ * life, so a long answer written steadily is never cut, while a provider that goes silent is.
+ */
+export async function collectAnswer(provider: Provider, request: CompletionRequest, signal: AbortSignal, liveness: Liveness): Promise<Completion> {
+  let text = '';
+  let model: string | undefined;
+  let finishReason: FinishReason | undefined;
+  let usage: TokenUsage | undefined;
+  for await (const chunk of provider.stream(request, signal)) {
+    liveness.alive();
+    text += chunk.text;
+    model ??= chunk.model;
+    finishReason = chunk.finishReason ?? finishReason;
+    usage = chunk.usage ?? usage;
+  }
+  // The readers end a stream only with a finish reason and some text; anything else threw.
+  if (finishReason === undefined || text === '') {
+    throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended without a whole answer`);
+  }
+  return { text, model: model ?? request.model ?? provider.model, finishReason, ...(usage === undefined ? {} : { usage }) };
 }

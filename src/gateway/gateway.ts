@@ -13,11 +13,12 @@ import { exactModelCall, resolveModel, routeFailure, type ModelRoute } from './m
 import { logRequest } from '../plugins/request-log.ts';
 import { disconnectSignal } from './disconnect-signal.ts';
 import { streamAnswer, type StreamSink } from './stream-answer.ts';
+import { collectAnswer } from '../cascade/stream-cascade.ts';
 
 export interface ProviderTimeouts {
-  /** A whole answer, and the longest silence allowed inside a stream. */
+  /** The longest silence allowed once the provider has shown a sign of life (PROVIDER_TIMEOUT_MS). */
   attemptMs: number;
-  /** A stream's first text. */
+  /** How long it may take to show one: a first token, or reasoning (FIRST_TOKEN_TIMEOUT_MS). */
   firstTokenMs: number;
 }
 
@@ -26,7 +27,7 @@ export interface GatewaySettings {
   requestTimeoutMs: number;
   /** Each provider's own limits (a local runtime loading a model is slow to its first token). */
   timeouts: (provider: Provider) => ProviderTimeouts;
-  /** The longest a stream may run after its first token. */
+  /** The longest an answer may run after the provider's first sign of life. */
   maxStreamMs: number;
   clock?: Clock;
   random?: () => number;
@@ -87,9 +88,13 @@ export class Gateway {
     return resolveModel(model, this.embedders, 'embeddings');
   }
 
-  /** One whole answer; `answer` maps it to the route's body. */
+  /**
+   * One whole answer; `answer` maps it to the route's body. Asked for as a stream and put
+   * together here, so that failover is decided by whether the provider is alive, not by the length
+   * of its answer (see cascade/stream-cascade.ts).
+   */
   complete<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, answer: (a: Answer<Completion>) => R): Promise<R | FastifyReply> {
-    return this.#whole(request, reply, route, (p, signal) => p.complete(completion, signal), answer);
+    return this.#whole(request, reply, route, (p, signal, liveness) => collectAnswer(p, completion, signal, liveness), answer, undefined, this.#firstTokenMs);
   }
 
   /** Embeddings; an embedding model's breaker is its own, apart from the provider's chat model. */
@@ -109,11 +114,12 @@ export class Gateway {
     call: AttemptCall<T>,
     answer: (a: Answer<T>) => R,
     breakerModel?: (provider: Provider) => string | undefined,
+    timeout: (provider: Provider) => number = this.#attemptMs,
   ): Promise<R | FastifyReply> {
     const trip = this.#trip(request);
     const deadline = new Deadline(this.settings.requestTimeoutMs, disconnectSignal(reply), this.clock);
     try {
-      const { value, provider } = await runCascade(route.providers, exactModelCall(route, call), this.cascadeSettings(this.#attemptMs), {
+      const { value, provider } = await runCascade(route.providers, exactModelCall(route, call), this.cascadeSettings(timeout), {
         deadline,
         breakers: this.breakers,
         log: request.log,
@@ -131,7 +137,13 @@ export class Gateway {
   }
 
   cascadeSettings(timeout: (provider: Provider) => number) {
-    return { maxRetries: this.settings.maxRetries, attemptTimeoutMs: timeout, ...(this.settings.random ? { random: this.settings.random } : {}) };
+    return {
+      maxRetries: this.settings.maxRetries,
+      attemptTimeoutMs: timeout,
+      stallTimeoutMs: this.#attemptMs,
+      maxAnswerMs: this.settings.maxStreamMs,
+      ...(this.settings.random ? { random: this.settings.random } : {}),
+    };
   }
 
   get firstTokenTimeout() {

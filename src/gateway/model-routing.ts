@@ -68,9 +68,9 @@ const MODEL_REFUSALS = new Set([402, 403, 404]);
  */
 export function exactModelCall<T>(route: ModelRoute, call: AttemptCall<T>): AttemptCall<T> {
   if (route.exactModel === undefined) return call;
-  return async (provider, signal) => {
+  return async (provider, signal, liveness) => {
     try {
-      return await call(provider, signal);
+      return await call(provider, signal, liveness);
     } catch (error) {
       // Not a 402 that says when to come back (OpenRouter's in-flight budget): that is a wait.
       const refused = error instanceof ProviderError && error.kind === 'misconfigured' && error.status !== undefined;

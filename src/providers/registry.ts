@@ -8,12 +8,13 @@
 // provider the operator runs (Ollama, llama-server, vLLM) needs no row at all: EXTRA_PROVIDERS
 // names it and its variables describe it.
 import type { z } from 'zod';
-import type { Config, ProviderSettings } from '../config.ts';
+import type { Config, ProviderSettings, REASONING_SETTINGS } from '../config.ts';
 import { headerValue } from '../config-fields.ts';
 import { USER_AGENT } from '../version.ts';
 import type { Provider } from './types.ts';
 
 export type Capability = 'chat' | 'embeddings';
+export type ReasoningSetting = (typeof REASONING_SETTINGS)[number];
 
 export interface ProviderRow {
   name: string;
@@ -26,6 +27,8 @@ export interface ProviderRow {
   /** A hosted API needs a key; a local runtime usually does not, and then no Authorization header is sent. */
   keyRequired: boolean;
   capabilities: readonly Capability[];
+  /** The reasoning control sent when a caller names none (<NAME>_REASONING_EFFORT overrides it). */
+  defaultReasoningEffort: ReasoningSetting;
   /** The embedding model when the row serves embeddings by default. */
   defaultEmbeddingModel?: string;
   /** Settings of its own, read from <NAME>_<OPTION>. */
@@ -33,14 +36,15 @@ export interface ProviderRow {
   create(settings: ProviderSettings): Promise<Provider>;
 }
 
-const openAiCompatible = async (settings: ProviderSettings, path: string, headers?: Record<string, string>): Promise<Provider> =>
+/** Any OpenAI-compatible server: chat at `<base URL>/chat/completions`, embeddings beside it. */
+const openAiCompatible = async (settings: ProviderSettings): Promise<Provider> =>
   (await import('./openai-compatible/openai-compatible.ts')).createOpenAICompatibleProvider({
     name: settings.name,
     model: settings.model,
-    url: `${settings.baseUrl.replace(/\/+$/, '')}${path}`,
+    url: `${settings.baseUrl.replace(/\/+$/, '')}/chat/completions`,
     apiKey: settings.apiKey,
     userAgent: USER_AGENT,
-    ...(headers ? { headers } : {}),
+    reasoningEffort: settings.reasoningEffort,
     ...(settings.embeddingModel !== undefined && { embeddingModel: settings.embeddingModel }),
   });
 
@@ -56,7 +60,9 @@ export function openAiCompatibleRow(name: string, defaults: Partial<Pick<Provide
     defaultBaseUrl: defaults.defaultBaseUrl,
     keyRequired: defaults.keyRequired ?? false,
     capabilities: ['chat', 'embeddings'],
-    create: (settings) => openAiCompatible(settings, '/chat/completions'),
+    // A server of the operator's own: its model's defaults, unless its variable names an effort.
+    defaultReasoningEffort: 'default',
+    create: openAiCompatible,
   };
 }
 
@@ -70,6 +76,8 @@ export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
     keyRequired: true,
     capabilities: ['chat', 'embeddings'],
     defaultEmbeddingModel: 'gemini-embedding-001',
+    // Callers want answers: the least thinking each model allows (docs/providers.md).
+    defaultReasoningEffort: 'minimal',
     create: async (settings) =>
       (await import('./gemini/gemini.ts')).createGeminiProvider({
         apiKey: settings.apiKey ?? '',
@@ -77,17 +85,27 @@ export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
         baseUrl: settings.baseUrl,
         embeddingModel: settings.embeddingModel ?? 'gemini-embedding-001',
         userAgent: USER_AGENT,
+        reasoningEffort: settings.reasoningEffort,
       }),
   },
   {
     name: 'groq',
     wire: 'groq',
-    defaultModel: 'llama-3.1-8b-instant',
+    // Groq retired the Llama 3.1/3.3 models for free accounts on 2026-08-16; this is their named replacement.
+    defaultModel: 'openai/gpt-oss-20b',
     // Without `/openai/v1`, as Groq's own SDK takes it.
     defaultBaseUrl: 'https://api.groq.com',
     keyRequired: true,
     capabilities: ['chat'],
-    create: (settings) => openAiCompatible(settings, '/openai/v1/chat/completions'),
+    defaultReasoningEffort: 'minimal',
+    create: async (settings) =>
+      (await import('./openai-compatible/groq.ts')).createGroqProvider({
+        apiKey: settings.apiKey ?? '',
+        model: settings.model,
+        baseUrl: settings.baseUrl,
+        userAgent: USER_AGENT,
+        reasoningEffort: settings.reasoningEffort,
+      }),
   },
   {
     name: 'openrouter',
@@ -96,19 +114,22 @@ export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
     defaultBaseUrl: 'https://openrouter.ai/api/v1',
     keyRequired: true,
     capabilities: ['chat'],
+    defaultReasoningEffort: 'minimal',
     options: {
       // Sent as HTTP-Referer and X-OpenRouter-Title: OpenRouter lists the app under them.
       APP_URL: headerValue.optional(),
       APP_TITLE: headerValue.default('secure-llm-router'),
     },
-    create: (settings) => {
-      const { APP_URL: appUrl, APP_TITLE: appTitle } = settings.options;
-      return openAiCompatible(settings, '/chat/completions', {
-        ...(appUrl && { 'HTTP-Referer': appUrl }),
-        // X-Title is the older name; OpenRouter still reads it.
-        ...(appTitle && { 'X-OpenRouter-Title': appTitle, 'X-Title': appTitle }),
-      });
-    },
+    create: async (settings) =>
+      (await import('./openai-compatible/openrouter.ts')).createOpenRouterProvider({
+        apiKey: settings.apiKey ?? '',
+        model: settings.model,
+        baseUrl: settings.baseUrl,
+        userAgent: USER_AGENT,
+        appUrl: settings.options.APP_URL,
+        appTitle: settings.options.APP_TITLE,
+        reasoningEffort: settings.reasoningEffort,
+      }),
   },
 ];
 

@@ -31,15 +31,15 @@ export interface TokenUsage {
   /** Includes reasoningTokens, as every provider counts them. */
   completionTokens?: number | undefined;
   totalTokens?: number | undefined;
-  /** The part of completionTokens spent on thinking, when the provider says. */
+  /** The part of completionTokens spent on thinking, when the provider says there was any. */
   reasoningTokens?: number | undefined;
 }
 
 /** The total as given, or else the sum of the other two when both are known. */
-export function usageOf(promptTokens: number | undefined, completionTokens: number | undefined, total: unknown): TokenUsage | undefined {
+export function usageOf(promptTokens: number | undefined, completionTokens: number | undefined, total: unknown, reasoningTokens?: number): TokenUsage | undefined {
   const totalTokens = tokenCount(total) ?? (promptTokens !== undefined && completionTokens !== undefined ? promptTokens + completionTokens : undefined);
   if (promptTokens === undefined && completionTokens === undefined && totalTokens === undefined) return undefined;
-  return { promptTokens, completionTokens, totalTokens };
+  return { promptTokens, completionTokens, totalTokens, ...(reasoningTokens ? { reasoningTokens } : {}) };
 }
 
 /** A provider's token count, when it is one (a whole number, not negative); otherwise undefined. */
@@ -56,9 +56,14 @@ export interface Completion {
   usage?: TokenUsage;
 }
 
-/** One piece of a streamed answer. The last chunk carries finishReason and, when known, usage. */
+/**
+ * One piece of a streamed answer. The last chunk carries finishReason and, when known, usage. A
+ * chunk with no text and `thinking` set says the model is reasoning: never answer text, but proof
+ * that the provider is alive.
+ */
 export interface CompletionChunk {
   text: string;
+  thinking?: true;
   model?: string;
   finishReason?: FinishReason;
   usage?: TokenUsage;

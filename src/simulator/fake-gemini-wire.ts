@@ -56,6 +56,28 @@ export function modelNotFoundBody(model: string, method: string): unknown {
   );
 }
 
+/** A daily quota spent: its QuotaFailure names a PerDay quota, and there is no RetryInfo worth waiting for. */
+export function dailyQuotaBody(model: string): unknown {
+  return statusBody(
+    429,
+    'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.',
+    [
+      {
+        '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+        violations: [
+          {
+            quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
+            quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier',
+            quotaDimensions: { location: 'global', model },
+            quotaValue: '1000',
+          },
+        ],
+      },
+      { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
+    ],
+  );
+}
+
 // Gemini sends no Retry-After header: the wait is only in the RetryInfo detail.
 export function quotaBody(model: string, retryAfterSeconds: number): unknown {
   return statusBody(
@@ -84,21 +106,31 @@ export function quotaBody(model: string, retryAfterSeconds: number): unknown {
 
 export interface Usage {
   promptTokenCount: number;
-  candidatesTokenCount: number;
+  candidatesTokenCount?: number;
+  thoughtsTokenCount?: number;
   totalTokenCount: number;
 }
 
-export function usage(promptTokens: number, candidateTokens: number): Usage {
+/** Gemini leaves a count of zero out; thinking is counted apart from the answer, and in the total. */
+export function usage(promptTokens: number, candidateTokens: number, thoughtTokens = 0): Usage {
   return {
     promptTokenCount: promptTokens,
-    candidatesTokenCount: candidateTokens,
-    totalTokenCount: promptTokens + candidateTokens,
+    ...(candidateTokens > 0 ? { candidatesTokenCount: candidateTokens } : {}),
+    ...(thoughtTokens > 0 ? { thoughtsTokenCount: thoughtTokens } : {}),
+    totalTokenCount: promptTokens + candidateTokens + thoughtTokens,
   };
 }
 
-/** One GenerateContentResponse: a whole answer, or one streamed delta when finishReason is absent. */
-export function contentResponse(model: string, text: string, finishReason?: string, tokens?: Usage): unknown {
-  const content = { role: 'model', parts: [{ text }] };
+/** A part the model thought rather than answered (sent only with includeThoughts). */
+export const thoughtPart = (text: string) => ({ text, thought: true });
+
+/**
+ * One GenerateContentResponse: a whole answer, or one streamed delta when finishReason is absent.
+ * Empty text and no thoughts is a candidate with no parts, as a budget spent on thinking leaves it.
+ */
+export function contentResponse(model: string, text: string, finishReason?: string, tokens?: Usage, thoughts: Array<{ text: string; thought: boolean }> = []): unknown {
+  const parts = [...thoughts, ...(text === '' ? [] : [{ text }])];
+  const content = parts.length > 0 ? { role: 'model', parts } : { role: 'model' };
   return {
     candidates: [{ content, ...(finishReason ? { finishReason } : {}), index: 0 }],
     ...(tokens ? { usageMetadata: tokens } : {}),

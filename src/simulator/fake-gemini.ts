@@ -15,6 +15,7 @@ import {
   MISSING_KEY_BODY,
   blockedResponse,
   contentResponse,
+  dailyQuotaBody,
   embeddingValues,
   emptyResponse,
   isEmbeddingModel,
@@ -22,8 +23,10 @@ import {
   modelResource,
   quotaBody,
   statusBody,
+  thoughtPart,
   usage,
 } from './fake-gemini-wire.ts';
+import { refusesTrailingModelTurn, thinkingFor } from './fake-gemini-thinking.ts';
 
 export interface FakeGeminiOptions {
   apiKey: string;
@@ -86,6 +89,8 @@ function answeredByFault(ctx: FakeContext, model: string): boolean {
     sendJson(res, status, statusBody(status));
   } else if (fault.kind === 'rate_limited') {
     sendJson(res, 429, quotaBody(model, fault.retryAfterSeconds ?? 30));
+  } else if (fault.kind === 'daily_limit') {
+    sendJson(res, 429, dailyQuotaBody(model));
   } else if (fault.kind === 'unauthorized') {
     sendJson(res, 400, INVALID_KEY_BODY);
   } else {
@@ -125,21 +130,27 @@ interface Prompt {
   lastUserText: string;
   promptTokens: number;
   maxOutputTokens: number | undefined;
+  thinkingConfig: Record<string, unknown> | undefined;
 }
 
 async function generate(ctx: FakeContext, model: string, stream: boolean): Promise<void> {
-  const prompt = readPrompt(ctx.request.body);
-  if (!prompt) return invalid(ctx, '* GenerateContentRequest.contents: contents is not specified\n');
+  const prompt = readPrompt(ctx.request.body, model);
+  if (typeof prompt === 'string') return invalid(ctx, prompt);
+  const thinking = thinkingFor(model, prompt.thinkingConfig);
+  if (typeof thinking === 'string') return invalid(ctx, thinking);
   let text = simulatedAnswer('gemini', model, prompt.lastUserText);
   let finishReason = 'STOP';
-  // Loosely like the real limit: cut the answer at about maxOutputTokens tokens.
-  if (prompt.maxOutputTokens !== undefined && countTokens(text) > prompt.maxOutputTokens) {
-    text = text.slice(0, Math.max(1, prompt.maxOutputTokens * 4));
+  // Loosely like the real limit: thinking first, then the answer cut at about what is left of maxOutputTokens.
+  const thoughtTokens = prompt.maxOutputTokens === undefined ? thinking.tokens : Math.min(thinking.tokens, prompt.maxOutputTokens);
+  const left = prompt.maxOutputTokens === undefined ? undefined : prompt.maxOutputTokens - thoughtTokens;
+  if (left !== undefined && countTokens(text) > left) {
+    text = left <= 0 ? '' : text.slice(0, Math.max(1, left * 4));
     finishReason = 'MAX_TOKENS';
   }
-  const tokens = usage(prompt.promptTokens, countTokens(text));
+  const tokens = usage(prompt.promptTokens, countTokens(text), thoughtTokens);
+  const thoughts = thinking.include && thoughtTokens > 0 ? [thoughtPart(`**Thinking about it**\n\nThe user wants: ${prompt.lastUserText.slice(0, 40)}`)] : [];
   if (!stream) {
-    return answer(ctx, contentResponse(model, text, finishReason, tokens), emptyResponse(model, prompt.promptTokens), blockedResponse(model, prompt.promptTokens));
+    return answer(ctx, contentResponse(model, text, finishReason, tokens, thoughts), emptyResponse(model, prompt.promptTokens), blockedResponse(model, prompt.promptTokens));
   }
 
   const { fault, res } = ctx;
@@ -148,9 +159,14 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   // Clients must accept \n\n, \r\r and \r\n\r\n after each event; use the CRLF form to exercise it.
   const send = (event: unknown) => void res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
   const deltas = toDeltas(text);
-  const events = deltas.map((delta, i) =>
-    i === deltas.length - 1 ? contentResponse(model, delta, finishReason, tokens) : contentResponse(model, delta),
-  );
+  // Thoughts, when asked for, come first, in an event of their own; a budget spent on thinking
+  // ends in one event with no parts.
+  const events = [
+    ...thoughts.map((thought) => contentResponse(model, '', undefined, undefined, [thought])),
+    ...(deltas.length === 0
+      ? [contentResponse(model, '', finishReason, tokens)]
+      : deltas.map((delta, i) => (i === deltas.length - 1 ? contentResponse(model, delta, finishReason, tokens) : contentResponse(model, delta)))),
+  ];
 
   if (fault.kind === 'bad_response') {
     send(emptyResponse(model, prompt.promptTokens));
@@ -174,10 +190,19 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   res.end();
 }
 
-function readPrompt(body: unknown): Prompt | undefined {
+/** The request as the real API reads it, or the message of its 400. */
+function readPrompt(body: unknown, model: string): Prompt | string {
   const request = record(body);
   const contents = Array.isArray(request?.contents) ? request.contents.map(record) : [];
-  if (contents.length === 0) return undefined;
+  if (contents.length === 0) return '* GenerateContentRequest.contents: contents is not specified\n';
+  // proto3 reads "text": "" as unset, so a part with empty text has none of its oneof fields.
+  for (const [i, content] of contents.entries()) {
+    const parts = Array.isArray(content?.parts) ? content.parts.map(record) : [];
+    if (parts.length === 0) return `* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`;
+    const empty = parts.findIndex((part) => part?.text === '' || part?.text === undefined);
+    if (empty >= 0) return `* GenerateContentRequest.contents[${i}].parts[${empty}].data: required oneof field 'data' must have one initialized field\n`;
+  }
+  if (contents.at(-1)?.role === 'model' && refusesTrailingModelTurn(model)) return 'Requests ending with a model turn are not supported.';
   const system = record(request?.systemInstruction ?? request?.system_instruction);
   const users = contents.filter((content) => content?.role === undefined || content.role === 'user');
   const config = record(request?.generationConfig ?? request?.generation_config);
@@ -187,6 +212,7 @@ function readPrompt(body: unknown): Prompt | undefined {
     lastUserText: textOf(users.at(-1)),
     promptTokens: countTokens(allText),
     maxOutputTokens: typeof limit === 'number' && limit > 0 ? limit : undefined,
+    thinkingConfig: record(config?.thinkingConfig ?? config?.thinking_config),
   };
 }
 

@@ -16,8 +16,11 @@ import {
   trickleJson,
   writeDone,
   writeEvent,
+  EFFORT_TOKENS,
+  NO_REASONING,
   type ChatRequest,
   type Draft,
+  type Reasoning,
 } from './fake-openai-compatible.ts';
 
 export interface FakeGroqOptions {
@@ -25,7 +28,9 @@ export interface FakeGroqOptions {
   models?: string[];
 }
 
-const DEFAULT_MODELS = ['llama-3.1-8b-instant', 'llama-3.3-70b-versatile', 'openai/gpt-oss-20b'];
+const DEFAULT_MODELS = ['openai/gpt-oss-20b', 'openai/gpt-oss-120b', 'qwen/qwen3.6-27b', 'meta-llama/llama-4-scout-17b-16e-instruct'];
+/** Decommissioned for free and developer accounts on 2026-08-16: Groq answers them as unknown. */
+export const GROQ_RETIRED_MODELS = ['llama-3.1-8b-instant', 'llama-3.3-70b-versatile'];
 const REQUESTS_PER_DAY = 14_400;
 const TOKENS_PER_MINUTE = 6000;
 
@@ -60,7 +65,7 @@ export function startFakeGroq(options: FakeGroqOptions): Promise<FakeProviderSer
     const route = `${request.method} ${request.path}`;
     if (route === 'POST /openai/v1/chat/completions') return chat(ctx, models, headers);
     if (route === 'GET /openai/v1/models') {
-      if (failWithStatus(ctx, models[0] ?? 'llama-3.1-8b-instant', false, headers)) return;
+      if (failWithStatus(ctx, models[0] ?? 'openai/gpt-oss-20b', false, headers)) return;
       const data = models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'Local', active: true }));
       return sendJson(res, 200, { object: 'list', data }, headers);
     }
@@ -73,14 +78,16 @@ async function chat(ctx: FakeContext, models: string[], headers: Headers): Promi
   const { res, fault } = ctx;
   const request = readChatRequest(ctx.request.body);
   if (typeof request === 'string') return sendJson(res, 400, groqError(request, 'invalid_request_error'), headers);
-  if (!models.includes(request.model)) {
+  if (!models.includes(request.model) || GROQ_RETIRED_MODELS.includes(request.model)) {
     const message = `The model \`${request.model}\` does not exist or you do not have access to it.`;
     return sendJson(res, 404, groqError(message, 'invalid_request_error', 'model_not_found'), headers);
   }
   if (failWithStatus(ctx, request.model, request.stream, headers)) return;
+  const reasoning = groqReasoning(request);
+  if (typeof reasoning === 'string') return sendJson(res, 400, groqError(reasoning, 'invalid_request_error'), headers);
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
-  const answer = draftAnswer('groq', request.model, request);
+  const answer = draftAnswer('groq', request.model, request, reasoning);
   const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   if (request.stream) return streamAnswer(ctx, request, draft, headers);
   if (fault.kind === 'malformed') return sendBrokenJson(res, headers);
@@ -108,6 +115,12 @@ function failWithStatus(ctx: FakeContext, model: string, streaming: boolean, hea
     sendJson(res, 429, groqError(message, 'tokens', 'rate_limit_exceeded'), { ...headers, 'retry-after': String(seconds) });
     return true;
   }
+  if (fault.kind === 'daily_limit') {
+    // Groq's daily request limit: its own wording, and a Retry-After until the window frees a request.
+    const message = `Rate limit reached for model \`${model}\` in organization \`org_local\` service tier \`on_demand\` on requests per day (RPD): Limit ${REQUESTS_PER_DAY}, Used ${REQUESTS_PER_DAY}, Requested 1. Please try again in 1m26.4s.`;
+    sendJson(res, 429, groqError(message, 'requests', 'rate_limit_exceeded'), { ...headers, 'x-ratelimit-remaining-requests': '0', 'retry-after': '87' });
+    return true;
+  }
   if (fault.kind === 'error' || (fault.kind === 'stream_cut' && !streaming)) {
     const status = fault.kind === 'error' ? (fault.status ?? 503) : 500;
     sendJson(res, status, errorBody(status, model), headers);
@@ -130,6 +143,30 @@ function errorBody(status: number, model: string) {
   }
   const type = status >= 500 ? 'internal_server_error' : 'invalid_request_error';
   return groqError(http.STATUS_CODES[status] ?? 'Error', type);
+}
+
+/**
+ * Groq's reasoning rules: gpt-oss reasons at low, medium (its default) or high, never none, and
+ * sends its reasoning in `reasoning` unless include_reasoning is false; it refuses reasoning_format.
+ * Qwen 3 takes none or default. Other models do not reason, and refuse both fields.
+ */
+function groqReasoning(request: ChatRequest): Reasoning | string {
+  const { reasoning_effort: effort, reasoning_format: format, include_reasoning: include } = request.fields;
+  if (format !== undefined && include !== undefined) return '`reasoning_format` and `include_reasoning` cannot be used together';
+  if (request.model.startsWith('openai/gpt-oss')) {
+    if (format !== undefined) return '`reasoning_format` is not supported with this model';
+    if (effort !== undefined && !['low', 'medium', 'high'].includes(effort as string)) {
+      return `'reasoning_effort' : value must be one of [low, medium, high] for model \`${request.model}\``;
+    }
+    return { tokens: EFFORT_TOKENS[(effort as string | undefined) ?? 'medium'] ?? 64, visible: include !== false };
+  }
+  if (request.model.startsWith('qwen/qwen3')) {
+    if (effort !== undefined && !['none', 'default'].includes(effort as string)) return `'reasoning_effort' : value must be one of [none, default]`;
+    return effort === 'none' ? NO_REASONING : { tokens: EFFORT_TOKENS.medium ?? 64, visible: include !== false && format !== 'hidden' };
+  }
+  if (effort !== undefined) return '`reasoning_effort` is not supported with this model';
+  if (format !== undefined) return '`reasoning_format` is not supported with this model';
+  return NO_REASONING;
 }
 
 function groqUsage(draft: Draft) {
@@ -158,6 +195,8 @@ async function streamAnswer(ctx: FakeContext, request: ChatRequest, draft: Draft
   }
 
   const gapMs = fault.kind === 'trickle' ? (fault.delayMs ?? 50) : 0;
+  // Reasoning, when sent, comes first, in deltas of its own.
+  for (const piece of draft.reasoning === '' ? [] : toDeltas(draft.reasoning)) writeEvent(res, chunk({ reasoning: piece }, null));
   const deltas = toDeltas(draft.text);
   const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
   let sent = 0;

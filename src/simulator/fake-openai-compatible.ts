@@ -10,6 +10,8 @@ export interface ChatRequest {
   stream: boolean;
   includeUsage: boolean;
   maxTokens: number | undefined;
+  /** The body as sent, for the fields one provider reads and another refuses. */
+  fields: Record<string, unknown>;
 }
 
 /** Reads the fields the fakes care about; a string is the reason the body is invalid. */
@@ -27,8 +29,20 @@ export function readChatRequest(body: unknown): ChatRequest | string {
     stream: fields.stream === true,
     includeUsage: streamOptions?.include_usage === true,
     maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
+    fields,
   };
 }
+
+/** How a reasoning model thinks before it answers: tokens spent, and whether the reasoning is sent. */
+export interface Reasoning {
+  tokens: number;
+  visible: boolean;
+}
+
+export const NO_REASONING: Reasoning = Object.freeze({ tokens: 0, visible: false });
+
+/** Tokens a simulated reasoning model spends at each effort. */
+export const EFFORT_TOKENS: Record<string, number> = { none: 0, minimal: 4, low: 16, medium: 64, high: 256, xhigh: 512 };
 
 function isMessage(value: unknown): value is { role: string; content: string } {
   const m = value as { role?: unknown; content?: unknown } | null;
@@ -39,25 +53,37 @@ export interface Draft {
   text: string;
   finishReason: 'stop' | 'length' | 'content_filter';
   promptTokens: number;
+  /** Includes reasoningTokens, as the real providers count them. */
   completionTokens: number;
+  reasoningTokens: number;
+  /** The reasoning as the model sends it (empty when hidden). */
+  reasoning: string;
 }
 
 /** The same answer withheld by a content filter: no text, finish reason content_filter. */
 export function withheld(draft: Draft): Draft {
-  return { ...draft, text: '', finishReason: 'content_filter', completionTokens: 0 };
+  return { ...draft, text: '', finishReason: 'content_filter', completionTokens: draft.reasoningTokens };
 }
 
-/** The simulated answer, cut to max_tokens (roughly: four characters a token) like a real model. */
-export function draftAnswer(provider: string, servedModel: string, request: ChatRequest): Draft {
+/**
+ * The simulated answer, cut to max_tokens (roughly: four characters a token) like a real model. A
+ * reasoning model thinks first, out of the same budget: a small max_tokens can be spent on
+ * reasoning alone, leaving no text and finish reason length.
+ */
+export function draftAnswer(provider: string, servedModel: string, request: ChatRequest, reasoning: Reasoning = NO_REASONING): Draft {
   const full = simulatedAnswer(provider, servedModel, request.lastUserText);
   const limit = request.maxTokens;
-  const cut = limit !== undefined && countTokens(full) > limit;
-  const text = cut ? full.slice(0, Math.max(1, limit * 4)) : full;
+  const reasoningTokens = limit === undefined ? reasoning.tokens : Math.min(reasoning.tokens, limit);
+  const left = limit === undefined ? undefined : limit - reasoningTokens;
+  const cut = left !== undefined && countTokens(full) > left;
+  const text = !cut ? full : left !== undefined && left > 0 ? full.slice(0, Math.max(1, left * 4)) : '';
   return {
     text,
     finishReason: cut ? 'length' : 'stop',
     promptTokens: countTokens(request.lastUserText) + 8,
-    completionTokens: countTokens(text),
+    completionTokens: countTokens(text) + reasoningTokens,
+    reasoningTokens,
+    reasoning: reasoning.visible && reasoningTokens > 0 ? `The user asks: ${request.lastUserText.slice(0, 40)}. I should answer briefly.` : '',
   };
 }
 
@@ -66,6 +92,7 @@ export function basicUsage(draft: Draft) {
     prompt_tokens: draft.promptTokens,
     completion_tokens: draft.completionTokens,
     total_tokens: draft.promptTokens + draft.completionTokens,
+    ...(draft.reasoningTokens > 0 ? { completion_tokens_details: { reasoning_tokens: draft.reasoningTokens } } : {}),
   };
 }
 
@@ -91,7 +118,7 @@ export function completionBody(
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: draft.text },
+        message: { role: 'assistant', content: draft.text, ...(draft.reasoning !== '' && { reasoning: draft.reasoning }) },
         logprobs: null,
         finish_reason: draft.finishReason,
         ...choiceExtra,

@@ -16,7 +16,10 @@ import {
   trickleJson,
   writeDone,
   writeEvent,
+  EFFORT_TOKENS,
+  NO_REASONING,
   type Draft,
+  type Reasoning,
 } from './fake-openai-compatible.ts';
 
 export interface FakeOpenRouterOptions {
@@ -92,10 +95,22 @@ function keyInfo(used: number) {
   };
 }
 
-/** The router picks a concrete model; the response names it. */
+/** The router picks a concrete model; the response names it. The free router may well pick a reasoning model. */
 function servedModel(requested: string, models: string[]): string {
   if (requested !== 'openrouter/free') return requested;
-  return models.find((id) => id.endsWith(':free')) ?? 'meta-llama/llama-3.3-70b-instruct:free';
+  return models.find((id) => id.startsWith('openai/gpt-oss') && id.endsWith(':free')) ?? models.find((id) => id.endsWith(':free')) ?? 'openai/gpt-oss-20b:free';
+}
+
+/**
+ * OpenRouter's `reasoning` object (or top-level reasoning_effort): effort sets how long a reasoning
+ * model thinks (medium when unset), exclude keeps the reasoning out of the answer. A model that
+ * does not reason ignores it.
+ */
+function routerReasoning(model: string, fields: Record<string, unknown>): Reasoning {
+  if (!model.startsWith('openai/gpt-oss')) return NO_REASONING;
+  const reasoning = (typeof fields.reasoning === 'object' && fields.reasoning !== null ? fields.reasoning : {}) as { effort?: unknown; exclude?: unknown };
+  const effort = (reasoning.effort ?? fields.reasoning_effort ?? 'medium') as string;
+  return { tokens: EFFORT_TOKENS[effort] ?? EFFORT_TOKENS.medium ?? 64, visible: reasoning.exclude !== true };
 }
 
 async function chat(ctx: FakeContext, models: string[]): Promise<void> {
@@ -112,7 +127,7 @@ async function chat(ctx: FakeContext, models: string[]): Promise<void> {
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
   const model = servedModel(request.model, models);
-  const answer = draftAnswer('openrouter', model, request);
+  const answer = draftAnswer('openrouter', model, request, routerReasoning(model, request.fields));
   const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   const id = randomId('gen-');
   const headers = { 'x-generation-id': id };
@@ -137,12 +152,19 @@ async function chat(ctx: FakeContext, models: string[]): Promise<void> {
 function failWithStatus(ctx: FakeContext, streaming: boolean): boolean {
   const { fault, res } = ctx;
   if (fault.kind === 'rate_limited') {
+    const limits = { 'X-RateLimit-Limit': '20', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Date.now() + 60_000) };
+    const message = 'Rate limit exceeded: free-models-per-min. ';
+    const body = { ...routerError(429, message, { headers: limits, provider_name: null }), user_id: 'user_local' };
+    sendJson(res, 429, body, { ...limits, 'retry-after': String(fault.retryAfterSeconds ?? 30) });
+    return true;
+  }
+  if (fault.kind === 'daily_limit') {
+    // The free-model daily limit resets at 00:00 UTC, and often comes without Retry-After.
     const reset = new Date();
     reset.setUTCHours(24, 0, 0, 0);
     const limits = { 'X-RateLimit-Limit': String(FREE_REQUESTS_PER_DAY), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(reset.getTime()) };
     const message = 'Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day';
-    const body = { ...routerError(429, message, { headers: limits, provider_name: null }), user_id: 'user_local' };
-    sendJson(res, 429, body, { ...limits, 'retry-after': String(fault.retryAfterSeconds ?? 30) });
+    sendJson(res, 429, { ...routerError(429, message, { headers: limits, provider_name: null }), user_id: 'user_local' });
     return true;
   }
   if (fault.kind === 'error' || (fault.kind === 'stream_cut' && !streaming)) {
@@ -174,7 +196,7 @@ function routerUsage(draft: Draft) {
     cost: 0,
     is_byok: false,
     prompt_tokens_details: { cached_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: draft.reasoningTokens },
   };
 }
 
@@ -209,6 +231,8 @@ async function streamAnswer(ctx: FakeContext, model: string, draft: Draft, id: s
   }
 
   const gapMs = fault.kind === 'trickle' ? (fault.delayMs ?? 50) : 0;
+  // Reasoning, unless excluded, comes first in `reasoning` deltas.
+  for (const piece of draft.reasoning === '' ? [] : toDeltas(draft.reasoning)) send(chunk({ role: 'assistant', content: '', reasoning: piece }, null));
   const deltas = toDeltas(draft.text);
   const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
   let sent = 0;

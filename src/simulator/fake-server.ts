@@ -26,7 +26,9 @@ export type FaultKind =
   /** A stream that sends `afterChunks` chunks, then fails mid-way. */
   | 'stream_cut'
   /** A normal answer whose chunks arrive `delayMs` apart. */
-  | 'trickle';
+  | 'trickle'
+  /** 429 for a daily quota: the provider's own body and headers for it (Gemini's PerDay quota, OpenRouter's free-models-per-day). */
+  | 'daily_limit';
 
 export interface Fault {
   kind: FaultKind;

@@ -11,6 +11,7 @@ const PLANS: Record<string, Fault> = {
   hang: { kind: 'hang' },
   reset: { kind: 'reset' },
   ratelimited: { kind: 'rate_limited', retryAfterSeconds: 30 },
+  dailylimit: { kind: 'daily_limit' },
   unauthorized: { kind: 'unauthorized' },
   malformed: { kind: 'malformed' },
   blocked: { kind: 'blocked' },

@@ -25,7 +25,7 @@ describe('Breakers', () => {
   it('cools the provider too when an exact model shows the key is refused', () => {
     const health = new Breakers({ breakerThreshold: 3, breakerCooldownMs: 30_000, now: () => 0 });
     const refused = new ProviderError('groq', 'misconfigured', 'bad key', { status: 401 });
-    health.recordFailure({ provider: 'groq', model: 'llama-3.3-70b-versatile' }, refused);
+    health.recordFailure({ provider: 'groq', model: 'openai/gpt-oss-120b' }, refused);
     expect(health.cooldownRemaining({ provider: 'groq' })).toBe(MISCONFIGURED_COOLDOWN_MS);
     expect(health.snapshot('groq')).toMatchObject({ state: 'cooling_down', reason: 'misconfigured', consecutiveFailures: 1 });
   });
@@ -114,7 +114,7 @@ describe('Breakers', () => {
   it("lets every caller through after a cooldown when it asks for no lease (an exact model's calls)", () => {
     let now = 0;
     const health = new Breakers({ breakerThreshold: 1, breakerCooldownMs: 10_000, now: () => now });
-    const model = { provider: 'groq' as const, model: 'llama-3.3-70b-versatile' };
+    const model = { provider: 'groq' as const, model: 'openai/gpt-oss-120b' };
     health.recordFailure(model, limited());
     expect(health.admit(model, 0).waitMs).toBe(60_000);
     now = 60_000;

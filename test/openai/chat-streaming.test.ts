@@ -9,7 +9,7 @@ import { USER_HELLO, post, sdk, sseData, sseEvents } from './helpers.ts';
 
 const GEMINI_MODEL = 'gemini-flash-lite-latest';
 const GEMINI_ANSWER = simulatedAnswer('gemini', GEMINI_MODEL, 'Say hello');
-const GROQ_ANSWER = simulatedAnswer('groq', 'llama-3.1-8b-instant', 'Say hello');
+const GROQ_ANSWER = simulatedAnswer('groq', 'openai/gpt-oss-20b', 'Say hello');
 const STREAM = { model: 'auto', messages: USER_HELLO, stream: true as const };
 
 /** Reads an SDK stream to the end: the text, every chunk, and the error it ended with, if any. */
@@ -181,19 +181,19 @@ describe('streamed chat completions', () => {
 
     it('an exact model that fails before the first token is an error, never another provider', async () => {
       gateway.fakes.groq.setDefault({ kind: 'error', status: 503 });
-      const error = await client.chat.completions.create({ ...STREAM, model: 'groq/llama-3.3-70b-versatile' }).catch((e: unknown) => e);
+      const error = await client.chat.completions.create({ ...STREAM, model: 'groq/openai/gpt-oss-120b' }).catch((e: unknown) => e);
       expect(error).toMatchObject({ status: 503, code: 'providers_unavailable' });
       expect(gateway.fakes.gemini.requests).toHaveLength(0);
       expect(gateway.fakes.openrouter.requests).toHaveLength(0);
     });
 
     it('streams an exact model from its provider', async () => {
-      const { data: stream, response } = await client.chat.completions.create({ ...STREAM, model: 'groq/llama-3.3-70b-versatile' }).withResponse();
+      const { data: stream, response } = await client.chat.completions.create({ ...STREAM, model: 'groq/openai/gpt-oss-120b' }).withResponse();
       expect(response.headers.get('x-llm-provider')).toBe('groq');
       const { chunks, text } = await drain(stream);
-      expect(text).toBe(simulatedAnswer('groq', 'llama-3.3-70b-versatile', 'Say hello'));
-      expect(chunks[0]?.model).toBe('groq/llama-3.3-70b-versatile');
-      expect(gateway.fakes.groq.requests[0]?.body).toMatchObject({ model: 'llama-3.3-70b-versatile', stream: true });
+      expect(text).toBe(simulatedAnswer('groq', 'openai/gpt-oss-120b', 'Say hello'));
+      expect(chunks[0]?.model).toBe('groq/openai/gpt-oss-120b');
+      expect(gateway.fakes.groq.requests[0]?.body).toMatchObject({ model: 'openai/gpt-oss-120b', stream: true });
     });
   });
 

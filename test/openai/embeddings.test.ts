@@ -58,7 +58,7 @@ describe('POST /v1/embeddings', () => {
 
   it.each([
     ['a provider that does not embed', 'groq', /groq does not serve embeddings/],
-    ['a model on a provider that does not embed', 'groq/llama-3.1-8b-instant', /groq does not serve embeddings/],
+    ['a model on a provider that does not embed', 'groq/openai/gpt-oss-20b', /groq does not serve embeddings/],
     ['an unknown model', 'text-embedding-3-small', /No such model/],
   ])('answers %s with 404 model_not_found', async (_what, model, message) => {
     const error = await client.embeddings.create({ model, input: 'x' }).catch((e: unknown) => e);

@@ -18,7 +18,7 @@ describe('GET /v1/models', () => {
       'groq',
       'gemini',
       'openrouter',
-      'groq/llama-3.1-8b-instant',
+      'groq/openai/gpt-oss-20b',
       'gemini/gemini-flash-lite-latest',
       'gemini/gemini-embedding-001',
       'openrouter/openrouter/free',
@@ -28,7 +28,7 @@ describe('GET /v1/models', () => {
       expect(Number.isInteger(model.created)).toBe(true);
       expect(Math.abs(model.created - Date.now() / 1000)).toBeLessThan(60);
     }
-    expect(page.data.find((m) => m.id === 'groq/llama-3.1-8b-instant')?.owned_by).toBe('groq');
+    expect(page.data.find((m) => m.id === 'groq/openai/gpt-oss-20b')?.owned_by).toBe('groq');
     expect(page.data.find((m) => m.id === 'auto')?.owned_by).toBe('secure-llm-router');
   });
 

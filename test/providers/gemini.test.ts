@@ -300,7 +300,7 @@ describe('Gemini adapter: 200s that are not answers', () => {
       text: 'partial answer',
       model: MODEL,
       finishReason: 'content_filter',
-      usage: { promptTokens: 5, completionTokens: 12, totalTokens: 17 },
+      usage: { promptTokens: 5, completionTokens: 12, totalTokens: 17, reasoningTokens: 10 },
     });
   });
 

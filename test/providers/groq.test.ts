@@ -3,13 +3,16 @@ import { createGroqProvider } from '../../src/providers/openai-compatible/groq.t
 import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
 import { startFakeGroq } from '../../src/simulator/fake-groq.ts';
 import { countTokens, simulatedAnswer, type FakeProviderServer } from '../../src/simulator/fake-server.ts';
+import { EFFORT_TOKENS } from '../../src/simulator/fake-openai-compatible.ts';
 import { collect, failure, live, streamFailure } from '../helpers/provider-calls.ts';
 
 const API_KEY = 'gsk_test_0123456789';
-const MODEL = 'llama-3.1-8b-instant';
+const MODEL = 'openai/gpt-oss-20b';
 const PROMPT = 'What is the capital of France?';
 const USER_AGENT = 'secure-llm-router/test';
 const ANSWER = simulatedAnswer('groq', MODEL, PROMPT);
+/** What the fake's gpt-oss spends on reasoning at low effort. */
+const REASONING_TOKENS = EFFORT_TOKENS.low ?? 0;
 const REQUEST: CompletionRequest = {
   messages: [
     { role: 'system', content: 'Answer briefly.' },
@@ -43,11 +46,13 @@ describe('groq adapter: completions', () => {
   it('returns the answer, model, usage and finish reason', async () => {
     const completion = await groq.complete(REQUEST, live());
     const promptTokens = countTokens(PROMPT) + 8;
+    // gpt-oss reasons at low effort (what the gateway asks for): its reasoning tokens are output tokens.
+    const completionTokens = countTokens(ANSWER) + REASONING_TOKENS;
     expect(completion).toEqual({
       text: ANSWER,
       model: MODEL,
       finishReason: 'stop',
-      usage: { promptTokens, completionTokens: countTokens(ANSWER), totalTokens: promptTokens + countTokens(ANSWER) },
+      usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, reasoningTokens: REASONING_TOKENS },
     });
   });
 
@@ -57,10 +62,14 @@ describe('groq adapter: completions', () => {
     const [sent] = fake.requests;
     expect(sent?.method).toBe('POST');
     expect(sent?.path).toBe('/openai/v1/chat/completions');
+    // Groq marks max_tokens deprecated; gpt-oss takes low, medium or high, and include_reasoning
+    // false keeps its reasoning out of the answer.
     expect(sent?.body).toEqual({
       model: MODEL,
       messages: REQUEST.messages,
-      max_tokens: 256,
+      max_completion_tokens: 256,
+      reasoning_effort: 'low',
+      include_reasoning: false,
       temperature: 0.2,
     });
     expect(sent?.headers.authorization).toBe(`Bearer ${API_KEY}`);
@@ -69,17 +78,40 @@ describe('groq adapter: completions', () => {
 
   it('passes top_p, stop and a per-call model', async () => {
     const completion = await groq.complete(
-      { ...REQUEST, topP: 0.9, stop: ['\n\n'], model: 'llama-3.3-70b-versatile' },
+      { ...REQUEST, topP: 0.9, stop: ['\n\n'], model: 'openai/gpt-oss-120b' },
       live(),
     );
-    expect(completion.model).toBe('llama-3.3-70b-versatile');
-    expect(fake.requests[0]?.body).toMatchObject({ model: 'llama-3.3-70b-versatile', top_p: 0.9, stop: ['\n\n'] });
+    expect(completion.model).toBe('openai/gpt-oss-120b');
+    expect(fake.requests[0]?.body).toMatchObject({ model: 'openai/gpt-oss-120b', top_p: 0.9, stop: ['\n\n'] });
   });
 
   it('reports a cut answer as finish reason length', async () => {
-    const completion = await groq.complete({ ...REQUEST, maxTokens: 3 }, live());
+    const completion = await groq.complete({ ...REQUEST, maxTokens: REASONING_TOKENS + 3 }, live());
     expect(completion.finishReason).toBe('length');
     expect(completion.text.length).toBeLessThan(ANSWER.length);
+  });
+
+  it('reads a budget spent on reasoning alone as a refusal of this request, not a failure of Groq', async () => {
+    const error = await failure(groq.complete({ ...REQUEST, maxTokens: REASONING_TOKENS }, live()));
+    expect(error).toMatchObject({ kind: 'rejected' });
+    expect(error.message).toMatch(/finish reason length/);
+  });
+
+  it('sends no reasoning field to a model that does not reason (Groq refuses it there)', async () => {
+    await groq.complete({ ...REQUEST, model: 'meta-llama/llama-4-scout-17b-16e-instruct' }, live());
+    expect(fake.requests[0]?.body).not.toHaveProperty('reasoning_effort');
+    expect(fake.requests[0]?.body).not.toHaveProperty('include_reasoning');
+  });
+
+  it("maps a caller's reasoning effort to what gpt-oss takes", async () => {
+    await groq.complete({ ...REQUEST, maxTokens: 1024, reasoningEffort: 'high' }, live());
+    await groq.complete({ ...REQUEST, reasoningEffort: 'none' }, live());
+    expect(fake.requests.map((r) => (r.body as { reasoning_effort?: string }).reasoning_effort)).toEqual(['high', 'low']);
+  });
+
+  it('answers a retired model (decommissioned 2026-08-16) the way Groq does: 404 model_not_found', async () => {
+    const error = await failure(groq.complete({ ...REQUEST, model: 'llama-3.1-8b-instant' }, live()));
+    expect(error).toMatchObject({ kind: 'misconfigured', status: 404, modelNotFound: true });
   });
 
   it('reads a body that arrives in slow pieces', async () => {
@@ -94,12 +126,15 @@ describe('groq adapter: streaming', () => {
     expect(chunks.map((c) => c.text).join('')).toBe(ANSWER);
     const last = chunks.at(-1);
     expect(last?.finishReason).toBe('stop');
-    expect(last?.usage?.completionTokens).toBe(countTokens(ANSWER));
+    expect(last?.usage?.completionTokens).toBe(countTokens(ANSWER) + REASONING_TOKENS);
+    expect(last?.usage?.reasoningTokens).toBe(REASONING_TOKENS);
     expect(chunks.slice(0, -1).every((c) => c.finishReason === undefined)).toBe(true);
     expect(fake.requests[0]?.body).toEqual({
       model: MODEL,
       messages: REQUEST.messages,
-      max_tokens: 256,
+      max_completion_tokens: 256,
+      reasoning_effort: 'low',
+      include_reasoning: false,
       temperature: 0.2,
       stream: true,
       stream_options: { include_usage: true },

@@ -66,10 +66,12 @@ describe('openrouter adapter: completions', () => {
     const [sent] = fake.requests;
     expect(sent?.method).toBe('POST');
     expect(sent?.path).toBe('/api/v1/chat/completions');
+    // One reasoning object for every model behind OpenRouter; a model that does not reason ignores it.
     expect(sent?.body).toEqual({
       model: MODEL,
       messages: REQUEST.messages,
       max_tokens: 256,
+      reasoning: { effort: 'minimal', exclude: true },
       temperature: 0.2,
     });
     expect(sent?.headers).toMatchObject({
@@ -112,7 +114,9 @@ describe('openrouter adapter: completions', () => {
   it('reports the concrete model that the free router picked', async () => {
     const completion = await openrouter.complete({ ...REQUEST, model: 'openrouter/free' }, live());
     expect(fake.requests[0]?.body).toMatchObject({ model: 'openrouter/free' });
-    expect(completion.model).toBe(MODEL);
+    // The free router may pick a reasoning model: its reasoning is excluded, and counted in usage.
+    expect(completion.model).toBe('openai/gpt-oss-20b:free');
+    expect(completion.usage?.reasoningTokens).toBeGreaterThan(0);
   });
 
   it('reports a cut answer as finish reason length', async () => {
@@ -138,6 +142,7 @@ describe('openrouter adapter: streaming', () => {
       model: MODEL,
       messages: REQUEST.messages,
       max_tokens: 256,
+      reasoning: { effort: 'minimal', exclude: true },
       temperature: 0.2,
       stream: true,
       stream_options: { include_usage: true },
@@ -322,16 +327,15 @@ describe('openrouter fake', () => {
     expect((await fetch(`${fake.url}/api/v1/key`)).status).toBe(401);
   });
 
-  it('sends the free-tier 429 body with X-RateLimit headers', async () => {
-    fake.enqueue({ kind: 'rate_limited', retryAfterSeconds: 5 });
+  it('sends the free-tier daily 429 body with X-RateLimit headers and no Retry-After', async () => {
+    fake.enqueue({ kind: 'daily_limit' });
     const response = await fetch(`${fake.url}/api/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }),
     });
     expect(response.status).toBe(429);
-    expect(response.headers.get('retry-after')).toBe('5');
-    expect(response.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(response.headers.get('retry-after')).toBeNull();
     const body = (await response.json()) as { error: { code: number; metadata: { headers: Record<string, string> } } };
     expect(body.error.code).toBe(429);
     expect(body.error.metadata.headers['X-RateLimit-Limit']).toBe('50');

@@ -21,11 +21,38 @@ export function fromHttpStatus(status: number, body: string | undefined): Provid
   if (status === 400 && details.some((d) => d['@type'] === ERROR_INFO && d.reason === 'API_KEY_INVALID')) {
     return new ProviderError('gemini', 'misconfigured', 'Gemini rejected the API key', { status });
   }
-  const kind = kindForStatus(status);
+  // FAILED_PRECONDITION (a location the API does not serve, billing) is about the account, not the request.
+  const kind = error?.status === 'FAILED_PRECONDITION' ? 'misconfigured' : kindForStatus(status);
   const name = typeof error?.status === 'string' && /^[A-Z_]{1,40}$/.test(error.status) ? ` (${error.status})` : '';
   const message = `Gemini answered HTTP ${status}${name}`;
   if (kind !== 'rate_limited') return new ProviderError('gemini', kind, message, { status });
-  return new ProviderError('gemini', kind, message, { status, retryAfterMs: retryDelayMs(details) });
+  // A daily quota is spent until it resets; its RetryInfo, when there is one, only says when to try the minute again.
+  const daily = details.some((d) => d['@type'] === QUOTA_FAILURE && violatesDailyQuota(d));
+  return new ProviderError('gemini', kind, daily ? `${message}: daily quota exhausted` : message, {
+    status,
+    retryAfterMs: daily ? untilMidnightPacific() : retryDelayMs(details),
+  });
+}
+
+const QUOTA_FAILURE = 'type.googleapis.com/google.rpc.QuotaFailure';
+
+/** A QuotaFailure naming a per-day quota (GenerateRequestsPerDayPerProjectPerModel-FreeTier, ...). */
+function violatesDailyQuota(detail: StatusDetail): boolean {
+  const violations = (detail as { violations?: unknown }).violations;
+  return Array.isArray(violations) && violations.some((v) => isObject(v) && typeof v.quotaId === 'string' && /PerDay/.test(v.quotaId));
+}
+
+/** Gemini's daily quotas reset at midnight Pacific time. */
+export function untilMidnightPacific(now = Date.now()): number {
+  // The Pacific wall-clock time now, read as if it were UTC; the next midnight of that clock.
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone: 'America/Los_Angeles', hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })
+      .formatToParts(now)
+      .map((p) => [p.type, Number(p.value)]),
+  ) as Record<string, number>;
+  const wall = Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
+  const nextMidnight = Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, (parts.day ?? 1) + 1);
+  return Math.max(1000, nextMidnight - wall - (now % 1000));
 }
 
 /** Reads RetryInfo.retryDelay, a protobuf Duration in JSON form such as "46s" or "1.5s". */

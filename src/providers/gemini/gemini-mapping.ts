@@ -1,6 +1,8 @@
 // Pure translation between our types and Gemini's wire shapes (v1beta generateContent); no I/O.
 import { ProviderError, emptyAnswerKind } from '../provider-error.ts';
+import type { ReasoningSetting } from '../registry.ts';
 import { tokenCount, usageOf, type Completion, type CompletionRequest, type FinishReason, type TokenUsage } from '../types.ts';
+import { refusesTrailingModelTurn, thinkingConfig, type ThinkingConfig } from './gemini-models.ts';
 
 interface GeminiContent {
   role: string;
@@ -16,6 +18,7 @@ export interface GenerateContentRequest {
     temperature?: number;
     topP?: number;
     stopSequences?: string[];
+    thinkingConfig?: ThinkingConfig;
   };
 }
 
@@ -36,12 +39,23 @@ export interface GenerateContentResponse {
   modelVersion?: unknown;
 }
 
-/** Our chat messages as a Gemini request: system text apart, assistant turns as role "model". */
-export function toGeminiRequest(request: CompletionRequest): GenerateContentRequest {
-  let system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
-  const contents = request.messages
-    .filter((m) => m.role !== 'system')
-    .map((m) => ({ role: m.role === 'assistant' ? 'model' : 'user', parts: [{ text: m.content }] }));
+/**
+ * Our chat messages as a Gemini request for `modelId`: system text apart, assistant turns as role
+ * "model". Gemini refuses a part with empty text ("required oneof field 'data'"), so an empty
+ * message is left out, and turns of one role that then meet are joined. A Gemini 3 model refuses
+ * a conversation that ends with a model turn: that is refused here, before the call, so the
+ * cascade asks a provider that takes it.
+ */
+export function toGeminiRequest(request: CompletionRequest, modelId: string, defaultEffort: ReasoningSetting = 'default'): GenerateContentRequest {
+  let system = request.messages.filter((m) => m.role === 'system' && m.content !== '').map((m) => m.content);
+  const contents: GeminiContent[] = [];
+  for (const message of request.messages) {
+    if (message.role === 'system' || message.content === '') continue;
+    const role = message.role === 'assistant' ? 'model' : 'user';
+    const last = contents.at(-1);
+    if (last?.role === role) last.parts.push({ text: message.content });
+    else contents.push({ role, parts: [{ text: message.content }] });
+  }
   // Gemini refuses an empty `contents`, while OpenAI answers a conversation of system messages
   // alone: their text becomes the one user turn.
   if (contents.length === 0 && system.length > 0) {
@@ -49,8 +63,12 @@ export function toGeminiRequest(request: CompletionRequest): GenerateContentRequ
     system = [];
   }
   if (contents.length === 0) {
-    throw new ProviderError('gemini', 'rejected', 'Gemini needs at least one message');
+    throw new ProviderError('gemini', 'rejected', 'Gemini needs at least one message with text');
   }
+  if (contents.at(-1)?.role === 'model' && refusesTrailingModelTurn(modelId)) {
+    throw new ProviderError('gemini', 'rejected', `Gemini ${modelId} does not take a conversation that ends with an assistant turn`);
+  }
+  const thinking = thinkingConfig(modelId, request.reasoningEffort ?? defaultEffort);
   return {
     contents,
     generationConfig: {
@@ -58,6 +76,7 @@ export function toGeminiRequest(request: CompletionRequest): GenerateContentRequ
       ...(request.temperature !== undefined && { temperature: request.temperature }),
       ...(request.topP === undefined ? {} : { topP: request.topP }),
       ...(request.stop?.length ? { stopSequences: request.stop } : {}),
+      ...(thinking && { thinkingConfig: thinking }),
     },
     ...(system.length > 0 ? { systemInstruction: { role: 'system', parts: [{ text: system.join('\n\n') }] } } : {}),
   };
@@ -69,6 +88,8 @@ export function toCompletion(response: unknown, modelId: string): Completion {
   if (read.blockReason) throw blockedPrompt(read.blockReason);
   if (!read.hasCandidate) throw new ProviderError('gemini', 'bad_response', 'Gemini returned no candidates');
   if (read.text === '') throw noText(read.finishReason);
+  const failed = failedFinish(read.finishReason);
+  if (failed) throw failed;
   return {
     text: read.text,
     model: read.model ?? modelId,
@@ -93,7 +114,9 @@ export function readResponse(body: unknown): ReadResponse {
   const first = candidates[0];
   const candidate: WireCandidate | undefined = typeof first === 'object' && first !== null ? first : undefined;
   const parts = candidate?.content?.parts;
-  const text = Array.isArray(parts) ? parts.map((part: { text?: unknown } | null) => (typeof part?.text === 'string' ? part.text : '')).join('') : '';
+  // A thought (`thought: true`, sent when thoughts are asked for) is never text of the answer.
+  const answerText = (part: { text?: unknown; thought?: unknown } | null) => (typeof part?.text === 'string' && part.thought !== true ? part.text : '');
+  const text = Array.isArray(parts) ? parts.map(answerText).join('') : '';
   // The API adds finish and block reasons over time: treat them as open strings.
   return {
     hasCandidate: candidate !== undefined,
@@ -115,7 +138,7 @@ function toUsage(meta: GenerateContentResponse['usageMetadata']): TokenUsage | u
   const thoughts = count(meta.thoughtsTokenCount);
   const candidates = count(meta.candidatesTokenCount);
   const completionTokens = thoughts === undefined || candidates === undefined ? undefined : candidates + thoughts;
-  return usageOf(count(meta.promptTokenCount), completionTokens, meta.totalTokenCount);
+  return usageOf(count(meta.promptTokenCount), completionTokens, meta.totalTokenCount, thoughts);
 }
 
 // Reasons Gemini stops an answer for its content (LANGUAGE: a language it does not support).
@@ -135,6 +158,16 @@ export function mapFinishReason(reason: string | undefined): FinishReason {
   if (reason === 'STOP') return 'stop';
   if (reason === 'MAX_TOKENS') return 'length';
   return reason !== undefined && FILTERED.has(reason) ? 'content_filter' : 'other';
+}
+
+/**
+ * An answer that stopped for a reason that is neither a whole answer, a length cut nor a filter
+ * (OTHER, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, TOO_MANY_TOOL_CALLS, one added later): a
+ * failure of the provider, never a clean stop to the caller.
+ */
+export function failedFinish(reason: string | undefined): ProviderError | undefined {
+  if (reason === undefined || mapFinishReason(reason) !== 'other') return undefined;
+  return new ProviderError('gemini', 'bad_response', `Gemini stopped the answer for ${/^[A-Z_]{1,40}$/.test(reason) ? reason : 'an unknown reason'}`);
 }
 
 /** A prompt Gemini will not answer: the request's doing, so no retry and no mark against Gemini. */

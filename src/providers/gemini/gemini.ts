@@ -7,7 +7,8 @@
 // every call went through web streams and a Response wrapper built for it), and it costs memory
 // and CPU per call for what is one POST and one JSON or event-stream answer.
 import { fromHttpStatus } from './gemini-errors.ts';
-import { blockedPrompt, mapFinishReason, noText, readResponse, toCompletion, toGeminiRequest } from './gemini-mapping.ts';
+import { blockedPrompt, failedFinish, mapFinishReason, noText, readResponse, toCompletion, toGeminiRequest } from './gemini-mapping.ts';
+import type { ReasoningSetting } from '../registry.ts';
 import { ProviderError, abortError, toProviderError } from '../provider-error.ts';
 import { readEventStream, type EventReader } from '../transport/event-stream.ts';
 import { readAll, readJson, utf8Text } from '../transport/response-body.ts';
@@ -21,6 +22,8 @@ export interface GeminiSettings {
   baseUrl: string;
   embeddingModel: string;
   userAgent: string;
+  /** The thinking control when a request names none (see gemini-models.ts). */
+  reasoningEffort?: ReasoningSetting;
 }
 
 /** An error body is read only for its details; a longer one is not an error body. */
@@ -56,8 +59,8 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
 
     async complete(request: CompletionRequest, signal: AbortSignal): Promise<Completion> {
       const modelId = request.model ?? settings.model;
-      const body = toGeminiRequest(request);
       try {
+        const body = toGeminiRequest(request, modelId, settings.reasoningEffort);
         return toCompletion(await postJson(`${root}${resource(modelId)}:generateContent`, body, signal), modelId);
       } catch (error) {
         throw toProviderError('gemini', error, signal);
@@ -68,7 +71,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
       const modelId = request.model ?? settings.model;
       const path = `${root}${resource(modelId)}:streamGenerateContent?alt=sse`;
       return readEventStream(
-        async () => (await post(path, toGeminiRequest(request), streamHeaders, signal)).body,
+        async () => (await post(path, toGeminiRequest(request, modelId, settings.reasoningEffort), streamHeaders, signal)).body,
         new GeminiStreamReader(modelId, signal),
         { name: 'gemini' },
       );
@@ -108,6 +111,8 @@ class GeminiStreamReader implements EventReader<CompletionChunk> {
   readonly #signal: AbortSignal;
   #sawText = false;
   #finished = false;
+  /** Lines that are not server-sent events: Gemini can write a bare JSON error into a 200 stream. */
+  #stray = '';
 
   constructor(modelId: string, signal: AbortSignal) {
     this.#modelId = modelId;
@@ -121,8 +126,25 @@ class GeminiStreamReader implements EventReader<CompletionChunk> {
     const model = read.model ?? this.#modelId;
     if (read.finishReason === undefined) return read.text === '' ? undefined : { text: read.text, model };
     if (!this.#sawText) throw noText(read.finishReason);
+    const failed = failedFinish(read.finishReason);
+    if (failed) throw failed;
     this.#finished = true;
     return { text: read.text, model, finishReason: mapFinishReason(read.finishReason), ...(read.usage ? { usage: read.usage } : {}) };
+  }
+
+  /**
+   * A line outside any event. The official SDK reads a JSON error object written into the stream
+   * this way (pretty-printed over several lines, or on one) as the error it is; so does this.
+   */
+  stray(line: string): undefined {
+    if (this.#stray.length + line.length > MAX_ERROR_BYTES) return undefined;
+    this.#stray += `${line}\n`;
+    const error = field(parseJson(this.#stray), 'error');
+    if (typeof error === 'object' && error !== null) {
+      const code = field(error, 'code');
+      throw fromHttpStatus(typeof code === 'number' ? code : 500, this.#stray);
+    }
+    return undefined;
   }
 
   end(): undefined {
@@ -160,6 +182,14 @@ function parseEvent(data: string): unknown {
     throw fromHttpStatus(typeof code === 'number' ? code : 500, data);
   }
   return parsed;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `value[name]` when value is an object. */

@@ -68,21 +68,24 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
   async function post(body: object, headers: typeof common, signal: AbortSignal, to = path): Promise<UpstreamAnswer> {
     const answer = await pool.post(to, headers, JSON.stringify(body), signal);
     if (answer.status >= 200 && answer.status < 300) return answer;
-    // A 400 for a model the provider does not know (OpenRouter) or has retired (Groq), and a 403
-    // for a prompt a moderation check flagged (OpenRouter), look like other 400s and 403s: only
-    // their bodies tell.
-    if (answer.status === 400 || answer.status === 403) {
+    // A 400 or 404 for a model the provider does not know (OpenRouter) or has retired (Groq), a
+    // 403 for a prompt a moderation check or guardrail flagged (OpenRouter), and a 429 for a daily
+    // limit (OpenRouter's free models, often without Retry-After) look like other 400s, 403s,
+    // 404s and 429s: only their bodies tell.
+    let wait = retryAfterMs(answer.headers);
+    if (answer.status === 400 || answer.status === 403 || answer.status === 404 || (answer.status === 429 && wait === undefined)) {
       const error = await readErrorBody(answer.body);
-      if (answer.status === 400 && namesUnknownModel(error)) {
-        throw new ProviderError(name, 'misconfigured', `${name} does not know the model (HTTP 400)`, { status: 400, modelNotFound: true });
+      if ((answer.status === 400 || answer.status === 404) && namesUnknownModel(error)) {
+        throw new ProviderError(name, 'misconfigured', `${name} does not know the model (HTTP ${answer.status})`, { status: answer.status, modelNotFound: true });
       }
       if (answer.status === 403 && flagsModeration(error)) {
         throw new ProviderError(name, 'rejected', `${name} flagged the request in moderation (HTTP 403)`, { status: 403 });
       }
+      if (answer.status === 429) wait = dailyLimitWait(error, answer.headers);
+    } else {
+      // Otherwise the error body is not read: upstream messages can quote the key, and the status says enough.
+      discard(answer.body);
     }
-    // Otherwise the error body is not read: upstream messages can quote the key, and the status says enough.
-    discard(answer.body);
-    const wait = retryAfterMs(answer.headers);
     // OpenRouter's 402 for a key's in-flight budget comes with Retry-After: a wait, not a missing credit.
     const kind = answer.status === 402 && wait !== undefined ? 'rate_limited' : kindForStatus(answer.status);
     throw new ProviderError(name, kind, `${name} answered HTTP ${answer.status}`, { status: answer.status, retryAfterMs: wait });
@@ -130,7 +133,7 @@ interface WireError {
   message?: unknown;
   code?: unknown;
   availability?: { code?: unknown };
-  metadata?: { reasons?: unknown; flagged_input?: unknown; error_type?: unknown };
+  metadata?: { reasons?: unknown; flagged_input?: unknown; error_type?: unknown; patterns?: unknown; limit_source?: unknown; headers?: Record<string, unknown> };
 }
 
 /** The `error` object of a 400's or 403's body, when it is small JSON; never repeated, it may quote the request. */
@@ -157,11 +160,33 @@ function namesUnknownModel(error: WireError | undefined): boolean {
   );
 }
 
-/** OpenRouter's 403 for flagged input: its moderation metadata, or a content-policy error type. */
+/** OpenRouter's 403 for flagged input: its moderation metadata, a guardrail's patterns, or a content-policy error type. */
 function flagsModeration(error: WireError | undefined): boolean {
   const metadata = error?.metadata;
   if (typeof metadata !== 'object' || metadata === null) return false;
-  return Array.isArray(metadata.reasons) || metadata.flagged_input !== undefined || metadata.error_type === 'content_policy_violation';
+  return (
+    Array.isArray(metadata.reasons) ||
+    Array.isArray(metadata.patterns) ||
+    metadata.flagged_input !== undefined ||
+    metadata.error_type === 'content_policy_violation'
+  );
+}
+
+/**
+ * How long to leave a provider that hit a daily limit without saying when to come back:
+ * OpenRouter's free-model limit ("free-models-per-day", limit_source openrouter_free_tier_daily)
+ * resets at 00:00 UTC, and its X-RateLimit-Reset (in the body's metadata or as a header) gives
+ * the time in epoch milliseconds. Undefined for any other 429: the usual cooldown applies.
+ */
+export function dailyLimitWait(error: WireError | undefined, headers: IncomingHttpHeaders, now = Date.now()): number | undefined {
+  const message = typeof error?.message === 'string' ? error.message : '';
+  const source = typeof error?.metadata?.limit_source === 'string' ? error.metadata.limit_source : '';
+  if (!/per-day|per day|daily/i.test(`${message} ${source}`)) return undefined;
+  const reset = Number(error?.metadata?.headers?.['X-RateLimit-Reset'] ?? headers['x-ratelimit-reset']);
+  if (Number.isFinite(reset) && reset > now) return reset - now;
+  const midnight = new Date(now);
+  midnight.setUTCHours(24, 0, 0, 0);
+  return midnight.getTime() - now;
 }
 
 /** `retry-after-ms` (sent by some OpenAI-style servers) is more precise, so it wins. */

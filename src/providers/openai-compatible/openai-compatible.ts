@@ -2,7 +2,9 @@
 // completion or a stream, and mapping failures to ProviderError. The adapters only say where to
 // send it (URL, key, extra headers); everything an answer can do wrong is handled here, once.
 import type { ProviderName } from '../types.ts';
+import type { ReasoningSetting } from '../registry.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
+import { GENERIC_DIALECT, type ChatDialect } from './dialects.ts';
 import { ProviderError, abortError, emptyAnswerKind, toProviderError } from '../provider-error.ts';
 import { createUpstreamPool } from '../transport/upstream-http.ts';
 import {
@@ -22,12 +24,14 @@ import {
 export interface ChatBody {
   model: string;
   messages: ChatMessage[];
-  max_tokens: number;
+  max_tokens?: number;
+  max_completion_tokens?: number;
   temperature?: number;
   top_p?: number;
   stop?: string[];
   stream?: true;
   stream_options?: { include_usage: true };
+  [field: string]: unknown;
 }
 
 export interface OpenAICompatibleSettings {
@@ -41,17 +45,29 @@ export interface OpenAICompatibleSettings {
   userAgent: string;
   /** Set when the provider serves embeddings: posted to `embeddings` beside `chat/completions`. */
   embeddingModel?: string;
+  dialect?: ChatDialect;
+  /** The reasoning control when a request names none. */
+  reasoningEffort?: ReasoningSetting;
 }
+
+/** How one provider's chat bodies are written. */
+export interface ChatShape {
+  dialect: ChatDialect;
+  reasoningEffort: ReasoningSetting;
+}
+
+const GENERIC_SHAPE: ChatShape = { dialect: GENERIC_DIALECT, reasoningEffort: 'default' };
 
 /** A provider on its own keep-alive pool (see upstream-http.ts), which close() releases. */
 export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): Provider {
-  const { name, model, embeddingModel, ...endpoint } = settings;
+  const { name, model, embeddingModel, dialect = GENERIC_DIALECT, reasoningEffort = 'default', ...endpoint } = settings;
   const embeddingsUrl = embeddingModel === undefined ? undefined : endpoint.url.replace(/chat\/completions$/, 'embeddings');
-  return providerOver(name, model, createChatCompletionsHttp({ name, ...endpoint, embeddingsUrl, pool: createUpstreamPool(endpoint.url) }), embeddingModel);
+  const transport = createChatCompletionsHttp({ name, ...endpoint, embeddingsUrl, pool: createUpstreamPool(endpoint.url) });
+  return providerOver(name, model, transport, embeddingModel, { dialect, reasoningEffort });
 }
 
 /** The provider over any transport: the benchmark plugs in other ways of calling upstream. */
-export function providerOver(name: ProviderName, model: string, transport: ChatCompletionsTransport, embeddingModel?: string): Provider {
+export function providerOver(name: ProviderName, model: string, transport: ChatCompletionsTransport, embeddingModel?: string, shape: ChatShape = GENERIC_SHAPE): Provider {
   const { embed } = transport;
   return {
     name,
@@ -69,7 +85,7 @@ export function providerOver(name: ProviderName, model: string, transport: ChatC
         },
       }),
     async complete(request, signal) {
-      const body = toChatBody(request, request.model ?? model, false);
+      const body = toChatBody(request, request.model ?? model, false, shape);
       try {
         return readCompletion(name, await transport.complete(body, signal), body.model);
       } catch (error) {
@@ -77,17 +93,19 @@ export function providerOver(name: ProviderName, model: string, transport: ChatC
       }
     },
     stream(request, signal) {
-      return transport.stream(toChatBody(request, request.model ?? model, true), signal, new ChatStreamReader(name, signal));
+      return transport.stream(toChatBody(request, request.model ?? model, true, shape), signal, new ChatStreamReader(name, signal));
     },
     close: () => transport.close(),
   };
 }
 
-export function toChatBody(request: CompletionRequest, model: string, stream: boolean): ChatBody {
+export function toChatBody(request: CompletionRequest, model: string, stream: boolean, shape: ChatShape = GENERIC_SHAPE): ChatBody {
+  const reasoning = shape.dialect.reasoning(model, request.reasoningEffort ?? shape.reasoningEffort);
   return {
     model,
     messages: request.messages.map(({ role, content }) => ({ role, content })),
-    max_tokens: request.maxTokens,
+    [shape.dialect.maxTokensField]: request.maxTokens,
+    ...reasoning,
     ...(request.temperature !== undefined && { temperature: request.temperature }),
     ...(request.topP !== undefined && { top_p: request.topP }),
     ...(request.stop !== undefined && request.stop.length > 0 && { stop: request.stop }),
@@ -101,10 +119,12 @@ interface WireUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
   total_tokens?: number;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
 interface WireChoice {
   message?: { content?: string | null };
-  delta?: { content?: string | null };
+  /** Reasoning comes apart from the answer: `reasoning` (Groq, OpenRouter, Ollama) or `reasoning_content` (vLLM, llama-server). */
+  delta?: { content?: string | null; reasoning?: unknown; reasoning_content?: unknown };
   finish_reason?: string | null;
   error?: unknown;
 }
@@ -141,7 +161,7 @@ export function readCompletion(name: ProviderName, body: unknown, requestedModel
   // whose choice ended with finish_reason "error" after part of the answer: read as the stream
   // reader reads them, a 429 among them as a rate limit.
   if (error != null || choice?.error != null || choice?.finish_reason === 'error') {
-    const kind = errorCode(error ?? choice?.error) === 429 ? 'rate_limited' : 'bad_response';
+    const kind = isRateLimit(error ?? choice?.error) ? 'rate_limited' : 'bad_response';
     throw new ProviderError(name, kind, `${name} returned an error inside a 200 response`, { cause: error ?? choice?.error });
   }
   const text = choice?.message?.content;
@@ -181,9 +201,9 @@ export class ChatStreamReader implements ChunkReader<CompletionChunk> {
     if (typeof chunk.model === 'string') this.#model ??= chunk.model;
     // The usage-only chunk has `choices: []`; Groq also puts usage in x_groq.
     this.#usage = toUsage(chunk.usage ?? chunk.x_groq?.usage) ?? this.#usage;
-    // An error event inside a 200 stream: its code, when numeric, says what kind of failure it was.
+    // An error event inside a 200 stream: its code (a number, or OpenRouter's error_type) says what kind of failure it was.
     if (chunk.error != null) {
-      const kind = errorCode(chunk.error) === 429 ? 'rate_limited' : 'unavailable';
+      const kind = isRateLimit(chunk.error) ? 'rate_limited' : 'unavailable';
       throw new ProviderError(name, kind, `${name} reported an error mid-stream`);
     }
     const choice = chunk.choices?.[0];
@@ -191,7 +211,11 @@ export class ChatStreamReader implements ChunkReader<CompletionChunk> {
     if (choice.finish_reason === 'error') throw new ProviderError(name, 'bad_response', `${name} stream ended with an error`);
     if (choice.finish_reason) this.#finishReason = toFinishReason(choice.finish_reason);
     const text = choice.delta?.content;
-    if (typeof text !== 'string' || text === '') return undefined;
+    if (typeof text !== 'string' || text === '') {
+      // The model is thinking: never text of the answer, but a sign of life.
+      const reasoning = choice.delta?.reasoning ?? choice.delta?.reasoning_content;
+      return typeof reasoning === 'string' && reasoning !== '' ? THINKING : undefined;
+    }
     this.#answered = true;
     return { text, model: this.#model };
   }
@@ -222,10 +246,14 @@ function toFinishReason(reason: string | null | undefined): FinishReason {
 
 function toUsage(usage: WireUsage | null | undefined): TokenUsage | undefined {
   if (usage === null || usage === undefined) return undefined;
-  return usageOf(tokenCount(usage.prompt_tokens), tokenCount(usage.completion_tokens), usage.total_tokens);
+  return usageOf(tokenCount(usage.prompt_tokens), tokenCount(usage.completion_tokens), usage.total_tokens, tokenCount(usage.completion_tokens_details?.reasoning_tokens));
 }
 
-/** The numeric code of an error object (OpenRouter: `{code: 429}`); Groq's codes are strings. */
-function errorCode(error: unknown): unknown {
-  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+const THINKING: CompletionChunk = Object.freeze({ text: '', thinking: true });
+
+/** An error object that is a rate limit: OpenRouter's `{code: 429}` or its `metadata.error_type`. */
+function isRateLimit(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, metadata } = error as { code?: unknown; metadata?: { error_type?: unknown } };
+  return code === 429 || metadata?.error_type === 'rate_limit_exceeded';
 }

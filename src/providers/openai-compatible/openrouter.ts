@@ -1,6 +1,8 @@
 // OpenRouter: the shared OpenAI-compatible wire (openai-compatible.ts), plus the attribution
-// headers OpenRouter lists an app under.
+// headers OpenRouter lists an app under, and its reasoning control (dialects.ts).
+import type { ReasoningSetting } from '../registry.ts';
 import type { Provider } from '../types.ts';
+import { OPENROUTER_DIALECT } from './dialects.ts';
 import { createOpenAICompatibleProvider } from './openai-compatible.ts';
 
 export interface OpenRouterSettings {
@@ -10,8 +12,10 @@ export interface OpenRouterSettings {
   baseUrl: string;
   userAgent: string;
   /** Sent as HTTP-Referer; OpenRouter lists the app under it. */
-  appUrl?: string;
-  appTitle?: string;
+  appUrl?: string | undefined;
+  appTitle?: string | undefined;
+  /** When a request names none; the least each model allows by default. */
+  reasoningEffort?: ReasoningSetting;
 }
 
 export function createOpenRouterProvider(settings: OpenRouterSettings): Provider {
@@ -22,6 +26,8 @@ export function createOpenRouterProvider(settings: OpenRouterSettings): Provider
     apiKey: settings.apiKey,
     headers: attributionHeaders(settings),
     userAgent: settings.userAgent,
+    dialect: OPENROUTER_DIALECT,
+    reasoningEffort: settings.reasoningEffort ?? 'minimal',
   });
 }
 

@@ -17,6 +17,8 @@ const READ_AHEAD = 32;
 export interface EventReader<T> {
   /** One event: what to yield for it, or undefined for nothing. */
   event(data: string, type: string | undefined): T | undefined;
+  /** A line that is no part of an event (no known field): what to yield for it, if anything. */
+  stray?(line: string): T | undefined;
   /**
    * The events are over: the end marker came, or the body ended. A last item to yield, or
    * undefined; throws when the answer is incomplete.
@@ -82,6 +84,10 @@ class EventStream<T> implements AsyncIterableIterator<T> {
       onEvent: (event) => this.#onEvent(event.data, event.event),
       onError: (error) => {
         if (error.type === 'max-buffer-size-exceeded') this.#overflow = true;
+        else if (error.type === 'unknown-field' && this.#reader.stray !== undefined && !this.#closed && error.line !== undefined) {
+          const item = this.#reader.stray(error.line);
+          if (item !== undefined) this.#push(item);
+        }
       },
       maxBufferSize: this.#maxEventChars,
     });
