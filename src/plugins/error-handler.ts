@@ -5,7 +5,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { errorBody, GatewayError, openAiErrorBody, type FieldIssue } from '../errors.ts';
-import { rateLimitedError } from './rate-limit.ts';
+import { clientAddressKey, rateLimitedError } from './rate-limit.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 
 export interface UnknownRoutesOptions {
@@ -113,6 +113,7 @@ export const unknownRoutes = fp<UnknownRoutesOptions>(
     const limitUnknownRoutes = app.rateLimit({
       max: options.perMinute,
       timeWindow: 60_000,
+      keyGenerator: clientAddressKey,
       errorResponseBuilder: rateLimitedError('Too many requests for unknown routes from this address.'),
     });
     app.addHook('onRequest', (request, reply, done) => {
