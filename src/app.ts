@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.ts';
 import { GatewayError } from './errors.ts';
+import { loggedPath } from './logger.ts';
 import { Breakers } from './cascade/breakers.ts';
 import auth from './plugins/auth.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
@@ -18,11 +19,6 @@ import openAiRoutes from './routes/openai/index.ts';
 import queryRoute from './routes/query.ts';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
-
-const pathOf = (url: string): string => {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-};
 
 /** How many Host lines a request carried (rawHeaders alternates names and values). */
 function hostLines(rawHeaders: string[]): number {
@@ -172,8 +168,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     request.log.info(
       {
         method: request.method,
-        // The path only: a client may put a key in the query string, and the log must not keep it.
-        url: pathOf(request.url),
+        // The path only: a client may put a key after it or in an absolute-form target's userinfo.
+        url: loggedPath(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         client: request.clientId || undefined,
