@@ -21,6 +21,14 @@ export const ERROR_TABLE = {
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
 
+/**
+ * Validation problems listed at most in `details`: a body of a thousand unknown fields must not
+ * earn an answer several times its size. The message then says how many there were in all.
+ */
+export const MAX_DETAILS = 20;
+/** A field name is the client's own text; a longer one comes back cut, ending in "…". */
+export const MAX_FIELD_LENGTH = 100;
+
 export interface FieldIssue {
   field: string;
   message: string;

@@ -36,6 +36,10 @@ describe('interactive docs and the OpenAPI document', () => {
     // Draining answers /health with 503 shutting_down; the document says so.
     expect(Object.keys(doc.paths['/health'].get.responses).sort()).toEqual(['200', '503']);
     expect(doc.paths['/']).toBeUndefined();
+    // A validation error lists at most 20 problems, and the document says so.
+    const details = query.responses['400'].content['application/json'].schema.properties.error.properties.details;
+    expect(details).toMatchObject({ type: 'array', maxItems: 20 });
+    expect(details.description).toMatch(/at most the first 20 problems .* the message says how many in all/);
   });
 
   it('names the headers the answers carry, and the stream /v1/chat/completions can answer with', async () => {

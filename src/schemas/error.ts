@@ -1,6 +1,6 @@
 // The documented error bodies, for the OpenAPI document.
 import { z } from 'zod';
-import { ERROR_TABLE } from '../errors.ts';
+import { ERROR_TABLE, MAX_DETAILS, MAX_FIELD_LENGTH } from '../errors.ts';
 
 const codes = Object.keys(ERROR_TABLE) as [keyof typeof ERROR_TABLE, ...(keyof typeof ERROR_TABLE)[]];
 
@@ -12,8 +12,12 @@ export const errorResponseSchema = z
       request_id: z.string().describe('Same as the x-request-id response header'),
       details: z
         .array(z.object({ field: z.string(), message: z.string() }))
+        .max(MAX_DETAILS)
         .optional()
-        .describe('For validation errors: which field and why'),
+        .describe(
+          `For validation errors: which field and why, for at most the first ${MAX_DETAILS} problems (when there were more, ` +
+            `the message says how many in all). A field name over ${MAX_FIELD_LENGTH} characters is cut and ends in "…"`,
+        ),
     }),
   })
   .describe('Error');
