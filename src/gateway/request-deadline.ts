@@ -30,7 +30,8 @@ export function noAnswer(
   toError: (error: unknown) => unknown = (cause) => cause,
 ): FastifyReply {
   if (error instanceof RequestCancelledError) {
-    request.log.info({ attempts, status: 499 }, 'client disconnected before the answer');
+    // The request's last line, as 'request completed' would have been: it names the client (never the key).
+    request.log.info({ attempts, status: 499, client: request.clientId || undefined }, 'client disconnected before the answer');
     reply.hijack();
     reply.raw.destroy();
     return reply;

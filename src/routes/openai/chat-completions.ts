@@ -141,7 +141,7 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
         if (!sse.open) break;
       }
       if (clientGone.aborted || !sse.open) {
-        logCancelled(request.log, provider, attempts);
+        logCancelled(request, provider, attempts);
         return reply;
       }
       if (end.finishReason === undefined) {
@@ -151,7 +151,7 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
       await sse.sendAll(includeUsage ? [finish, chunks.usage(end.usage), '[DONE]'] : [finish, '[DONE]'], clientGone);
     } catch (error) {
       if (clientGone.aborted) {
-        logCancelled(request.log, provider, attempts);
+        logCancelled(request, provider, attempts);
         return reply;
       }
       const gatewayError = midStreamError(request.log, provider, route, error);
@@ -188,8 +188,9 @@ const chatCompletionsRoute: FastifyPluginAsyncZod<ChatCompletionsRouteOptions> =
 /** One shared reason: building a DOMException (it records a stack) for every stream costs. */
 const RESPONSE_FINISHED = new DOMException('response finished', 'AbortError');
 
-function logCancelled(log: FastifyBaseLogger, provider: Provider, attempts: AttemptRecord[]): void {
-  log.info({ attempts, provider: provider.name, status: 499 }, 'client disconnected during the stream');
+/** The request's last line, as 'request completed' would have been: it names the client (never the key). */
+function logCancelled(request: FastifyRequest, provider: Provider, attempts: AttemptRecord[]): void {
+  request.log.info({ attempts, provider: provider.name, status: 499, client: request.clientId }, 'client disconnected during the stream');
 }
 
 export default chatCompletionsRoute;
