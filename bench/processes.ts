@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-export const BENCH_KEY = 'bench-client-key-0001';
+export const BENCH_KEY = 'bench-client-key-0123456789';
 
 export interface Child {
   name: string;
