@@ -7,6 +7,7 @@ import { GatewayError } from './errors.ts';
 import { loggedPath } from './logger.ts';
 import { Breakers } from './cascade/breakers.ts';
 import auth from './plugins/auth.ts';
+import concurrencyLimit from './plugins/concurrency-limit.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
 import rateLimiting, { clientAddressKey } from './plugins/rate-limit.ts';
@@ -160,6 +161,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         keyGenerator: (request) => request.clientId,
       }),
     );
+    await api.register(concurrencyLimit, { maxPerKey: config.maxConcurrentPerKey });
     await api.register(queryRoute, { config, providers, health });
     await api.register(openAiRoutes, { prefix: '/v1', config, providers, health });
   });

@@ -150,6 +150,7 @@ export const envSchema = z
     HOST: host.default('0.0.0.0'),
     RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(10),
     AUTH_FAILURES_PER_MINUTE: int(1, 1_000_000).default(20),
+    MAX_CONCURRENT_PER_KEY: int(1, 10_000).default(8),
 
     GEMINI_API_KEY: optionalSecret,
     GROQ_API_KEY: optionalSecret,
@@ -199,6 +200,8 @@ export interface Config {
   host: string;
   rateLimitPerMinute: number;
   authFailuresPerMinute: number;
+  /** Requests one client key may have in flight at once, streams included. */
+  maxConcurrentPerKey: number;
   providerOrder: ProviderName[];
   providers: Record<ProviderName, ProviderSettings>;
   geminiEmbeddingModel: string;
@@ -248,6 +251,7 @@ function toConfig(env: Env): Config {
     host: env.HOST,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+    maxConcurrentPerKey: env.MAX_CONCURRENT_PER_KEY,
     providerOrder: env.PROVIDER_ORDER,
     providers: {
       gemini: { name: 'gemini', apiKey: env.GEMINI_API_KEY, model: env.GEMINI_MODEL, baseUrl: env.GEMINI_BASE_URL },

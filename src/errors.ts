@@ -13,6 +13,7 @@ export const ERROR_TABLE = {
   rate_limited: { status: 429, message: 'Rate limit exceeded for this API key.' },
   headers_too_large: { status: 431, message: 'The request headers are larger than 16 KiB.' },
   too_many_auth_failures: { status: 429, message: 'Too many failed authentication attempts.' },
+  too_many_concurrent_requests: { status: 429, message: 'Too many requests in flight for this API key.' },
   internal_error: { status: 500, message: 'Internal server error.' },
   providers_unavailable: { status: 503, message: 'No LLM provider could answer the request.' },
   shutting_down: { status: 503, message: 'The gateway is shutting down.' },

@@ -10,6 +10,7 @@ describe('configuration', () => {
       port: 7860,
       host: '0.0.0.0',
       rateLimitPerMinute: 10,
+      maxConcurrentPerKey: 8,
       providerOrder: ['gemini', 'groq', 'openrouter'],
       providerTimeoutMs: 5000,
       requestTimeoutMs: 10_000,

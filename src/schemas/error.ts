@@ -28,7 +28,7 @@ export const protectedErrorResponses = {
   401: errorResponseSchema.describe('Missing or wrong API key'),
   413: errorResponseSchema.describe('Body larger than 64 KiB'),
   415: errorResponseSchema.describe('Body is not application/json'),
-  429: errorResponseSchema.describe('rate_limited: the per-key rate limit (see Retry-After and x-ratelimit-* headers); too_many_auth_failures: too many wrong keys from this address'),
+  429: errorResponseSchema.describe('rate_limited: the per-key rate limit (see Retry-After and x-ratelimit-* headers); too_many_concurrent_requests: the key already has MAX_CONCURRENT_PER_KEY requests in flight (Retry-After: 1); too_many_auth_failures: too many wrong keys from this address'),
   500: errorResponseSchema.describe('A bug in the gateway; the cause is logged, never returned'),
   503: errorResponseSchema.describe('providers_unavailable: no provider could answer (all failed, cooling down or unconfigured), Retry-After when known; shutting_down: the gateway is draining'),
   504: errorResponseSchema.describe('The providers did not answer within the request budget'),
