@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-export const BENCH_KEY = 'bench-client-key-0001';
+export const BENCH_KEY = 'bench-client-key-0123456789';
 
 export interface Child {
   name: string;
@@ -244,6 +244,8 @@ export function startGateway(options: GatewayOptions): Promise<Child> {
     OPENROUTER_BASE_URL: `${upstream}/api/v1`,
     OPENROUTER_APP_URL: '',
     RATE_LIMIT_PER_MINUTE: '1000000',
+    // One key sends every request, up to 50 connections' worth at a time.
+    MAX_CONCURRENT_PER_KEY: '10000',
     LOG_LEVEL: 'info',
     SIMULATED_PROVIDERS: 'false',
     SIMULATED_FAULTS: '',

@@ -8,10 +8,11 @@ import { Breakers } from './cascade/breakers.ts';
 import type { Clock } from './cascade/clock.ts';
 import { Gateway } from './gateway/gateway.ts';
 import auth from './plugins/auth.ts';
+import concurrencyLimit from './plugins/concurrency-limit.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
 import gatewayPlugin from './plugins/gateway.ts';
-import rateLimiting from './plugins/rate-limit.ts';
+import rateLimiting, { clientAddressKey } from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
 import requestLog from './plugins/request-log.ts';
 import swagger from './plugins/swagger.ts';
@@ -28,6 +29,16 @@ function hostLines(rawHeaders: string[]): number {
   let count = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.length === 4 && rawHeaders[i]?.toLowerCase() === 'host') count += 1;
   return count;
+}
+
+/**
+ * Fastify's trustProxy for TRUST_PROXY. Fastify refuses a bare hop count (it fails closed, since a
+ * count cannot tell a proxy from a client connecting directly), so a count becomes a function:
+ * the nearest `hops` addresses (the socket's peer first) are proxies, and the next one is the client.
+ */
+function trustProxyOption(setting: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting !== 'number') return setting;
+  return (_address, hop) => hop < setting;
 }
 
 export interface AppDeps {
@@ -49,7 +60,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     genReqId: requestIdFor,
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     // Explicit server timeouts: a slow client cannot hold a socket, an idle keep-alive
     // connection outlives a typical proxy's, and no request outlives its budget by much. The
     // socket's idle limit is the longer by a few of Node's once-a-second checks, so an upload
@@ -71,6 +82,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     http: { requireHostHeader: false, connectionsCheckingInterval: 1_000 },
   });
   app.server.headersTimeout = 15_000;
+  if (config.trustProxy === true) {
+    app.log.warn(
+      'TRUST_PROXY=true believes every X-Forwarded-For entry, so a client can choose the address its wrong keys and unknown routes are counted under: set TRUST_PROXY to the number of proxies in front of the gateway (1 on Hugging Face Spaces) or to their addresses',
+    );
+  }
   app.server.on('checkExpectation', expectationFailedHandler.bind(app));
   app.server.on('checkContinue', continueWhenBodyRead);
   app.server.on('connect', connectRefusedHandler.bind(app));
@@ -104,6 +120,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   await app.register(rateLimiting);
   await app.register(requestId);
+  if (config.logLevel === 'debug' || config.logLevel === 'trace') {
+    // Which address the per-IP limits count a request under, and what it was resolved from: how an
+    // operator checks TRUST_PROXY (docs/deployment.md). Never at info, where it would cost every request.
+    app.addHook('onRequest', (request, _reply, done) => {
+      request.log.debug(
+        { ip: request.ip, counted_as: clientAddressKey(request), peer: request.socket.remoteAddress, x_forwarded_for: request.headers['x-forwarded-for'] },
+        'client address',
+      );
+      done();
+    });
+  }
   await app.register(errorHandler);
   // After the error handler, so its preflight route answers errors in the documented shape too;
   // before every other hook, route and the key check, so a page can read their refusals as well
@@ -149,6 +176,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         keyGenerator: (request) => request.clientId,
       }),
     );
+    await api.register(concurrencyLimit, { maxPerKey: config.maxConcurrentPerKey });
     await api.register(queryRoute);
     await api.register(openAiRoutes, { prefix: '/v1' });
   });

@@ -76,27 +76,39 @@ const isAddressOrRange = (entry: string): boolean => {
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 };
 
+/** More proxies than any real deployment puts in front of a service; a larger count is a typo. */
+const MAX_PROXY_HOPS = 16;
+
 /**
  * Whose X-Forwarded-For to believe: every hop (yes; then a client can name its own address), none
- * (no), or only proxies at these addresses and ranges, so the client's address is the first one a
- * trusted proxy wrote and anything a client put before it is ignored. (Fastify no longer takes a
- * hop count: it cannot tell a proxy from a client connecting directly.)
+ * (no), a number of proxies in front of the gateway (the address the nearest of them saw is the
+ * client's, and anything a client wrote before it is ignored), or only proxies at these addresses
+ * and ranges, so the client's address is the first one a trusted proxy wrote. A number is right
+ * only when every request passes through exactly that many proxies, as on a platform that cannot
+ * be reached around its proxy; Fastify itself takes no hop count (app.ts turns it into a trust
+ * function).
  */
 const trustProxy = z
   .string()
   .trim()
-  .transform((value, ctx): boolean | string[] => {
+  .transform((value, ctx): boolean | number | string[] => {
     const word = value.toLowerCase();
-    if (TRUTHY.includes(word)) return true;
-    if (FALSY.includes(word)) return false;
-    const entries = value
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter((entry) => entry.length > 0);
-    if (entries.length > 0 && entries.every(isAddressOrRange)) return entries;
+    if (word === '0') return false;
+    if (/^\d+$/.test(word)) {
+      const hops = Number(word);
+      if (hops <= MAX_PROXY_HOPS) return hops;
+    } else {
+      if (TRUTHY.includes(word)) return true;
+      if (FALSY.includes(word)) return false;
+      const entries = value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.length > 0);
+      if (entries.length > 0 && entries.every(isAddressOrRange)) return entries;
+    }
     ctx.addIssue({
       code: 'custom',
-      message: 'must be true, false, or a comma-separated list of proxy addresses and CIDR ranges (or loopback, linklocal, uniquelocal)',
+      message: `must be true, false, a number of proxies in front of the gateway (1 to ${MAX_PROXY_HOPS}), or a comma-separated list of proxy addresses and CIDR ranges (or loopback, linklocal, uniquelocal)`,
     });
     return z.NEVER;
   });
@@ -136,6 +148,7 @@ const baseSchema = z.looseObject({
     HOST: host.default('0.0.0.0'),
     RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(10),
     AUTH_FAILURES_PER_MINUTE: int(1, 1_000_000).default(20),
+    MAX_CONCURRENT_PER_KEY: int(1, 10_000).default(8),
 
     PROVIDER_ORDER: providerOrder.optional(),
     EXTRA_PROVIDERS: extraProviders.default([]),
@@ -177,6 +190,8 @@ export const envSchema = baseSchema
       host: env.HOST,
       rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
       authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+      /** Requests one client key may have in flight at once, streams included. */
+      maxConcurrentPerKey: env.MAX_CONCURRENT_PER_KEY,
       providerOrder,
       /** Every known provider, built-in and extra, configured or not, by name. */
       providers,
@@ -187,7 +202,7 @@ export const envSchema = baseSchema
       breakerThreshold: env.CIRCUIT_BREAKER_THRESHOLD,
       breakerCooldownMs: env.CIRCUIT_BREAKER_COOLDOWN_MS,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
-      /** Fastify's trustProxy: every hop, none, or the proxies' addresses and ranges. */
+      /** Whose X-Forwarded-For to believe: every hop, none, this many proxies, or the proxies' addresses and ranges. */
       trustProxy: env.TRUST_PROXY,
       /** Origins whose pages may call the gateway ("*": any); empty: no CORS headers at all. */
       corsOrigins: env.CORS_ORIGINS,

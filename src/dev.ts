@@ -3,9 +3,7 @@
 // Never used by npm start or the Docker image.
 import dotenv from 'dotenv';
 import { BUILT_IN_PROVIDERS, envPrefix } from './providers/registry.ts';
-import { startServer } from './server.ts';
-
-export const DEV_API_KEY = 'dev-key-change-me';
+import { DEV_API_KEY, startServer } from './server.ts';
 
 dotenv.config({ quiet: true });
 const env = process.env;
@@ -17,6 +15,8 @@ if (!hasProviderKey) env.SIMULATED_PROVIDERS ||= 'true';
 
 await startServer({
   prettyLogs: !env.NO_PRETTY_LOGS,
+  // Any key, the development key included: npm start refuses weak ones.
+  development: true,
   onListening: (address, config) => {
     // The public development key is shown; a real one never is, not even in part.
     const devKey = config.apiKeys.includes(DEV_API_KEY);

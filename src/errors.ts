@@ -13,6 +13,7 @@ export const ERROR_TABLE = {
   rate_limited: { status: 429, message: 'Rate limit exceeded for this API key.' },
   headers_too_large: { status: 431, message: 'The request headers are larger than 16 KiB.' },
   too_many_auth_failures: { status: 429, message: 'Too many failed authentication attempts.' },
+  too_many_concurrent_requests: { status: 429, message: 'Too many requests in flight for this API key.' },
   internal_error: { status: 500, message: 'Internal server error.' },
   providers_unavailable: { status: 503, message: 'No LLM provider could answer the request.' },
   shutting_down: { status: 503, message: 'The gateway is shutting down.' },
@@ -20,6 +21,14 @@ export const ERROR_TABLE = {
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
+
+/**
+ * Validation problems listed at most in `details`: a body of a thousand unknown fields must not
+ * earn an answer several times its size. The message then says how many there were in all.
+ */
+export const MAX_DETAILS = 20;
+/** A field name is the client's own text; a longer one comes back cut, ending in "…". */
+export const MAX_FIELD_LENGTH = 100;
 
 export interface FieldIssue {
   field: string;

@@ -47,6 +47,23 @@ export function censorSecretFields(entry: Record<string, unknown>): Record<strin
   return censored ?? entry;
 }
 
+/** The scheme and authority of an absolute-form target (`http://user:KEY@host`), or `//authority`. */
+const AUTHORITY = /^(?:[a-z][a-z0-9+.-]*:)?\/\/[^/?#]*/i;
+
+/**
+ * What a log line keeps of a request target: the path alone. A client may put its key after the
+ * path (`?api_key=`, `#api_key=`, `;api_key=`) or in the userinfo of an absolute-form target
+ * (`http://user:KEY@host/query`); none of that is kept.
+ */
+export function loggedPath(target: string): string {
+  // The usual origin-form target ("/query") skips the regular expression.
+  const authority = target.charCodeAt(0) === 0x2f && target.charCodeAt(1) !== 0x2f ? null : AUTHORITY.exec(target);
+  const rest = authority === null ? target : target.slice(authority[0].length);
+  const end = rest.search(/[?#;]/);
+  const path = end === -1 ? rest : rest.slice(0, end);
+  return authority !== null && path === '' ? '/' : path;
+}
+
 export interface LoggerOptions {
   level: string;
   /** Where lines go; defaults to asynchronous stdout. Tests pass a capturing stream. */

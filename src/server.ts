@@ -8,8 +8,35 @@ import { createLogger } from './logger.ts';
 import { createProviders } from './providers/registry.ts';
 import type { Simulator } from './simulator/start-simulator.ts';
 
+/** The key `npm run dev` accepts when API_KEYS is unset. It is in the README: anyone knows it. */
+export const DEV_API_KEY = 'dev-key-change-me';
+/** The shortest client key a production start accepts (`openssl rand -hex 24` makes 48 characters). */
+export const MIN_API_KEY_LENGTH = 24;
+
+/**
+ * Refuses client keys anyone could guess: the development key, and keys shorter than
+ * MIN_API_KEY_LENGTH. One line naming the keys by position (key-2), never by value.
+ */
+export function checkClientKeys(keys: readonly string[]): void {
+  const devKey: string[] = [];
+  const short: string[] = [];
+  keys.forEach((key, index) => {
+    if (key === DEV_API_KEY) devKey.push(`key-${index + 1}`);
+    else if (key.length < MIN_API_KEY_LENGTH) short.push(`key-${index + 1}`);
+  });
+  const problems = [
+    ...(devKey.length > 0 ? [`${devKey.join(', ')} is the development key ${DEV_API_KEY}, which anyone can read in the README`] : []),
+    ...(short.length > 0 ? [`${short.join(', ')} ${short.length === 1 ? 'is' : 'are'} shorter than ${MIN_API_KEY_LENGTH} characters`] : []),
+  ];
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration: API_KEYS ${problems.join('; ')}. Generate each key with: openssl rand -hex 24 (only npm run dev accepts such keys)`);
+  }
+}
+
 export interface StartOptions {
   prettyLogs?: boolean;
+  /** npm run dev: accepts the development key and short keys, for a gateway on loopback. */
+  development?: boolean;
   /** Called once the server listens, with its address and final config. */
   onListening?: (address: string, config: Config) => void;
 }
@@ -23,6 +50,7 @@ export async function startServer(options: StartOptions = {}): Promise<void> {
   let simulator: Simulator | undefined;
   try {
     config = loadConfig(process.env);
+    if (!options.development) checkClientKeys(config.apiKeys);
     if (config.simulated) {
       // Loaded only when asked for: production never carries the fake servers.
       const { startSimulator } = await import('./simulator/start-simulator.ts');

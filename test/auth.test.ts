@@ -84,8 +84,74 @@ describe('authentication', () => {
       expect(await forgedStatuses('127.0.0.1/8, ::1', '203.0.113.7')).toEqual([401, 401, 429, 429, 401]);
     });
 
-    it('with TRUST_PROXY=true, lets the client choose the address (as documented)', async () => {
+    it('with a hop count (TRUST_PROXY=1), counts failures against the address the nearest proxy added, whatever the client claims', async () => {
+      expect(await forgedStatuses('1', '203.0.113.7')).toEqual([401, 401, 429, 429, 401]);
+      // Two proxies: the address the farther one added is the client's.
+      const fresh = await startGateway({ AUTH_FAILURES_PER_MINUTE: '2', TRUST_PROXY: '2' });
+      try {
+        const statuses: number[] = [];
+        for (let i = 1; i <= 3; i += 1) {
+          const headers = { 'x-forwarded-for': `198.51.100.${i}, 203.0.113.7, 10.0.0.${i}` };
+          statuses.push((await query(fresh, { prompt: 'hi' }, { key: `guess-${i}`, headers })).status);
+        }
+        expect(statuses).toEqual([401, 401, 429]);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    it('with TRUST_PROXY=true, lets the client choose the address (as documented), and warns at start', async () => {
       expect(await forgedStatuses('true', '203.0.113.7')).toEqual([401, 401, 401, 401, 401]);
+      const fresh = await startGateway({ TRUST_PROXY: 'true' });
+      try {
+        const warning = fresh.logs.find((line) => line.level === 40 && String(line.msg).startsWith('TRUST_PROXY=true'));
+        expect(warning?.msg).toMatch(/a client can choose the address .* set TRUST_PROXY to the number of proxies in front of the gateway \(1 on Hugging Face Spaces\)/);
+      } finally {
+        await fresh.close();
+      }
+      for (const value of ['1', 'false', 'loopback']) {
+        const other = await startGateway({ TRUST_PROXY: value });
+        try {
+          expect(other.logs.some((line) => String(line.msg).startsWith('TRUST_PROXY=true')), value).toBe(false);
+        } finally {
+          await other.close();
+        }
+      }
+    });
+
+    it('counts IPv6 clients by their /64, so one client cannot rotate through its own addresses', async () => {
+      const fresh = await startGateway({ AUTH_FAILURES_PER_MINUTE: '2', TRUST_PROXY: '1' });
+      try {
+        const statuses: number[] = [];
+        for (const address of ['2001:db8:aa:bb::1', '2001:db8:aa:bb:a:b:c:d', '2001:db8:aa:bb:ffff:1:2:3', '2001:db8:aa:bb::42']) {
+          statuses.push((await query(fresh, { prompt: 'hi' }, { key: 'guess', headers: { 'x-forwarded-for': address } })).status);
+        }
+        // The next /64 is another client.
+        statuses.push((await query(fresh, { prompt: 'hi' }, { key: 'guess', headers: { 'x-forwarded-for': '2001:db8:aa:bc::1' } })).status);
+        expect(statuses).toEqual([401, 401, 429, 429, 401]);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    it('at LOG_LEVEL=debug, logs the address each request is counted under and what it was resolved from', async () => {
+      const fresh = await startGateway({ TRUST_PROXY: '1', LOG_LEVEL: 'debug' });
+      try {
+        const response = await fetch(`${fresh.url}/health`, { headers: { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' } });
+        expect(response.status).toBe(200);
+        const requestId = response.headers.get('x-request-id');
+        expect(fresh.logs.find((line) => line.msg === 'client address' && line.request_id === requestId)).toMatchObject({
+          level: 20,
+          ip: '203.0.113.7',
+          counted_as: '203.0.113.7',
+          peer: '127.0.0.1',
+          x_forwarded_for: '198.51.100.1, 203.0.113.7',
+        });
+      } finally {
+        await fresh.close();
+      }
+      // Not at info.
+      expect(gateway.logs.some((line) => line.msg === 'client address')).toBe(false);
     });
 
     it('without it, counts every request from the proxy as one address', async () => {

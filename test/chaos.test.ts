@@ -313,6 +313,8 @@ describe(`chaos: ${REQUESTS} requests, ${CONCURRENCY} at a time, while providers
       REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       MAX_RETRIES: '1',
       RATE_LIMIT_PER_MINUTE: '1000000',
+      // Every request is sent with the same key, CONCURRENCY of them at a time.
+      MAX_CONCURRENT_PER_KEY: String(CONCURRENCY),
       // The breaker is effectively off: after N failures in a row it takes a provider out for
       // every request at once, a correlated outage that the independent-redundancy bound cannot
       // model (and at 30% failures, short runs of failures are common). cascade.test.ts covers it.

@@ -10,6 +10,7 @@ describe('configuration', () => {
       port: 7860,
       host: '0.0.0.0',
       rateLimitPerMinute: 10,
+      maxConcurrentPerKey: 8,
       providerOrder: ['gemini', 'groq', 'openrouter'],
       providerTimeoutMs: 5000,
       requestTimeoutMs: 10_000,
@@ -51,7 +52,10 @@ describe('configuration', () => {
 
   it.each([
     ['true', true],
-    ['1', true],
+    ['yes', true],
+    // A number counts the proxies in front of the gateway.
+    ['1', 1],
+    [' 2 ', 2],
     ['off', false],
     ['0', false],
     ['uniquelocal', ['uniquelocal']],
@@ -86,8 +90,10 @@ describe('configuration', () => {
     [{ API_KEYS: 'k', PROVIDER_ORDER: 'gemini,openai' }, /PROVIDER_ORDER/],
     [{ API_KEYS: 'k', PROVIDER_ORDER: 'groq,groq' }, /PROVIDER_ORDER must not repeat/],
     [{ API_KEYS: 'k', GROQ_BASE_URL: 'not a url' }, /GROQ_BASE_URL/],
-    [{ API_KEYS: 'k', TRUST_PROXY: 'maybe' }, /TRUST_PROXY must be true, false, or a comma-separated list/],
-    [{ API_KEYS: 'k', TRUST_PROXY: '2' }, /TRUST_PROXY must be/],
+    [{ API_KEYS: 'k', TRUST_PROXY: 'maybe' }, /TRUST_PROXY must be true, false, a number of proxies in front of the gateway \(1 to 16\), or a comma-separated list/],
+    [{ API_KEYS: 'k', TRUST_PROXY: '17' }, /TRUST_PROXY must be/],
+    [{ API_KEYS: 'k', TRUST_PROXY: '1.5' }, /TRUST_PROXY must be/],
+    [{ API_KEYS: 'k', TRUST_PROXY: '-1' }, /TRUST_PROXY must be/],
     [{ API_KEYS: 'k', TRUST_PROXY: '10.0.0.0/33' }, /TRUST_PROXY must be/],
     [{ API_KEYS: 'k', TRUST_PROXY: '10.0.0.1, proxy.internal' }, /TRUST_PROXY must be/],
     [{ API_KEYS: 'k', CORS_ORIGINS: 'app.example.com' }, /CORS_ORIGINS must be "\*" or a comma-separated list of origins .*"app.example.com" is not one/],

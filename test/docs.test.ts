@@ -1,5 +1,7 @@
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway, json } from './helpers/gateway.ts';
+import { KEY, startGateway, type TestGateway, json } from './helpers/gateway.ts';
+import { rawClient } from './helpers/raw-http.ts';
 
 describe('interactive docs and the OpenAPI document', () => {
   let gateway: TestGateway;
@@ -13,6 +15,52 @@ describe('interactive docs and the OpenAPI document', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/html/);
     expect(await response.text()).toMatch(/swagger/i);
+  });
+
+  it('sends the page\'s static files compressed and cacheable, and answers a revalidation with 304', async () => {
+    const raw = rawClient(gateway.url);
+    try {
+      const bundle = '/docs/static/swagger-ui-bundle.js';
+      const plain = await raw.send({ method: 'GET', path: bundle, headers: { 'accept-encoding': 'identity' } });
+      expect(plain.status).toBe(200);
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      expect(plain.body.length).toBeGreaterThan(1_500_000);
+      for (const [encoding, decode] of [
+        ['br', brotliDecompressSync],
+        ['gzip', gunzipSync],
+      ] as const) {
+        const packed = await raw.send({ method: 'GET', path: bundle, headers: { 'accept-encoding': `${encoding}, deflate` } });
+        expect(packed.status, encoding).toBe(200);
+        expect(packed.headers['content-encoding'], encoding).toBe(encoding);
+        expect(packed.headers.vary, encoding).toMatch(/accept-encoding/i);
+        expect(packed.headers['cache-control'], encoding).toBe('public, max-age=86400');
+        expect(packed.headers['x-frame-options'], encoding).toBe('DENY');
+        expect(packed.body.length, encoding).toBeLessThan(plain.body.length / 3);
+        expect(decode(packed.body).equals(plain.body), encoding).toBe(true);
+      }
+      // A browser that kept it asks again after a day: no body is sent.
+      const again = await raw.send({ method: 'GET', path: bundle, headers: { 'accept-encoding': 'br', 'if-none-match': String(plain.headers.etag) } });
+      expect(again.status).toBe(304);
+      expect(again.body.length).toBe(0);
+      expect(again.headers['cache-control']).toBe('public, max-age=86400');
+      // The OpenAPI document is compressed too, but not kept: it changes with the gateway.
+      const document = await raw.send({ method: 'GET', path: '/docs/json', headers: { 'accept-encoding': 'br' } });
+      expect(document.headers['content-encoding']).toBe('br');
+      expect(JSON.parse(brotliDecompressSync(document.body).toString()).openapi).toMatch(/^3\./);
+      expect(document.headers['cache-control']).toBeUndefined();
+      // A file that is not there is the usual error, kept by nobody.
+      const missing = await raw.send({ method: 'GET', path: '/docs/static/no-such-file.js', headers: { 'accept-encoding': 'br' } });
+      expect(missing.status).toBe(404);
+      expect(missing.headers['cache-control']).toBe('no-store');
+      expect(JSON.parse(missing.text).error).toMatchObject({ code: 'not_found', request_id: missing.headers['x-request-id'] });
+      // The API's answers are left as they were.
+      const api = await raw.send({ method: 'GET', path: '/v1/models', headers: { 'accept-encoding': 'br, gzip', 'x-api-key': KEY } });
+      expect(api.status).toBe(200);
+      expect(api.headers['content-encoding']).toBeUndefined();
+      expect(api.headers['cache-control']).toBe('no-store');
+    } finally {
+      raw.close();
+    }
   });
 
   it('describes /query from the Zod schemas, with its security and every documented error', async () => {
@@ -36,6 +84,10 @@ describe('interactive docs and the OpenAPI document', () => {
     // Draining answers /health with 503 shutting_down; the document says so.
     expect(Object.keys(doc.paths['/health'].get.responses).sort()).toEqual(['200', '503']);
     expect(doc.paths['/']).toBeUndefined();
+    // A validation error lists at most 20 problems, and the document says so.
+    const details = query.responses['400'].content['application/json'].schema.properties.error.properties.details;
+    expect(details).toMatchObject({ type: 'array', maxItems: 20 });
+    expect(details.description).toMatch(/at most the first 20 problems .* the message says how many in all/);
   });
 
   it('names the headers the answers carry, and the stream /v1/chat/completions can answer with', async () => {

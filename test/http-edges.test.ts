@@ -55,6 +55,26 @@ describe('HTTP edges', () => {
     expect(gateway.logText()).not.toContain('query-string-secret');
   });
 
+  it.each([
+    ['a fragment', 'GET /health#api_key=fragment-secret-1 HTTP/1.1', '/health', 200],
+    // Not a route of its own: the router reads the parameter as part of the path.
+    ['a ; parameter', 'GET /health;api_key=param-secret-2 HTTP/1.1', '/health', 404],
+    ['the userinfo of an absolute-form target', 'GET http://user:userinfo-secret-3@127.0.0.1/health HTTP/1.1', '/health', 200],
+    // "/", which redirects to the docs.
+    ['a userinfo with no path after it', 'GET HTTP://userinfo-secret-4@127.0.0.1?x=1 HTTP/1.1', '/', 302],
+    ['a //authority target', 'GET //authority-secret-5@127.0.0.1/health HTTP/1.1', '/health', 404],
+    ['an unknown route with a key in its parameters', 'GET /no-such-route;key=param-secret-6?api_key=query-secret-7 HTTP/1.1', '/no-such-route', 404],
+    ['a keyed route', `GET /v1/models#api_key=fragment-secret-8 HTTP/1.1\r\nX-API-Key: ${KEY}`, '/v1/models', 200],
+  ])('logs only the path of a target with a key in %s', async (_, requestLine, loggedUrl, status) => {
+    const answer = parseRawAnswer(await rawExchange(gateway.url, Buffer.from(`${requestLine}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)));
+    expect(answer.status).toBe(status);
+    const requestId = answer.headers['x-request-id'];
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    if (status === 404) expect(JSON.parse(answer.body).error).toMatchObject({ code: 'not_found', request_id: requestId });
+    await expect.poll(() => gateway.logs.find((line) => line.msg === 'request completed' && line.request_id === requestId)).toMatchObject({ url: loggedUrl, status });
+    expect(gateway.logText()).not.toMatch(/secret-\d/);
+  });
+
   it('marks answers and errors as not for a shared cache', async () => {
     const models = await fetch(`${gateway.url}/v1/models`, { headers: { 'x-api-key': KEY } });
     expect(models.status).toBe(200);

@@ -5,6 +5,9 @@ import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { freePort, spawnNode, spawnProcess, waitForOk } from './helpers/process.ts';
 
+/** A key as strong as npm start asks for (24 characters or more). */
+const KEY = 'server-test-key-0123456789';
+
 describe('npm start', () => {
   it('exits 1 with one line naming API_KEYS when it is missing', async () => {
     const server = spawnNode(['src/server.ts'], {});
@@ -14,8 +17,28 @@ describe('npm start', () => {
     expect(lines[0]).toMatch(/API_KEYS is required/);
   });
 
+  it.each([
+    ['the development key', 'dev-key-change-me', 'key-1 is the development key dev-key-change-me, which anyone can read in the README'],
+    ['a key under 24 characters', `${KEY},short-secret-value-1`, 'key-2 is shorter than 24 characters'],
+    [
+      'both',
+      `dev-key-change-me,${KEY},short-secret-value-1,x`,
+      'key-1 is the development key dev-key-change-me, which anyone can read in the README; key-3, key-4 are shorter than 24 characters',
+    ],
+  ])('refuses %s with one line saying how to make a strong key, never echoing a key, and never listens', async (_, apiKeys, problem) => {
+    const port = await freePort();
+    const server = spawnNode(['src/server.ts'], { API_KEYS: apiKeys, PORT: String(port), HOST: '127.0.0.1', SIMULATED_PROVIDERS: 'true' });
+    expect(await server.exited).toBe(1);
+    expect(server.output().trim().split('\n')).toEqual([
+      `Invalid configuration: API_KEYS ${problem}. Generate each key with: openssl rand -hex 24 (only npm run dev accepts such keys)`,
+    ]);
+    expect(server.output()).not.toContain('short-secret-value');
+    expect(server.output()).not.toContain(KEY);
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
+
   it('exits 1 naming a bad variable without echoing secrets', async () => {
-    const server = spawnNode(['src/server.ts'], { API_KEYS: 'k', PORT: 'not-a-port', GROQ_API_KEY: 'gsk_secret_value' });
+    const server = spawnNode(['src/server.ts'], { API_KEYS: KEY, PORT: 'not-a-port', GROQ_API_KEY: 'gsk_secret_value' });
     expect(await server.exited).toBe(1);
     expect(server.output()).toMatch(/PORT/);
     expect(server.output()).not.toContain('gsk_secret_value');
@@ -26,7 +49,7 @@ describe('npm start', () => {
     await once(taken, 'listening');
     try {
       const { port } = taken.address() as { port: number };
-      const server = spawnNode(['src/server.ts'], { API_KEYS: 'k', PORT: String(port), HOST: '127.0.0.1' });
+      const server = spawnNode(['src/server.ts'], { API_KEYS: KEY, PORT: String(port), HOST: '127.0.0.1' });
       expect(await server.exited).toBe(1);
       expect(server.output().trim().split('\n')).toEqual([`Cannot listen on 127.0.0.1 port ${port} (EADDRINUSE): check HOST and PORT`]);
     } finally {
@@ -36,7 +59,7 @@ describe('npm start', () => {
 
   it('hands a SIGTERM sent to npm to the server, which drains and stops', async () => {
     const port = await freePort();
-    const npm = spawnProcess('npm', ['start', '--silent'], { API_KEYS: 'k', PORT: String(port), HOST: '127.0.0.1' });
+    const npm = spawnProcess('npm', ['start', '--silent'], { API_KEYS: KEY, PORT: String(port), HOST: '127.0.0.1' });
     try {
       await waitForOk(`http://127.0.0.1:${port}/health`);
       npm.child.kill('SIGTERM');
@@ -53,7 +76,7 @@ describe('npm start', () => {
   it('says so, and exits 1, when requests are still running at the end of SHUTDOWN_GRACE_MS', async () => {
     const port = await freePort();
     const server = spawnNode(['src/server.ts'], {
-      API_KEYS: 'k',
+      API_KEYS: KEY,
       PORT: String(port),
       HOST: '127.0.0.1',
       SIMULATED_PROVIDERS: 'true',
@@ -67,7 +90,7 @@ describe('npm start', () => {
       await waitForOk(`http://127.0.0.1:${port}/health`);
       const hanging = fetch(`http://127.0.0.1:${port}/query`, {
         method: 'POST',
-        headers: { 'x-api-key': 'k', 'content-type': 'application/json' },
+        headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
         body: JSON.stringify({ prompt: 'Hello' }),
       }).catch((error: Error) => error);
       // SIGTERM once the request is under way: its first attempt has timed out, and the retries
@@ -84,12 +107,13 @@ describe('npm start', () => {
 
   it('does not simulate unless told to, and says no provider is configured', async () => {
     const port = await freePort();
-    const server = spawnNode(['src/server.ts'], { API_KEYS: 'k', PORT: String(port), HOST: '127.0.0.1' });
+    const server = spawnNode(['src/server.ts'], { API_KEYS: KEY, PORT: String(port), HOST: '127.0.0.1' });
     try {
       await waitForOk(`http://127.0.0.1:${port}/health`);
       const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as Record<string, unknown>;
       expect(health).toMatchObject({ status: 'unavailable', simulated: false });
-      expect(server.output()).toContain('no provider is configured');
+      // Logged asynchronously: it may reach stdout just after the server answers.
+      await expect.poll(() => server.output()).toContain('no provider is configured');
     } finally {
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
@@ -102,7 +126,7 @@ describe('npm start', () => {
     // modules it has loaded that matter here, plus node:http as proof the list is the real one.
     const report = `process.on('SIGWINCH', () => process.stderr.write('LOADED ' + JSON.stringify(process.moduleLoadList.filter((m) => /undici|webstreams|^NativeModule http$/.test(m))) + '\\n'))`;
     const server = spawnNode([`--import=data:text/javascript,${encodeURIComponent(report)}`, 'src/server.ts'], {
-      API_KEYS: 'k',
+      API_KEYS: KEY,
       SIMULATED_PROVIDERS: 'true',
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -110,7 +134,7 @@ describe('npm start', () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitForOk(`${base}/health`);
-      const headers = { 'x-api-key': 'k', 'content-type': 'application/json' };
+      const headers = { 'x-api-key': KEY, 'content-type': 'application/json' };
       const whole = await fetch(`${base}/query`, { method: 'POST', headers, body: JSON.stringify({ prompt: 'Hello' }) });
       expect(whole.status).toBe(200);
       const streamed = await fetch(`${base}/v1/chat/completions`, {

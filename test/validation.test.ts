@@ -37,6 +37,34 @@ describe('request validation', () => {
     expect(error.details?.every((d) => d.message.length > 0)).toBe(true);
   });
 
+  it('lists at most 20 problems, and says how many there were, so a body of unknown fields earns a small answer', async () => {
+    // About 58 KB of unknown fields, as in an attack that once earned a 367 KB answer.
+    const body: Record<string, unknown> = { prompt: 'hi' };
+    for (let i = 0; i < 5800; i += 1) body[`f${i}`] = 1;
+    const sent = JSON.stringify(body);
+    expect(sent.length).toBeGreaterThan(50_000);
+    const response = await query(gateway, sent);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const text = await response.clone().text();
+    expect(text.length).toBeLessThan(2_000);
+    const error = await errorOf(response);
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toBe('The request body is invalid: 5800 problems, the first 20 listed in details.');
+    expect(error.details).toHaveLength(20);
+    expect(error.details?.[0]).toEqual({ field: 'f0', message: 'is not an allowed field' });
+    expect(error.details?.[19]?.field).toBe('f19');
+  });
+
+  it('cuts a long field name it names, and leaves the message alone when every problem is listed', async () => {
+    const name = 'k'.repeat(20_000);
+    const response = await query(gateway, { prompt: 'hi', [name]: 1 });
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.message).toBe('The request body is invalid.');
+    expect(error.details).toEqual([{ field: `${'k'.repeat(100)}…`, message: 'is not an allowed field' }]);
+  });
+
   it('accepts the edges of every field', async () => {
     for (const body of [
       { prompt: 'x' },

@@ -179,8 +179,9 @@ export class Breakers {
 
   /** Records a failed attempt; returns the cooldown it started in ms, or 0. */
   recordFailure(key: BreakerKey, error: ProviderError): number {
-    // The request's own fault (or the caller leaving) says nothing about the provider.
-    if (error.kind === 'rejected' || error.kind === 'aborted') return 0;
+    // The request's own fault (or the caller leaving, or a wait for one of the gateway's own
+    // connections) says nothing about the provider.
+    if (error.kind === 'rejected' || error.kind === 'aborted' || error.kind === 'gateway_busy') return 0;
     // A refused key is wrong for every model, so the provider cools down too; a model the
     // provider does not have is that model's problem alone.
     if (key.model !== undefined && error.kind === 'misconfigured' && !error.modelNotFound && error.status !== 404) {

@@ -5,6 +5,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError } from '../errors.ts';
+import { clientAddressKey } from './rate-limit.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,7 +42,7 @@ export default fp<AuthOptions>(
     const failures = app.createRateLimit({
       max: options.failuresPerMinute,
       timeWindow: 60_000,
-      keyGenerator: (request) => request.ip,
+      keyGenerator: clientAddressKey,
     });
 
     /** Compares against every key, always, so timing reveals neither a match nor its position. */

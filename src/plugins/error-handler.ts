@@ -4,8 +4,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { errorBody, GatewayError, openAiErrorBody, type FieldIssue } from '../errors.ts';
-import { rateLimitedError } from './rate-limit.ts';
+import { errorBody, GatewayError, MAX_DETAILS, MAX_FIELD_LENGTH, openAiErrorBody, type FieldIssue } from '../errors.ts';
+import { clientAddressKey, rateLimitedError } from './rate-limit.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 
 export interface UnknownRoutesOptions {
@@ -21,16 +21,33 @@ const FRAMEWORK_CODES: Record<string, GatewayError['code']> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_request',
 };
 
-function validationIssues(error: FastifyError): FieldIssue[] {
-  return (error.validation ?? []).flatMap((issue) => {
+const fieldIssue = (field: string, message: string): FieldIssue => ({
+  field: field.length > MAX_FIELD_LENGTH ? `${field.slice(0, MAX_FIELD_LENGTH)}…` : field,
+  message,
+});
+
+function validationError(error: FastifyError): GatewayError {
+  const details: FieldIssue[] = [];
+  let total = 0;
+  const add = (field: string, message: string) => {
+    total += 1;
+    if (details.length < MAX_DETAILS) details.push(fieldIssue(field, message));
+  };
+  for (const issue of error.validation ?? []) {
     const path = (issue.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
     const keys = (issue.params as { keys?: unknown } | undefined)?.keys;
     // Unknown keys are reported on the object; name each offending key instead.
     if (issue.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
-      return keys.map((key) => ({ field: [path, String(key)].filter(Boolean).join('.'), message: 'is not an allowed field' }));
+      for (const key of keys) add([path, String(key)].filter(Boolean).join('.'), 'is not an allowed field');
+    } else {
+      add(path || '(body)', issue.message ?? 'is invalid');
     }
-    return [{ field: path || '(body)', message: issue.message ?? 'is invalid' }];
-  });
+  }
+  const message =
+    total > details.length
+      ? `The request body is invalid: ${total} problems, the first ${details.length} listed in details.`
+      : 'The request body is invalid.';
+  return new GatewayError('invalid_request', { message, details });
 }
 
 /** Turns anything thrown into a GatewayError; unknown errors become a 500. */
@@ -38,7 +55,7 @@ export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   const fastifyError = error as FastifyError;
   if (hasZodFastifySchemaValidationErrors(fastifyError)) {
-    return new GatewayError('invalid_request', { message: 'The request body is invalid.', details: validationIssues(fastifyError) });
+    return validationError(fastifyError);
   }
   const mapped = fastifyError.code ? FRAMEWORK_CODES[fastifyError.code] : undefined;
   if (mapped === 'invalid_request' && fastifyError.code !== 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
@@ -113,6 +130,7 @@ export const unknownRoutes = fp<UnknownRoutesOptions>(
     const limitUnknownRoutes = app.rateLimit({
       max: options.perMinute,
       timeWindow: 60_000,
+      keyGenerator: clientAddressKey,
       errorResponseBuilder: rateLimitedError('Too many requests for unknown routes from this address.'),
     });
     app.addHook('onRequest', (request, reply, done) => {

@@ -1,9 +1,19 @@
 // @fastify/rate-limit, registered once at the root with no global limit; the protected routes,
 // the not-found handler and the failed-authentication counter each create their own limiter.
-import rateLimit, { type errorResponseBuilderContext } from '@fastify/rate-limit';
+import rateLimit, { normalizeIP, type errorResponseBuilderContext } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError } from '../errors.ts';
+
+/** An IPv6 client usually holds a whole /64 and can take any address in it. */
+const IPV6_PREFIX = 64;
+
+/**
+ * What the per-address limits (wrong keys, unknown routes) count a request under: its address as
+ * TRUST_PROXY resolves it, an IPv6 address by its /64 and an IPv4-mapped one as IPv4, so one
+ * client cannot rotate through the addresses it owns.
+ */
+export const clientAddressKey = (request: FastifyRequest): string => normalizeIP(request.ip, IPV6_PREFIX);
 
 /** A limiter's 429: `rate_limited` with Retry-After, and the message, when given, saying which limit. */
 export const rateLimitedError =

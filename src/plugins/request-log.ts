@@ -4,11 +4,7 @@
 // caller left before it did (Fastify's onResponse does not run for a response that never finished).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-
-const pathOf = (url: string): string => {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-};
+import { loggedPath } from '../logger.ts';
 
 /** The summary line; a request the caller left is logged with status 499. */
 export function logRequest(request: FastifyRequest, reply: FastifyReply, clientLeft = false): void {
@@ -17,8 +13,8 @@ export function logRequest(request: FastifyRequest, reply: FastifyReply, clientL
   request.log.info(
     {
       method: request.method,
-      // The path only: a client may put a key in the query string, and the log must not keep it.
-      url: pathOf(request.url),
+      // The path only: a client may put a key after it or in an absolute-form target's userinfo.
+      url: loggedPath(request.url),
       status,
       ms: Math.round(reply.elapsedTime),
       client: request.clientId || undefined,

@@ -23,7 +23,22 @@ export type ProviderErrorKind =
    */
   | 'misconfigured'
   /** The caller's signal aborted for a reason other than a timeout (client gone, shutdown). */
-  | 'aborted';
+  | 'aborted'
+  /**
+   * The attempt's time ran out while the call still waited for one of the gateway's own
+   * connections to the provider (every one busy): the provider was never asked, so this says
+   * nothing about it. Another provider, on a pool of its own, may answer.
+   */
+  | 'gateway_busy';
+
+/**
+ * What the transport (upstream-http.ts) rejects with when a call is aborted while still queued
+ * for one of the pool's connections (all of them busy, with long streams say): the provider was
+ * never asked, so a timeout then is the gateway's, and abortError() calls it 'gateway_busy'.
+ */
+export class QueuedCallAbortedError extends Error {
+  override name = 'QueuedCallAbortedError';
+}
 
 const RETRYABLE: ReadonlySet<ProviderErrorKind> = new Set(['timeout', 'unavailable', 'bad_response']);
 
@@ -99,7 +114,8 @@ export function toProviderError(name: ProviderName, error: unknown, signal: Abor
 export function abortError(name: ProviderName, signal: AbortSignal, cause: unknown): ProviderError {
   const reason = signal.reason as { name?: unknown } | undefined;
   const timedOut = typeof reason === 'object' && reason !== null && reason.name === 'TimeoutError';
-  return timedOut
-    ? new ProviderError(name, 'timeout', `${name} did not answer in time`, { cause })
-    : new ProviderError(name, 'aborted', `${name} call was aborted`, { cause });
+  if (!timedOut) return new ProviderError(name, 'aborted', `${name} call was aborted`, { cause });
+  return cause instanceof QueuedCallAbortedError
+    ? new ProviderError(name, 'gateway_busy', `no connection to ${name} came free in time: the gateway's pool for it is busy`, { cause })
+    : new ProviderError(name, 'timeout', `${name} did not answer in time`, { cause });
 }

@@ -272,7 +272,7 @@ export const openAiErrorSchema = z
 
 const base = {
   401: openAiErrorSchema.describe('Missing or wrong API key (Authorization: Bearer or X-API-Key)'),
-  429: openAiErrorSchema.describe('Per-key rate limit exceeded (see Retry-After and x-ratelimit-* headers)'),
+  429: openAiErrorSchema.describe('rate_limited: the per-key rate limit (see Retry-After and x-ratelimit-* headers); too_many_concurrent_requests: the key already has MAX_CONCURRENT_PER_KEY requests in flight (Retry-After: 1)'),
   500: openAiErrorSchema.describe('A bug in the gateway; the cause is logged, never returned'),
 };
 

@@ -22,7 +22,10 @@ export const attemptSchema = z.object({
   provider: z.string(),
   outcome: z
     .string()
-    .describe('ok, cooling_down (skipped), or why it failed: rate_limited, timeout, unavailable, bad_response, rejected, misconfigured'),
+    .describe(
+      'ok, cooling_down (skipped), or why it failed: rate_limited, timeout, unavailable, bad_response, rejected, misconfigured, ' +
+        "or gateway_busy (every one of the gateway's connections to the provider was in use until the attempt's time ran out)",
+    ),
   status: z.int().optional().describe('Upstream HTTP status, when there was one'),
   latency_ms: z.int(),
 });

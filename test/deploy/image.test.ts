@@ -13,7 +13,7 @@ import { freePort, spawnNode, spawnProcess, waitForOk, type Spawned } from '../h
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-const KEY = 'image-test-key';
+const KEY = 'image-test-key-0123456789';
 
 interface Stage {
   from: string;
@@ -240,6 +240,16 @@ describe('the image, replayed without Docker', () => {
     const { server, url } = await startImage({ SIMULATED_PROVIDERS: 'true', ...env });
     expect(await server.exited).toBe(1);
     expect(server.output().trim()).toBe('start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys');
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+
+  it('refuses the development key and keys under 24 characters, with one line saying how to make a strong key, and never listens', async () => {
+    const { server, url } = await startImage({ SIMULATED_PROVIDERS: 'true', API_KEYS: 'dev-key-change-me,short-secret-value' });
+    expect(await server.exited).toBe(1);
+    expect(server.output().trim().split('\n').at(-1)).toBe(
+      'Invalid configuration: API_KEYS key-1 is the development key dev-key-change-me, which anyone can read in the README; key-2 is shorter than 24 characters. Generate each key with: openssl rand -hex 24 (only npm run dev accepts such keys)',
+    );
+    expect(server.output()).not.toContain('short-secret-value');
     await expect(fetch(`${url}/health`)).rejects.toThrow();
   });
 

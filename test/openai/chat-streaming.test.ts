@@ -1,10 +1,11 @@
 // POST /v1/chat/completions with stream: true. The cascade applies until the first token; after
 // it, a failure is an error event and never a clean finish; a client leaving cancels upstream.
+import { request } from 'node:http';
 import OpenAI, { APIError } from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 type ProviderName = 'gemini' | 'groq' | 'openrouter';
 import { simulatedAnswer, toDeltas } from '../../src/simulator/fake-server.ts';
-import { json, startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { json, OTHER_KEY, startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { USER_HELLO, post, sdk, sseData, sseEvents } from './helpers.ts';
 
 const GEMINI_MODEL = 'gemini-flash-lite-latest';
@@ -288,6 +289,49 @@ describe('streamed chat completions', () => {
         await expect
           .poll(() => local.logs.find((line) => line.status === 499))
           .toMatchObject({ msg: 'client disconnected before the answer was complete', provider: 'gemini', client: 'key-1', url: '/v1/chat/completions' });
+      } finally {
+        await local.close();
+      }
+    });
+
+    it('names the client (never its key) on the last log line of a stream it abandoned, before and after the first token', async () => {
+      const local = await startGateway({ FIRST_TOKEN_TIMEOUT_MS: '5000', PROVIDER_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '8000' });
+      try {
+        // After the first token: the response has started, so its request id is known.
+        local.fakes.gemini.setDefault({ kind: 'trickle', delayMs: 5000 });
+        const started = await new Promise<{ requestId: string; status: number; type: string; close: () => void }>((resolve, reject) => {
+          const req = request(`${local.url}/v1/chat/completions`, {
+            method: 'POST',
+            agent: false,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${OTHER_KEY}` },
+          });
+          req.on('response', (res) => {
+            res.once('data', () =>
+              resolve({ requestId: String(res.headers['x-request-id']), status: res.statusCode ?? 0, type: String(res.headers['content-type']), close: () => req.destroy() }),
+            );
+          });
+          req.on('error', reject);
+          req.end(JSON.stringify(STREAM));
+        });
+        expect(started.status).toBe(200);
+        expect(started.type).toBe('text/event-stream; charset=utf-8');
+        started.close();
+        const lastLine = () => local.logs.filter((line) => line.request_id === started.requestId).at(-1);
+        await expect.poll(() => lastLine()?.msg).toBe('client disconnected before the answer was complete');
+        expect(lastLine()).toMatchObject({ status: 499, provider: 'gemini', client: 'key-2', url: '/v1/chat/completions' });
+
+        // Before the first token: nothing was sent, so the line is found by its message.
+        local.fakes.gemini.setDefault({ kind: 'hang' });
+        const controller = new AbortController();
+        const pending = post(local, '/chat/completions', STREAM, { signal: controller.signal, key: OTHER_KEY }).catch((e: unknown) => e);
+        await expect.poll(() => local.fakes.gemini.requests.length).toBe(2);
+        controller.abort();
+        expect(await pending).toBeInstanceOf(DOMException);
+        const beforeAnswer = () => local.logs.find((line) => line.msg === 'client disconnected before the answer was complete' && line.request_id !== started.requestId);
+        await expect.poll(beforeAnswer).toMatchObject({ status: 499, client: 'key-2' });
+        const abandoned = beforeAnswer();
+        expect(local.logs.filter((line) => line.request_id === abandoned?.request_id).at(-1)).toEqual(abandoned);
+        expect(local.logText()).not.toContain(OTHER_KEY);
       } finally {
         await local.close();
       }

@@ -11,6 +11,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { http, https } from '../../http/http-modules.ts';
+import { QueuedCallAbortedError } from '../provider-error.ts';
 import { decode } from './response-body.ts';
 
 export interface UpstreamAnswer {
@@ -82,17 +83,24 @@ export function createUpstreamPool(baseUrl: string, idleTimeoutMs = IDLE_TIMEOUT
         if (signal.aborted) return reject(signal.reason);
         if (closed) return reject(new Error('the connection pool is closed'));
         let answer: IncomingMessage | undefined;
+        // Set once the pool hands the call a connection (a new one may still be connecting).
+        let connection: Socket | undefined;
         const request = send({ ...target, path, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (response: IncomingMessage) => {
           answer = response;
           resolve({ status: response.statusCode ?? 0, headers: response.headers, body: decode(response, response.headers['content-encoding']) });
         });
-        request.on('socket', guard);
+        request.on('socket', (socket: Socket) => {
+          connection = socket;
+          guard(socket);
+        });
         // Not Node's `signal` option: that also cuts an answer that has fully arrived and is only
         // being drained, which loses the connection and can raise an 'error' on a socket the
         // request has already handed back. Only a call still under way is cut.
         const abort = () => {
           if (answer?.complete) return;
-          const error = signal.reason instanceof Error ? signal.reason : new Error('aborted', { cause: signal.reason });
+          const reason = signal.reason instanceof Error ? signal.reason : new Error('aborted', { cause: signal.reason });
+          // Still queued for a connection: the provider was never asked, and must not be blamed.
+          const error = connection === undefined ? new QueuedCallAbortedError('aborted while waiting for a pooled connection', { cause: reason }) : reason;
           // Settled here, not by the request's 'error': a call still queued for one of the
           // pool's connections hears nothing until a connection frees up, which a pool full of
           // long streams may not do for minutes.
