@@ -82,7 +82,12 @@ const responseFields = {
       verbosity: z.literal('medium', { error: 'is not supported; only "medium" (the default) is accepted' }).nullish().describe('Only "medium"'),
     })
     .nullish(),
-  metadata: z.record(z.string(), z.string()).nullish().describe('Accepted, echoed in the answer, not kept'),
+  // OpenAI's own limits, which matter here since the answer echoes it.
+  metadata: z
+    .record(z.string().max(64), z.string().max(512))
+    .refine((pairs) => Object.keys(pairs).length <= 16, 'may hold at most 16 pairs')
+    .nullish()
+    .describe('Up to 16 pairs (keys up to 64 characters, values up to 512); echoed in the answer, not kept'),
   user: ignored(),
   safety_identifier: ignored(),
   prompt_cache_key: ignored(),

@@ -180,6 +180,7 @@ describe('POST /v1/responses', () => {
       ['an unknown reasoning effort', { reasoning: { effort: 'xhigh' } }, 'reasoning.effort', /none, minimal, low, medium, high/],
       ['logprobs', { include: ['message.output_text.logprobs'] }, 'include', /logprobs/],
       ['an unknown field', { frobnicate: true }, 'frobnicate', /not an allowed field/],
+      ['more metadata than OpenAI takes', { metadata: Object.fromEntries(Array.from({ length: 17 }, (_v, i) => [`k${i}`, 'v'])) }, 'metadata', /16 pairs/],
     ])('%s is the SDK\'s BadRequestError naming the field', async (_what, fields, param, message) => {
       const error = await client.responses.create({ model: 'auto', input: 'Say hello', ...fields } as never).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.BadRequestError);
