@@ -90,7 +90,7 @@ describe('interactive docs and the OpenAPI document', () => {
     expect(details.description).toMatch(/at most the first 20 problems .* the message says how many in all/);
   });
 
-  it('names the headers the answers carry, and the stream /v1/chat/completions can answer with', async () => {
+  it('names the headers the answers carry, and the streams /v1/chat/completions and /v1/responses can answer with', async () => {
     const doc = await json(fetch(`${gateway.url}/docs/json`));
     const query = doc.paths['/query'].post.responses;
     expect(Object.keys(query['200'].headers).sort()).toEqual(['x-llm-provider', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-request-id']);
@@ -107,5 +107,12 @@ describe('interactive docs and the OpenAPI document', () => {
     const chat = doc.paths['/v1/chat/completions'].post.responses['200'].content;
     expect(Object.keys(chat).sort()).toEqual(['application/json', 'text/event-stream']);
     expect(chat['text/event-stream'].schema.type).toBe('string');
+
+    const responses = doc.paths['/v1/responses'].post;
+    expect(Object.keys(responses.responses['200'].content).sort()).toEqual(['application/json', 'text/event-stream']);
+    expect(responses.responses['200'].content['text/event-stream'].schema.description).toMatch(/response\.failed/);
+    expect(Object.keys(responses.responses['200'].headers)).toContain('x-llm-provider');
+    expect(responses.requestBody.content['application/json'].schema.required).toEqual(['input']);
+    expect(responses.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
   });
 });

@@ -26,7 +26,7 @@ const TIMEOUT_MS = Math.max(20_000, RUNS * 2 * 50);
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const CLIENT_KEYS = [KEY, OTHER_KEY];
 const JSON_HEADERS = { 'content-type': 'application/json', 'x-api-key': KEY };
-const OPENAI_POST_ROUTES = ['/v1/chat/completions', '/v1/embeddings'];
+const OPENAI_POST_ROUTES = ['/v1/chat/completions', '/v1/embeddings', '/v1/responses'];
 
 // ---------------------------------------------------------------------------------------------
 // Generators

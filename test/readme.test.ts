@@ -58,6 +58,10 @@ describe('README examples against npm run dev', () => {
     const body = JSON.parse(stdout);
     if (command.includes('wrong-key')) {
       expect(body.error.code).toBe('unauthorized');
+    } else if (command.includes('/v1/responses')) {
+      // A response object carries `error: null`, as OpenAI's does.
+      expect(body).toMatchObject({ object: 'response', status: 'completed', error: null });
+      expect(body.output[0].content[0].text).toContain('Simulated');
     } else {
       expect(body.error).toBeUndefined();
       expect(body.status ?? body.provider ?? body.object).toBeTruthy();

@@ -14,7 +14,7 @@ export const MAX_MESSAGES = 256;
 export const MAX_EMBEDDING_INPUTS = 100;
 export const MAX_EMBEDDING_INPUT_CHARS = 8000;
 
-const modelField = z
+export const modelField = z
   .string()
   .min(1)
   .max(256)

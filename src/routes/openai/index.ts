@@ -4,11 +4,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import chatCompletionsRoute from './chat-completions.ts';
 import embeddingsRoute from './embeddings.ts';
 import modelsRoute from './models.ts';
+import responsesRoute from './responses.ts';
 
 const openAiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(chatCompletionsRoute);
   await app.register(modelsRoute);
   await app.register(embeddingsRoute);
+  await app.register(responsesRoute);
 };
 
 export default openAiRoutes;

@@ -1,5 +1,6 @@
 // Server-sent events for the streaming routes: headers that keep proxies from buffering, one
-// `data:` line per event written the moment it is ready.
+// `data:` line per event (after an `event:` line where the API names its events, as Responses
+// does) written the moment it is ready.
 import { once } from 'node:events';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
@@ -46,6 +47,19 @@ export class SseWriter {
     // JSON.stringify never emits a raw line break, so every event is exactly one data: line.
     for (const data of events) text += `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
     if (this.#res.write(text)) return;
+    await this.#drained(signal);
+  }
+
+  /** Writes named events (`event:` then `data:`, the data already JSON) in one write. */
+  async sendNamed(events: ReadonlyArray<readonly [name: string, data: string]>, signal: AbortSignal): Promise<void> {
+    if (!this.open) return;
+    let text = '';
+    for (const [name, data] of events) text += `event: ${name}\ndata: ${data}\n\n`;
+    if (this.#res.write(text)) return;
+    await this.#drained(signal);
+  }
+
+  async #drained(signal: AbortSignal): Promise<void> {
     // Until drained, closed or the caller leaves; the listeners go when the wait ends.
     const waited = new AbortController();
     const until = AbortSignal.any([signal, waited.signal]);
