@@ -21,14 +21,14 @@ describe('npm start', () => {
     expect(server.output()).not.toContain('gsk_secret_value');
   });
 
-  it('exits 1 with one line naming HOST and PORT when it cannot listen', async () => {
+  it('exits 1 with one line saying what to do when it cannot listen', async () => {
     const taken = createServer().listen(0, '127.0.0.1');
     await once(taken, 'listening');
     try {
       const { port } = taken.address() as { port: number };
       const server = spawnNode(['src/server.ts'], { API_KEYS: 'k', PORT: String(port), HOST: '127.0.0.1' });
       expect(await server.exited).toBe(1);
-      expect(server.output().trim().split('\n')).toEqual([`Cannot listen on 127.0.0.1 port ${port} (EADDRINUSE): check HOST and PORT`]);
+      expect(server.output().trim().split('\n')).toEqual([`Cannot listen on 127.0.0.1 port ${port} (EADDRINUSE): another process is using that port: stop it, or choose another PORT`]);
     } finally {
       taken.close();
     }
@@ -82,14 +82,19 @@ describe('npm start', () => {
     }
   });
 
-  it('does not simulate unless told to, and says no provider is configured', async () => {
+  it('does not simulate unless told to, and warns that no provider is configured', async () => {
     const port = await freePort();
     const server = spawnNode(['src/server.ts'], { API_KEYS: 'k', PORT: String(port), HOST: '127.0.0.1' });
     try {
       await waitForOk(`http://127.0.0.1:${port}/health`);
       const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as Record<string, unknown>;
       expect(health).toMatchObject({ status: 'unavailable', simulated: false });
-      expect(server.output()).toContain('no provider is configured');
+      // A warning, so LOG_LEVEL=warn keeps it, naming the variables that fix it.
+      const line = server.output().split('\n').find((text) => text.includes('no provider is configured'));
+      expect(JSON.parse(line ?? '{}')).toMatchObject({
+        level: 40,
+        msg: 'listening, but no provider is configured: every /query will answer 503 until GEMINI_API_KEY, GROQ_API_KEY or OPENROUTER_API_KEY is set',
+      });
     } finally {
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);

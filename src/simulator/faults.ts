@@ -35,3 +35,6 @@ export function parseFaultSpec(spec: string): Partial<Record<ProviderName, Fault
   }
   return plan;
 }
+
+/** Whether a provider under this fault still answers (late or slowly), so the cascade stops there. */
+export const stillAnswers = (fault: Fault | undefined): boolean => fault === undefined || fault.kind === 'ok' || fault.kind === 'trickle';
