@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_TABLE } from '../src/errors.ts';
 import { startGateway, type TestGateway, json } from './helpers/gateway.ts';
 
 describe('interactive docs and the OpenAPI document', () => {
@@ -36,6 +37,9 @@ describe('interactive docs and the OpenAPI document', () => {
     // Draining answers /health with 503 shutting_down; the document says so.
     expect(Object.keys(doc.paths['/health'].get.responses).sort()).toEqual(['200', '503']);
     expect(doc.paths['/']).toBeUndefined();
+    // Every code in the error table, the 405 for a method a route does not serve among them.
+    expect(query.responses['401'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(Object.keys(ERROR_TABLE));
+    expect(Object.keys(ERROR_TABLE)).toContain('method_not_allowed');
   });
 
   it('names the headers the answers carry, and the stream /v1/chat/completions can answer with', async () => {
