@@ -19,7 +19,7 @@ esac
 blank() { [ -z "$(printf '%s' "$1" | tr -d "[:space:]${2:-}")" ]; }
 
 if blank "${API_KEYS:-}" ,; then
-  echo "start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys" >&2
+  echo "start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys (make one with: node -p \"require('node:crypto').randomBytes(24).toString('base64url')\")" >&2
   exit 1
 fi
 

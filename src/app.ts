@@ -8,6 +8,7 @@ import { Breakers } from './cascade/breakers.ts';
 import auth from './plugins/auth.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
+import jsonBody from './plugins/json-body.ts';
 import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
 import swagger from './plugins/swagger.ts';
@@ -74,6 +75,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.server.on('connect', connectRefusedHandler.bind(app));
   // Only JSON bodies: without this, Fastify would parse text/plain too and answer 400, not 415.
   app.removeContentTypeParser('text/plain');
+  await app.register(jsonBody);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

@@ -1,17 +1,26 @@
 // `npm start` (src/server.ts) as a process: refuses bad configuration with one clear line,
 // never simulates unless told to, and never loads the parts of Node it does not use.
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { freePort, spawnNode, spawnProcess, waitForOk } from './helpers/process.ts';
 
+const run = promisify(execFile);
+
 describe('npm start', () => {
-  it('exits 1 with one line naming API_KEYS when it is missing', async () => {
+  it('exits 1 with one line naming API_KEYS, its format, a command that makes a key, and npm run dev', async () => {
     const server = spawnNode(['src/server.ts'], {});
     expect(await server.exited).toBe(1);
     const lines = server.output().trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/API_KEYS is required/);
+    expect(lines).toEqual([
+      `Invalid configuration: API_KEYS is required (the comma-separated keys clients will send; make one with: node -p "require('node:crypto').randomBytes(24).toString('base64url')"; or run npm run dev to try the gateway with its development key)`,
+    ]);
+    // The command it gives, run as written, prints a key fit for API_KEYS.
+    const command = /make one with: (node -p "[^"]+")/.exec(lines[0] ?? '')?.[1] ?? '';
+    const { stdout } = await run('sh', ['-c', command]);
+    expect(stdout).toMatch(/^[A-Za-z0-9_-]{32}\n$/);
   });
 
   it('exits 1 naming a bad variable without echoing secrets', async () => {

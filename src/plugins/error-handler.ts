@@ -127,7 +127,7 @@ export const unknownRoutes = fp<UnknownRoutesOptions>(
     const limitUnknownRoutes = app.rateLimit({
       max: options.perMinute,
       timeWindow: 60_000,
-      errorResponseBuilder: rateLimitedError('Too many requests for unknown routes from this address.'),
+      errorResponseBuilder: rateLimitedError(() => 'Too many requests for unknown routes from this address.'),
     });
     app.addHook('onRequest', (request, reply, done) => {
       if (!request.is404) return done();
