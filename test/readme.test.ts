@@ -1,7 +1,7 @@
-// The README's curl examples, run as written against `npm run dev` (src/dev.ts), with only the
-// port changed so the test never collides with a running instance.
+// The README's curl examples and its TypeScript example, run as written against `npm run dev`
+// (src/dev.ts), with only the port changed so the test never collides with a running instance.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,6 +61,27 @@ describe('README examples against npm run dev', () => {
     } else {
       expect(body.error).toBeUndefined();
       expect(body.status ?? body.provider ?? body.object).toBeTruthy();
+    }
+  });
+
+  it('runs the TypeScript example as written: the reply, the streamed answer and the embedding sizes, one line each', async () => {
+    const section = readme.slice(readme.indexOf('## Use it from the OpenAI SDK'));
+    const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    expect(example).toContain("from 'openai'");
+    // Beside a link to this project's node_modules, so `import OpenAI from 'openai'` resolves.
+    const folder = mkdtempSync(join(tmpdir(), 'gateway-ts-example-'));
+    try {
+      symlinkSync(new URL('../node_modules', import.meta.url).pathname, join(folder, 'node_modules'));
+      writeFileSync(join(folder, 'example.mts'), example.replaceAll('http://localhost:7860', `http://127.0.0.1:${port}`));
+      const { stdout } = await run(process.execPath, [join(folder, 'example.mts')], { timeout: 10_000 });
+      const lines = stdout.split('\n');
+      expect(lines).toHaveLength(4);
+      expect(lines[0]).toMatch(/^gemini\/\S+ Simulated answer from gemini .*You said: "Hello"$/);
+      expect(lines[1]).toMatch(/^Simulated answer from gemini .*You said: "Tell me a story"$/);
+      expect(lines[2]).toMatch(/^\[ \d+, \d+ \]$/);
+      expect(lines[3]).toBe('');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 
