@@ -4,11 +4,22 @@
 set -eu
 cd "$(dirname "$0")"
 
+# The image's Node is 24; anywhere else, a Node too old to run the TypeScript sources is named at
+# once, as `npm start` does (scripts/check-node.cjs), rather than failing on the first import.
+node_version=$(node --version 2>/dev/null || echo none)
+case $node_version in
+  v22.19.* | v22.[2-9][0-9].* | v2[3-9].* | v[3-9][0-9].* | v[1-9][0-9][0-9].*) ;;
+  *)
+    echo "start-app.sh: this gateway needs Node.js 22.19 or newer (24 LTS recommended); this is Node.js ${node_version#v}: run the Docker image (Node 24), or install Node 24 (nvm install 24)" >&2
+    exit 1
+    ;;
+esac
+
 # The server trims every value, so a value of only blanks (and commas, for API_KEYS) is unset.
 blank() { [ -z "$(printf '%s' "$1" | tr -d "[:space:]${2:-}")" ]; }
 
 if blank "${API_KEYS:-}" ,; then
-  echo "start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys" >&2
+  echo "start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys (make one with: node -p \"require('node:crypto').randomBytes(24).toString('base64url')\")" >&2
   exit 1
 fi
 

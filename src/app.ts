@@ -12,6 +12,7 @@ import concurrencyLimit from './plugins/concurrency-limit.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
 import gatewayPlugin from './plugins/gateway.ts';
+import jsonBody from './plugins/json-body.ts';
 import rateLimiting, { clientAddressKey } from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
 import requestLog from './plugins/request-log.ts';
@@ -92,6 +93,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.server.on('connect', connectRefusedHandler.bind(app));
   // Only JSON bodies: without this, Fastify would parse text/plain too and answer 400, not 415.
   app.removeContentTypeParser('text/plain');
+  await app.register(jsonBody);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

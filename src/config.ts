@@ -282,6 +282,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** What to do about API_KEYS, which npm start cannot go without: its format and how to make a key. */
+export const API_KEYS_HINT =
+  `(the comma-separated keys clients will send; make one with: node -p "require('node:crypto').randomBytes(24).toString('base64url')"; ` +
+  'or run npm run dev to try the gateway with its development key)';
+
 /** Validates the environment; throws one ConfigError naming every bad variable. */
 export function loadConfig(source: Record<string, string | undefined>): Config {
   // Empty or blank values mean "unset", so that `PORT=` in .env falls back to the default (a
@@ -292,7 +297,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     const problems = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? 'environment');
       const message = !(variable in cleaned) && issue.code === 'invalid_type' ? 'is required' : issue.message;
-      return `${variable} ${message}`;
+      return `${variable} ${message}${variable === 'API_KEYS' ? ` ${API_KEYS_HINT}` : ''}`;
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }

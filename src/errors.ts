@@ -3,8 +3,9 @@
 
 export const ERROR_TABLE = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
-  unauthorized: { status: 401, message: 'A valid API key is required.' },
+  unauthorized: { status: 401, message: 'A valid API key is required: send it as "X-API-Key: <key>" or "Authorization: Bearer <key>".' },
   not_found: { status: 404, message: 'No such route.' },
+  method_not_allowed: { status: 405, message: 'This route does not serve that method; the Allow header lists those it does.' },
   model_not_found: { status: 404, message: 'No such model on this gateway; GET /v1/models lists them.' },
   request_timeout: { status: 408, message: 'The request was not received in time.' },
   payload_too_large: { status: 413, message: 'The request body is larger than 64 KiB.' },
@@ -42,6 +43,8 @@ export interface GatewayErrorOptions {
   retryAfterSeconds?: number;
   /** OpenAI-style `param` for /v1 errors. */
   param?: string;
+  /** The methods the route serves, sent as Allow (with a 405). */
+  allow?: readonly string[];
   cause?: unknown;
 }
 
@@ -52,6 +55,7 @@ export class GatewayError extends Error {
   readonly details: FieldIssue[] | undefined;
   readonly retryAfterSeconds: number | undefined;
   readonly param: string | undefined;
+  readonly allow: readonly string[] | undefined;
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
     super(options.message ?? ERROR_TABLE[code].message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -60,6 +64,7 @@ export class GatewayError extends Error {
     this.details = options.details;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.param = options.param;
+    this.allow = options.allow;
   }
 }
 

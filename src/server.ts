@@ -7,9 +7,12 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createProviders } from './providers/registry.ts';
 import type { Simulator } from './simulator/start-simulator.ts';
+import { isListenProblem, listenProblem } from './start-check.ts';
 
 /** The key `npm run dev` accepts when API_KEYS is unset. It is in the README: anyone knows it. */
-export const DEV_API_KEY = 'dev-key-change-me';
+import { DEV_API_KEY } from './dev-key.ts';
+
+export { DEV_API_KEY };
 /** The shortest client key a production start accepts (`openssl rand -hex 24` makes 48 characters). */
 export const MIN_API_KEY_LENGTH = 24;
 
@@ -40,9 +43,6 @@ export interface StartOptions {
   /** Called once the server listens, with its address and final config. */
   onListening?: (address: string, config: Config) => void;
 }
-
-/** Why a server cannot listen that the operator can fix: the port is taken or reserved, the host is not this machine's. */
-const LISTEN_FAILURES = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export async function startServer(options: StartOptions = {}): Promise<void> {
   dotenv.config({ quiet: true });
@@ -83,23 +83,20 @@ export async function startServer(options: StartOptions = {}): Promise<void> {
   });
 
   const address = await app.listen({ port: config.port, host: config.host }).catch(async (error: NodeJS.ErrnoException) => {
-    if (!LISTEN_FAILURES.has(error.code ?? '')) throw error;
+    if (!isListenProblem(error.code)) throw error;
     // Like a configuration error: one line saying what to change, not a stack trace.
-    process.stderr.write(`Cannot listen on ${config.host} port ${config.port} (${error.code}): check HOST and PORT\n`);
+    process.stderr.write(`${listenProblem(config.host, config.port, error.code ?? '')}\n`);
     await app.close();
     await simulator?.close();
     process.exit(1);
   });
-  logger.info(
-    {
-      address,
-      providers: providers.map((p) => `${p.name}:${p.model}`),
-      simulated: config.simulated,
-    },
-    providers.length === 0
-      ? 'listening, but no provider is configured: every /query will answer 503'
-      : 'listening',
-  );
+  const listening = { address, providers: providers.map((p) => `${p.name}:${p.model}`), simulated: config.simulated };
+  // No provider is a mistake to fix, not news: a warning, which LOG_LEVEL=warn still shows.
+  if (providers.length === 0) {
+    logger.warn(listening, 'listening, but no provider is configured: every /query will answer 503 until GEMINI_API_KEY, GROQ_API_KEY or OPENROUTER_API_KEY is set');
+  } else {
+    logger.info(listening, 'listening');
+  }
   options.onListening?.(address, config);
 }
 

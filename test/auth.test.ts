@@ -8,14 +8,19 @@ describe('authentication', () => {
   });
   afterAll(() => gateway.close());
 
-  it('answers a missing and a wrong key the same way', async () => {
+  it('answers a missing and a wrong key the same way, naming both ways to send one', async () => {
     const missing = await query(gateway, { prompt: 'hi' }, { key: null });
     const wrong = await query(gateway, { prompt: 'hi' }, { key: 'not-the-key' });
     expect(missing.status).toBe(401);
     expect(wrong.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
     const a = await errorOf(missing);
     const b = await errorOf(wrong);
-    expect(a.code).toBe('unauthorized');
+    expect(a).toEqual({
+      code: 'unauthorized',
+      message: 'A valid API key is required: send it as "X-API-Key: <key>" or "Authorization: Bearer <key>".',
+      request_id: missing.headers.get('x-request-id'),
+    });
     expect({ ...a, request_id: '' }).toEqual({ ...b, request_id: '' });
   });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, documentedVariables, loadConfig } from '../src/config.ts';
+import { API_KEYS_HINT, ConfigError, documentedVariables, loadConfig } from '../src/config.ts';
 
 describe('configuration', () => {
   it('applies the documented defaults', () => {
@@ -124,7 +124,7 @@ describe('configuration', () => {
     expect(config).toMatchObject({ port: 7860, shutdownGraceMs: 8_000, maxRetries: 1, host: '127.0.0.1' });
     expect(loadConfig({ API_KEYS: 'k', HOST: '::' }).host).toBe('::');
     expect(loadConfig({ API_KEYS: 'k', HOST: 'localhost' }).host).toBe('localhost');
-    expect(() => loadConfig({ API_KEYS: '   ' })).toThrow(/^Invalid configuration: API_KEYS is required$/);
+    expect(() => loadConfig({ API_KEYS: '   ' })).toThrow(new ConfigError(`Invalid configuration: API_KEYS is required ${API_KEYS_HINT}`));
   });
 
   it('takes the model ids providers use, including a Gemini resource name', () => {

@@ -26,11 +26,12 @@ describe('CORS, off by default', () => {
   });
   afterAll(() => gateway.close());
 
-  it('answers a preflight with the documented 404 and no CORS headers', async () => {
+  it('answers a preflight with the documented 405 (the route serves POST only) and no CORS headers', async () => {
     const response = await preflight(gateway, '/query', PAGE);
-    expect(response.status).toBe(404);
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
-    expect((await errorOf(response)).code).toBe('not_found');
+    expect((await errorOf(response)).code).toBe('method_not_allowed');
   });
 
   it('adds no CORS headers to an answer for a page', async () => {

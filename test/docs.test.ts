@@ -1,5 +1,6 @@
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_TABLE } from '../src/errors.ts';
 import { KEY, startGateway, type TestGateway, json } from './helpers/gateway.ts';
 import { rawClient } from './helpers/raw-http.ts';
 
@@ -88,6 +89,9 @@ describe('interactive docs and the OpenAPI document', () => {
     const details = query.responses['400'].content['application/json'].schema.properties.error.properties.details;
     expect(details).toMatchObject({ type: 'array', maxItems: 20 });
     expect(details.description).toMatch(/at most the first 20 problems .* the message says how many in all/);
+    // Every code in the error table, the 405 for a method a route does not serve among them.
+    expect(query.responses['401'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(Object.keys(ERROR_TABLE));
+    expect(Object.keys(ERROR_TABLE)).toContain('method_not_allowed');
   });
 
   it('names the headers the answers carry, and the streams /v1/chat/completions and /v1/responses can answer with', async () => {

@@ -78,9 +78,6 @@ describe('POST /query', () => {
     expect(response.status).toBe(404);
     const error = await errorOf(response);
     expect(error.code).toBe('not_found');
-    const wrongMethod = await fetch(`${gateway.url}/query`, { headers: { 'x-api-key': 'k' } });
-    expect(wrongMethod.status).toBe(404);
-    expect((await errorOf(wrongMethod)).code).toBe('not_found');
     // Whatever the method, body or type: a missing route never reads the body, so it cannot answer otherwise.
     for (const init of [
       { method: 'QUERY', body: 'x' },

@@ -23,8 +23,12 @@ describe('per-key rate limit', () => {
     expect(limited.headers.get('x-ratelimit-limit')).toBe('10');
     expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
     expect(Number(limited.headers.get('x-ratelimit-reset'))).toBeGreaterThan(0);
-    const error = await errorOf(limited);
-    expect(error.code).toBe('rate_limited');
+    // The body says it too: which limit, and in how many seconds to retry (Retry-After's).
+    expect(await errorOf(limited)).toEqual({
+      code: 'rate_limited',
+      message: `Rate limit exceeded for this API key: 10 requests a minute (RATE_LIMIT_PER_MINUTE). Retry in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`,
+      request_id: limited.headers.get('x-request-id'),
+    });
 
     const other = await query(gateway, { prompt: 'another key' }, { key: OTHER_KEY });
     expect(other.status).toBe(200);
@@ -76,7 +80,7 @@ describe('unknown routes', () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     const error = await errorOf(limited);
-    expect(error).toMatchObject({ code: 'rate_limited', message: 'Too many requests for unknown routes from this address.' });
+    expect(error).toMatchObject({ code: 'rate_limited', message: `Too many requests for unknown routes from this address. Retry in ${limited.headers.get('retry-after')} seconds.` });
 
     expect((await query(gateway, { prompt: 'still served' })).status).toBe(200);
   });
@@ -97,7 +101,7 @@ describe('unknown routes', () => {
       }
       const limited = await fetch(`${own.url}/admin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
       expect(limited.status).toBe(429);
-      expect((await errorOf(limited)).message).toBe('Too many requests for unknown routes from this address.');
+      expect((await errorOf(limited)).message).toMatch(/^Too many requests for unknown routes from this address\. Retry in \d+ seconds?\.$/);
       // A real route still refuses a broken body with 400, after its key check.
       const known = await fetch(`${own.url}/query`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: '{' });
       expect(known.status).toBe(400);

@@ -1,7 +1,7 @@
-// The README's curl examples, run as written against `npm run dev` (src/dev.ts), with only the
-// port changed so the test never collides with a running instance.
+// The README's curl examples and its TypeScript example, run as written against `npm run dev`
+// (src/dev.ts), with only the port changed so the test never collides with a running instance.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,7 +22,8 @@ describe('README examples against npm run dev', () => {
   let port: number;
   beforeAll(async () => {
     port = await freePort();
-    dev = spawnNode(['src/dev.ts'], { PORT: String(port), NO_PRETTY_LOGS: '1', LOG_LEVEL: 'warn' });
+    // Every example here shares one key: more calls than the default 10 a minute.
+    dev = spawnNode(['src/dev.ts'], { PORT: String(port), NO_PRETTY_LOGS: '1', LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '100' });
     await waitForOk(`http://127.0.0.1:${port}/health`);
   });
   afterAll(async () => {
@@ -65,6 +66,30 @@ describe('README examples against npm run dev', () => {
     } else {
       expect(body.error).toBeUndefined();
       expect(body.status ?? body.provider ?? body.object).toBeTruthy();
+    }
+  });
+
+  it('runs the TypeScript example as written: the reply, the streamed answer, the embedding sizes and the Responses answers, one line each', async () => {
+    const section = readme.slice(readme.indexOf('## Use it from the OpenAI SDK'));
+    const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    expect(example).toContain("from 'openai'");
+    // Beside a link to this project's node_modules, so `import OpenAI from 'openai'` resolves.
+    const folder = mkdtempSync(join(tmpdir(), 'gateway-ts-example-'));
+    try {
+      symlinkSync(new URL('../node_modules', import.meta.url).pathname, join(folder, 'node_modules'));
+      writeFileSync(join(folder, 'example.mts'), example.replaceAll('http://localhost:7860', `http://127.0.0.1:${port}`));
+      const { stdout } = await run(process.execPath, [join(folder, 'example.mts')], { timeout: 30_000 });
+      const lines = stdout.split('\n');
+      expect(lines).toHaveLength(7);
+      expect(lines[0]).toMatch(/^gemini\/\S+ Simulated answer from gemini .*You said: "Hello"$/);
+      expect(lines[1]).toMatch(/^Simulated answer from gemini .*You said: "Tell me a story"$/);
+      expect(lines[2]).toMatch(/^\[ \d+, \d+ \]$/);
+      expect(lines[3]).toMatch(/^completed Simulated answer from gemini .*circuit breaker/);
+      expect(lines[4]).toMatch(/^Simulated answer from gemini .*You said: "Tell me a story"$/);
+      expect(lines[5]).toMatch(/^tokens: \d+$/);
+      expect(lines[6]).toBe('');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 

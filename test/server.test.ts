@@ -1,20 +1,28 @@
 // `npm start` (src/server.ts) as a process: refuses bad configuration with one clear line,
 // never simulates unless told to, and never loads the parts of Node it does not use.
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { freePort, spawnNode, spawnProcess, waitForOk } from './helpers/process.ts';
 
 /** A key as strong as npm start asks for (24 characters or more). */
 const KEY = 'server-test-key-0123456789';
+const run = promisify(execFile);
 
 describe('npm start', () => {
-  it('exits 1 with one line naming API_KEYS when it is missing', async () => {
+  it('exits 1 with one line naming API_KEYS, its format, a command that makes a key, and npm run dev', async () => {
     const server = spawnNode(['src/server.ts'], {});
     expect(await server.exited).toBe(1);
     const lines = server.output().trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/API_KEYS is required/);
+    expect(lines).toEqual([
+      `Invalid configuration: API_KEYS is required (the comma-separated keys clients will send; make one with: node -p "require('node:crypto').randomBytes(24).toString('base64url')"; or run npm run dev to try the gateway with its development key)`,
+    ]);
+    // The command it gives, run as written, prints a key fit for API_KEYS.
+    const command = /make one with: (node -p "[^"]+")/.exec(lines[0] ?? '')?.[1] ?? '';
+    const { stdout } = await run('sh', ['-c', command]);
+    expect(stdout).toMatch(/^[A-Za-z0-9_-]{32}\n$/);
   });
 
   it.each([
@@ -44,14 +52,14 @@ describe('npm start', () => {
     expect(server.output()).not.toContain('gsk_secret_value');
   });
 
-  it('exits 1 with one line naming HOST and PORT when it cannot listen', async () => {
+  it('exits 1 with one line saying what to do when it cannot listen', async () => {
     const taken = createServer().listen(0, '127.0.0.1');
     await once(taken, 'listening');
     try {
       const { port } = taken.address() as { port: number };
       const server = spawnNode(['src/server.ts'], { API_KEYS: KEY, PORT: String(port), HOST: '127.0.0.1' });
       expect(await server.exited).toBe(1);
-      expect(server.output().trim().split('\n')).toEqual([`Cannot listen on 127.0.0.1 port ${port} (EADDRINUSE): check HOST and PORT`]);
+      expect(server.output().trim().split('\n')).toEqual([`Cannot listen on 127.0.0.1 port ${port} (EADDRINUSE): another process is using that port: stop it, or choose another PORT`]);
     } finally {
       taken.close();
     }
@@ -105,15 +113,21 @@ describe('npm start', () => {
     }
   });
 
-  it('does not simulate unless told to, and says no provider is configured', async () => {
+  it('does not simulate unless told to, and warns that no provider is configured', async () => {
     const port = await freePort();
     const server = spawnNode(['src/server.ts'], { API_KEYS: KEY, PORT: String(port), HOST: '127.0.0.1' });
     try {
       await waitForOk(`http://127.0.0.1:${port}/health`);
       const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as Record<string, unknown>;
       expect(health).toMatchObject({ status: 'unavailable', simulated: false });
-      // Logged asynchronously: it may reach stdout just after the server answers.
+      // A warning, so LOG_LEVEL=warn keeps it, naming the variables that fix it. Logged
+      // asynchronously: it may reach stdout just after the server answers.
       await expect.poll(() => server.output()).toContain('no provider is configured');
+      const line = server.output().split('\n').find((text) => text.includes('no provider is configured'));
+      expect(JSON.parse(line ?? '{}')).toMatchObject({
+        level: 40,
+        msg: 'listening, but no provider is configured: every /query will answer 503 until GEMINI_API_KEY, GROQ_API_KEY or OPENROUTER_API_KEY is set',
+      });
     } finally {
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);

@@ -77,12 +77,18 @@ describe('request validation', () => {
     }
   });
 
-  it('rejects malformed JSON with 400', async () => {
-    const response = await query(gateway, '{"prompt": "hi",');
-    expect(response.status).toBe(400);
-    const error = await errorOf(response);
-    expect(error.code).toBe('invalid_request');
-    expect(error.message).toMatch(/JSON/);
+  it('rejects malformed JSON with 400, saying where the parser stopped when it knows', async () => {
+    for (const [body, message] of [
+      ['{"prompt": tr', 'The request body is not valid JSON: it ends (line 1, column 14) before the JSON is complete.'],
+      ['{\n  "prompt": "hi"\n  "max_tokens": 9\n}', "The request body is not valid JSON: expected ',' or '}' after property value at line 3, column 3."],
+      ['{"prompt": "hi",}', 'The request body is not valid JSON: expected double-quoted property name at line 1, column 17.'],
+      ['{"prompt": hi}', "The request body is not valid JSON: unexpected token 'h'."],
+      ['{"prompt": "hi", "__proto__": {"admin": true}}', 'The request body may not hold a "__proto__" or "constructor" key.'],
+    ]) {
+      const response = await query(gateway, body);
+      expect(response.status, body).toBe(400);
+      expect(await errorOf(response)).toEqual({ code: 'invalid_request', message, request_id: response.headers.get('x-request-id') });
+    }
   });
 
   it('rejects an empty body with 400', async () => {
@@ -91,10 +97,14 @@ describe('request validation', () => {
     expect((await errorOf(response)).code).toBe('invalid_request');
   });
 
-  it('rejects a body over 64 KiB with 413', async () => {
+  it('rejects a body over 64 KiB with 413, naming the prompt limit as well', async () => {
     const response = await query(gateway, JSON.stringify({ prompt: 'x'.repeat(70_000) }));
     expect(response.status).toBe(413);
-    expect((await errorOf(response)).code).toBe('payload_too_large');
+    expect(await errorOf(response)).toEqual({
+      code: 'payload_too_large',
+      message: 'The request body is larger than 64 KiB; a prompt may hold at most 4,000 characters.',
+      request_id: response.headers.get('x-request-id'),
+    });
   });
 
   it('rejects a body that is not application/json with 415', async () => {

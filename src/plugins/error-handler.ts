@@ -1,7 +1,7 @@
 // The one root error handler and the not-found handler. Every error leaves as the documented
 // JSON body (OpenAI's shape under /v1) with the request id; a message is exposed only for
 // statuses under 500, and causes go to the log, never to the client.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { errorBody, GatewayError, MAX_DETAILS, MAX_FIELD_LENGTH, openAiErrorBody, type FieldIssue } from '../errors.ts';
@@ -72,6 +72,7 @@ export function toGatewayError(error: unknown): GatewayError {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+  if (error.allow !== undefined) reply.header('allow', error.allow.join(', '));
   // Refused before its body was read (a wrong key, a limit): the rest of it would otherwise be
   // read, unbounded, to keep the connection, and a slow one could earn a second answer (408).
   if (!request.raw.complete) reply.header('connection', 'close');
@@ -120,10 +121,23 @@ export default fp(
   { name: 'error-handler' },
 );
 
+/** Methods a route may serve; OPTIONS is left out, since CORS answers it on every path when on. */
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** 405 with Allow when the path has routes for other methods, else 404. */
+function refusal(app: FastifyInstance, request: FastifyRequest): GatewayError {
+  const allow = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: request.url }) !== null);
+  if (allow.length === 0) return new GatewayError('not_found');
+  const use = allow.filter((method) => method !== 'HEAD');
+  return new GatewayError('method_not_allowed', { allow, message: `This route does not serve ${request.method}; use ${use.join(' or ')}.` });
+}
+
 /**
- * Unknown routes are an enumeration surface: limited per client IP, and answered 404 in an
- * onRequest hook, before the body is read. So an unknown route never invites an upload
- * (100 Continue) or reads one, and whatever the body or its type, the answer is the same 404.
+ * Unknown routes, and known ones asked with a method they do not serve, are an enumeration
+ * surface: limited per client IP, and answered (404, or 405 with Allow) in an onRequest hook,
+ * before the body is read and before the key is checked. So they never invite an upload
+ * (100 Continue) or read one, say nothing about keys, and whatever the body or its type, the
+ * answer is the same.
  */
 export const unknownRoutes = fp<UnknownRoutesOptions>(
   async function unknownRoutes(app, options) {
@@ -131,11 +145,11 @@ export const unknownRoutes = fp<UnknownRoutesOptions>(
       max: options.perMinute,
       timeWindow: 60_000,
       keyGenerator: clientAddressKey,
-      errorResponseBuilder: rateLimitedError('Too many requests for unknown routes from this address.'),
+      errorResponseBuilder: rateLimitedError(() => 'Too many requests for unknown routes from this address.'),
     });
     app.addHook('onRequest', (request, reply, done) => {
       if (!request.is404) return done();
-      limitUnknownRoutes.call(app, request, reply).then(() => done(new GatewayError('not_found')), done);
+      limitUnknownRoutes.call(app, request, reply).then(() => done(refusal(app, request)), done);
     });
   },
   { name: 'unknown-routes', dependencies: ['@fastify/rate-limit', 'error-handler'] },

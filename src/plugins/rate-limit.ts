@@ -15,11 +15,17 @@ const IPV6_PREFIX = 64;
  */
 export const clientAddressKey = (request: FastifyRequest): string => normalizeIP(request.ip, IPV6_PREFIX);
 
-/** A limiter's 429: `rate_limited` with Retry-After, and the message, when given, saying which limit. */
+/** A limiter's 429: `rate_limited` with Retry-After, its message saying which limit it was and when to retry. */
 export const rateLimitedError =
-  (message?: string) =>
-  (_request: FastifyRequest, context: errorResponseBuilderContext): GatewayError =>
-    new GatewayError('rate_limited', { retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)), ...(message === undefined ? {} : { message }) });
+  (which: (context: errorResponseBuilderContext) => string) =>
+  (_request: FastifyRequest, context: errorResponseBuilderContext): GatewayError => {
+    const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
+    return new GatewayError('rate_limited', { retryAfterSeconds: seconds, message: `${which(context)} Retry in ${seconds} second${seconds === 1 ? '' : 's'}.` });
+  };
+
+/** The per-key limit's message: the only limiter that takes the plugin's default. */
+const perKeyLimit = (context: errorResponseBuilderContext) =>
+  `Rate limit exceeded for this API key: ${context.max} requests a minute (RATE_LIMIT_PER_MINUTE).`;
 
 export default fp(
   async function rateLimiting(app: FastifyInstance) {
@@ -27,7 +33,7 @@ export default fp(
       global: false,
       timeWindow: 60_000,
       cache: 10_000,
-      errorResponseBuilder: rateLimitedError(),
+      errorResponseBuilder: rateLimitedError(perKeyLimit),
     });
   },
   { name: 'rate-limiting' },

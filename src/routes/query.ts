@@ -1,8 +1,12 @@
 // POST /query: one prompt in, one answer out, through the provider cascade.
+import type { FastifyError } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { GatewayError } from '../errors.ts';
 import type { TokenUsage } from '../providers/types.ts';
 import { protectedErrorResponses } from '../schemas/error.ts';
 import { queryBodySchema, queryResponseSchema } from '../schemas/query.ts';
+
+const PROMPT_TOO_LARGE = 'The request body is larger than 64 KiB; a prompt may hold at most 4,000 characters.';
 
 export function usageBody(usage: TokenUsage | undefined) {
   return {
@@ -24,6 +28,11 @@ const queryRoute: FastifyPluginAsyncZod = async (app) => {
         security: [{ ApiKeyAuth: [] }, { BearerAuth: [] }],
         body: queryBodySchema,
         response: { 200: queryResponseSchema, ...protectedErrorResponses },
+      },
+      // A body past 64 KiB here is a prompt far past its 4,000 characters: the 413 names both.
+      errorHandler(error, request, reply) {
+        const tooLarge = (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+        return app.errorHandler(tooLarge ? new GatewayError('payload_too_large', { message: PROMPT_TOO_LARGE, cause: error }) : error, request, reply);
       },
     },
     async (request, reply) => {

@@ -37,3 +37,6 @@ export function parseFaultSpec(spec: string, providers: readonly string[]): Part
   }
   return plan;
 }
+
+/** Whether a provider under this fault still answers (late or slowly), so the cascade stops there. */
+export const stillAnswers = (fault: Fault | undefined): boolean => fault === undefined || fault.kind === 'ok' || fault.kind === 'trickle';

@@ -239,7 +239,9 @@ describe('the image, replayed without Docker', () => {
   ])('refuses to start when API_KEYS is %s, with one clear line, and never listens', async (_, env: Record<string, string>) => {
     const { server, url } = await startImage({ SIMULATED_PROVIDERS: 'true', ...env });
     expect(await server.exited).toBe(1);
-    expect(server.output().trim()).toBe('start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys');
+    expect(server.output().trim()).toBe(
+      `start-app.sh: API_KEYS is not set; set it to a comma-separated list of client keys (make one with: node -p "require('node:crypto').randomBytes(24).toString('base64url')")`,
+    );
     await expect(fetch(`${url}/health`)).rejects.toThrow();
   });
 

@@ -26,7 +26,7 @@ describe('errors under /v1', () => {
     expect(response.status).toBe(401);
     expect(await json(response)).toEqual({
       error: {
-        message: 'A valid API key is required.',
+        message: 'A valid API key is required: send it as "X-API-Key: <key>" or "Authorization: Bearer <key>".',
         type: 'authentication_error',
         code: 'unauthorized',
         param: null,
