@@ -1,116 +1,44 @@
-import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
-import { createGroqProvider } from '../../src/providers/openai-compatible/groq.ts';
-import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
+// Groq: the OpenAI-compatible contract, plus what only Groq does (its 498, x_groq in streams,
+// its rate-limit headers).
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Provider } from '../../src/providers/types.ts';
 import { startFakeGroq } from '../../src/simulator/fake-groq.ts';
-import { countTokens, simulatedAnswer, type FakeProviderServer } from '../../src/simulator/fake-server.ts';
-import { collect, failure, live, streamFailure } from '../helpers/provider-calls.ts';
+import type { FakeProviderServer } from '../../src/simulator/fake-server.ts';
+import { failure, live, streamFailure } from '../helpers/provider-calls.ts';
+import { adapterFromEnv, CONTRACT_REQUEST as REQUEST, describeOpenAiCompatibleContract } from './openai-compatible-contract.ts';
 
 const API_KEY = 'gsk_test_0123456789';
 const MODEL = 'llama-3.1-8b-instant';
-const PROMPT = 'What is the capital of France?';
-const USER_AGENT = 'secure-llm-router/test';
-const ANSWER = simulatedAnswer('groq', MODEL, PROMPT);
-const REQUEST: CompletionRequest = {
-  messages: [
-    { role: 'system', content: 'Answer briefly.' },
-    { role: 'user', content: PROMPT },
-  ],
-  maxTokens: 256,
-  temperature: 0.2,
-};
+const groqEnv = (fake: FakeProviderServer, key: string | undefined) => ({ GROQ_BASE_URL: fake.url, GROQ_MODEL: MODEL, ...(key === undefined ? {} : { GROQ_API_KEY: key }) });
 
-let fake: FakeProviderServer;
-let groq: Provider;
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => void unhandled.push(reason);
-
-beforeAll(async () => {
-  process.on('unhandledRejection', onUnhandled);
-  fake = await startFakeGroq({ apiKey: API_KEY });
-  groq = createGroqProvider({ apiKey: API_KEY, model: MODEL, baseUrl: fake.url, userAgent: USER_AGENT });
+describeOpenAiCompatibleContract({
+  name: 'groq',
+  model: MODEL,
+  otherModel: 'llama-3.3-70b-versatile',
+  // GROQ_BASE_URL is without /openai/v1, as Groq's own SDK takes it.
+  path: '/openai/v1/chat/completions',
+  apiKey: API_KEY,
+  startFake: () => startFakeGroq({ apiKey: API_KEY }),
+  env: groqEnv,
+  unknownModel: { status: 404, modelNotFound: false },
 });
 
-afterAll(async () => {
-  await groq.close();
-  await fake.close();
-  process.off('unhandledRejection', onUnhandled);
-});
-
-beforeEach(() => fake.reset());
-
-
-describe('groq adapter: completions', () => {
-  it('returns the answer, model, usage and finish reason', async () => {
-    const completion = await groq.complete(REQUEST, live());
-    const promptTokens = countTokens(PROMPT) + 8;
-    expect(completion).toEqual({
-      text: ANSWER,
-      model: MODEL,
-      finishReason: 'stop',
-      usage: { promptTokens, completionTokens: countTokens(ANSWER), totalTokens: promptTokens + countTokens(ANSWER) },
-    });
+describe('groq: its own ways', () => {
+  let fake: FakeProviderServer;
+  let groq: Provider;
+  beforeAll(async () => {
+    fake = await startFakeGroq({ apiKey: API_KEY });
+    groq = await adapterFromEnv('groq', groqEnv(fake, API_KEY));
   });
-
-  it('sends exactly the expected body, key and headers, once', async () => {
-    await groq.complete(REQUEST, live());
-    expect(fake.requests).toHaveLength(1);
-    const [sent] = fake.requests;
-    expect(sent?.method).toBe('POST');
-    expect(sent?.path).toBe('/openai/v1/chat/completions');
-    expect(sent?.body).toEqual({
-      model: MODEL,
-      messages: REQUEST.messages,
-      max_tokens: 256,
-      temperature: 0.2,
-    });
-    expect(sent?.headers.authorization).toBe(`Bearer ${API_KEY}`);
-    expect(sent?.headers).toMatchObject({ 'user-agent': USER_AGENT, 'content-type': 'application/json', accept: 'application/json' });
+  afterAll(async () => {
+    await groq.close();
+    await fake.close();
   });
+  beforeEach(() => fake.reset());
 
-  it('passes top_p, stop and a per-call model', async () => {
-    const completion = await groq.complete(
-      { ...REQUEST, topP: 0.9, stop: ['\n\n'], model: 'llama-3.3-70b-versatile' },
-      live(),
-    );
-    expect(completion.model).toBe('llama-3.3-70b-versatile');
-    expect(fake.requests[0]?.body).toMatchObject({ model: 'llama-3.3-70b-versatile', top_p: 0.9, stop: ['\n\n'] });
-  });
-
-  it('reports a cut answer as finish reason length', async () => {
-    const completion = await groq.complete({ ...REQUEST, maxTokens: 3 }, live());
-    expect(completion.finishReason).toBe('length');
-    expect(completion.text.length).toBeLessThan(ANSWER.length);
-  });
-
-  it('reads a body that arrives in slow pieces', async () => {
-    fake.enqueue({ kind: 'trickle', delayMs: 20 });
-    expect((await groq.complete(REQUEST, live())).text).toBe(ANSWER);
-  });
-});
-
-describe('groq adapter: streaming', () => {
-  it('assembles the full text and ends with finish reason and usage', async () => {
-    const chunks = await collect(groq.stream(REQUEST, live()));
-    expect(chunks.map((c) => c.text).join('')).toBe(ANSWER);
-    const last = chunks.at(-1);
-    expect(last?.finishReason).toBe('stop');
-    expect(last?.usage?.completionTokens).toBe(countTokens(ANSWER));
-    expect(chunks.slice(0, -1).every((c) => c.finishReason === undefined)).toBe(true);
-    expect(fake.requests[0]?.body).toEqual({
-      model: MODEL,
-      messages: REQUEST.messages,
-      max_tokens: 256,
-      temperature: 0.2,
-      stream: true,
-      stream_options: { include_usage: true },
-    });
-    expect(fake.requests[0]?.headers).toMatchObject({ authorization: `Bearer ${API_KEY}`, accept: 'text/event-stream' });
-  });
-
-  it('assembles a trickled stream', async () => {
-    fake.enqueue({ kind: 'trickle', delayMs: 10 });
-    const chunks = await collect(groq.stream(REQUEST, live()));
-    expect(chunks.map((c) => c.text).join('')).toBe(ANSWER);
+  it('maps its 498 (flex tier capacity exceeded) to unavailable', async () => {
+    fake.enqueue({ kind: 'error', status: 498 });
+    expect(await failure(groq.complete(REQUEST, live()))).toMatchObject({ provider: 'groq', kind: 'unavailable', status: 498 });
   });
 
   it('throws after the chunks it got when the stream reports x_groq.error', async () => {
@@ -120,12 +48,6 @@ describe('groq adapter: streaming', () => {
     expect(error.kind).toBe('unavailable');
   });
 
-  it('treats broken JSON in an event as a bad response', async () => {
-    fake.enqueue({ kind: 'malformed' });
-    const { error } = await streamFailure(groq.stream(REQUEST, live()));
-    expect(error.kind).toBe('bad_response');
-  });
-
   it('treats a stream without any choice as a bad response', async () => {
     fake.enqueue({ kind: 'bad_response' });
     const { seen, error } = await streamFailure(groq.stream(REQUEST, live()));
@@ -133,142 +55,11 @@ describe('groq adapter: streaming', () => {
     expect(error.kind).toBe('bad_response');
   });
 
-  it('fails before the first chunk on a 429', async () => {
-    fake.enqueue({ kind: 'rate_limited', retryAfterSeconds: 120 });
-    const { seen, error } = await streamFailure(groq.stream(REQUEST, live()));
-    expect(seen).toEqual([]);
-    expect(error).toMatchObject({ kind: 'rate_limited', retryAfterMs: 120_000 });
-  });
-
-  it('throws when aborted mid-stream instead of ending quietly', async () => {
-    fake.enqueue({ kind: 'trickle', delayMs: 40 });
-    const controller = new AbortController();
-    const seen: CompletionChunk[] = [];
-    const error = await failure(
-      (async () => {
-        for await (const chunk of groq.stream(REQUEST, controller.signal)) {
-          seen.push(chunk);
-          controller.abort();
-        }
-      })(),
-    );
-    expect(seen).toHaveLength(1);
-    expect(error.kind).toBe('aborted');
-  });
-
-  it('reports a deadline that fires mid-stream as a timeout', async () => {
-    fake.enqueue({ kind: 'trickle', delayMs: 40 });
-    const controller = new AbortController();
-    const { seen, error } = await streamFailure(
-      (async function* () {
-        for await (const chunk of groq.stream(REQUEST, controller.signal)) {
-          yield chunk;
-          controller.abort(new DOMException('deadline', 'TimeoutError'));
-        }
-      })(),
-    );
-    expect(seen).toHaveLength(1);
-    expect(error.kind).toBe('timeout');
-  });
-});
-
-describe('groq adapter: failures', () => {
-  it.each([
-    { label: 'error 503', fault: { kind: 'error' as const }, kind: 'unavailable', status: 503 },
-    { label: 'error 500', fault: { kind: 'error' as const, status: 500 }, kind: 'unavailable', status: 500 },
-    { label: 'error 498', fault: { kind: 'error' as const, status: 498 }, kind: 'unavailable', status: 498 },
-    { label: 'error 413', fault: { kind: 'error' as const, status: 413 }, kind: 'rejected', status: 413 },
-    { label: 'non-streamed cut', fault: { kind: 'stream_cut' as const }, kind: 'unavailable', status: 500 },
-    { label: 'unauthorized', fault: { kind: 'unauthorized' as const }, kind: 'misconfigured', status: 401 },
-  ])('$label → $kind', async ({ fault, kind, status }) => {
-    fake.enqueue(fault);
-    const error = await failure(groq.complete(REQUEST, live()));
-    expect(error).toMatchObject({ provider: 'groq', kind, status });
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('returns a 429 at once with retryAfterMs from Retry-After (never sleeping on it)', async () => {
-    fake.enqueue({ kind: 'rate_limited', retryAfterSeconds: 120 });
-    const started = performance.now();
-    const error = await failure(groq.complete(REQUEST, live()));
-    expect(performance.now() - started).toBeLessThan(10_000);
-    expect(error).toMatchObject({ kind: 'rate_limited', status: 429, retryAfterMs: 120_000, retryable: false });
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('maps a bad key to misconfigured without echoing the key', async () => {
-    const wrongKey = 'gsk_wrong_secret_key';
-    const other = createGroqProvider({ apiKey: wrongKey, model: MODEL, baseUrl: fake.url, userAgent: USER_AGENT });
-    try {
-      const error = await failure(other.complete(REQUEST, live()));
-      expect(error).toMatchObject({ kind: 'misconfigured', status: 401 });
-      expect(error.message).not.toContain(wrongKey);
-    } finally {
-      await other.close();
-    }
-  });
-
-  it('maps an unknown model to misconfigured', async () => {
-    const error = await failure(groq.complete({ ...REQUEST, model: 'no-such-model' }, live()));
-    expect(error).toMatchObject({ kind: 'misconfigured', status: 404 });
-  });
-
-  it('maps a reset connection to unavailable, without retrying', async () => {
-    fake.enqueue({ kind: 'reset' });
-    const error = await failure(groq.complete(REQUEST, live()));
-    expect(error.kind).toBe('unavailable');
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('maps broken JSON in a 200 to bad_response', async () => {
-    fake.enqueue({ kind: 'malformed' });
-    expect((await failure(groq.complete(REQUEST, live()))).kind).toBe('bad_response');
-  });
-
-  it('maps a 200 without choices to bad_response', async () => {
-    fake.enqueue({ kind: 'bad_response' });
-    expect((await failure(groq.complete(REQUEST, live()))).kind).toBe('bad_response');
-  });
-
-  it('gives up on a hung call when the deadline fires, and closes the connection', async () => {
-    fake.enqueue({ kind: 'hang' });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), 100);
-    const started = performance.now();
-    const error = await failure(groq.complete(REQUEST, controller.signal));
-    expect(performance.now() - started).toBeLessThan(10_000);
-    expect(error.kind).toBe('timeout');
-    await expect.poll(() => fake.abortedRequests, { timeout: 1000, interval: 10 }).toBe(1);
-  });
-
-  it('sends through its own connection pool, which close() releases', async () => {
-    const other = createGroqProvider({ apiKey: API_KEY, model: MODEL, baseUrl: fake.url, userAgent: USER_AGENT });
-    await other.complete(REQUEST, live());
-    await other.close();
-    // A closed pool refuses work, which shows the calls really used it rather than the global one.
-    expect((await failure(other.complete(REQUEST, live()))).kind).toBe('unavailable');
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('maps an abort for another reason to aborted, without calling out', async () => {
-    const controller = new AbortController();
-    controller.abort();
-    expect((await failure(groq.complete(REQUEST, controller.signal))).kind).toBe('aborted');
-    expect(fake.requests).toHaveLength(0);
-  });
-});
-
-describe('groq fake', () => {
-  it('lists models and sends rate-limit headers on every answer', async () => {
+  it('has a fake that lists models and sends rate-limit headers on every answer', async () => {
     const response = await fetch(`${fake.url}/openai/v1/models`, { headers: { authorization: `Bearer ${API_KEY}` } });
     expect(response.headers.get('x-ratelimit-limit-requests')).toBe('14400');
     expect(response.headers.get('x-request-id')).toMatch(/^req_/);
     const list = (await response.json()) as { data: { id: string }[] };
     expect(list.data.map((m) => m.id)).toContain(MODEL);
   });
-});
-
-it('leaves no unhandled rejection behind', async () => {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  expect(unhandled).toEqual([]);
 });
