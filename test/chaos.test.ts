@@ -326,11 +326,10 @@ describe(`chaos: ${REQUESTS} requests, ${CONCURRENCY} at a time, while providers
     // A safety net: a stuck request fails the suite instead of hanging it.
     client = rawClient(gateway.url, { timeoutMs: REQUEST_TIMEOUT_MS + LATENCY_MARGIN_MS + 10_000, maxSockets: CONCURRENCY });
 
-    // Include the OpenAI-compatible route when this build has it.
+    // The OpenAI-compatible route takes its share of the load; its absence fails the suite.
     const routes = await servedRoutes(gateway);
-    if (routes.has('post', '/v1/chat/completions')) {
-      chat = { model: await openAiModel(gateway, routes, '/v1/chat/completions') };
-    }
+    if (!routes.has('post', '/v1/chat/completions')) throw new Error('POST /v1/chat/completions is not served');
+    chat = { model: await openAiModel(gateway, routes, '/v1/chat/completions') };
 
     for (const name of PROVIDERS) gateway.fakes[name].setChooser(faultChooser(name, tallies[name]));
     process.on('unhandledRejection', onRejection);

@@ -96,6 +96,14 @@ function targetPath(target: string): string {
 }
 
 /**
+ * A cascade that tried providers and got no answer has said so already: a line for each failed
+ * attempt, and the summary line with the status and every attempt. Another line would only repeat it.
+ */
+function toldByAttempts(request: FastifyRequest, error: GatewayError): boolean {
+  return (error.code === 'providers_unavailable' || error.code === 'upstream_timeout') && (request.trip?.attempts.length ?? 0) > 0;
+}
+
+/**
  * Fastify's `frameworkErrors`: errors raised before routing (a URL that does not decode, such as
  * `/%`), which skip the hooks and the error handler. Same body and request id as any other error.
  */
@@ -110,7 +118,7 @@ export default fp(
       const gatewayError = toGatewayError(error);
       if (gatewayError.statusCode >= 500 && gatewayError.code === 'internal_error') {
         request.log.error({ err: error }, 'unhandled error');
-      } else if (gatewayError.statusCode >= 500) {
+      } else if (gatewayError.statusCode >= 500 && !toldByAttempts(request, gatewayError)) {
         request.log.warn({ code: gatewayError.code }, gatewayError.message);
       }
       return sendError(request, reply, gatewayError);

@@ -12,6 +12,7 @@ import {
   randomId,
   readChatRequest,
   sendBrokenJson,
+  trickleJson,
   unixNow,
   withheld,
   writeDone,
@@ -67,6 +68,7 @@ async function chat(ctx: FakeContext, options: FakeLocalRuntimeOptions): Promise
   if (fault.kind === 'malformed') return sendBrokenJson(res);
   const body = completionBody(randomId('chatcmpl-'), request.model, draft, { system_fingerprint: 'fp_ollama' });
   if (fault.kind === 'bad_response') body.choices = [];
+  if (fault.kind === 'trickle') return trickleJson(res, body, fault.delayMs ?? 50, ctx.wait);
   return sendJson(res, 200, body);
 }
 

@@ -1,4 +1,4 @@
-// Rendering shared by the fakes that speak OpenAI-style Chat Completions (Groq, OpenRouter):
+// Rendering shared by the fakes that speak OpenAI-style Chat Completions (Groq, OpenRouter, a local runtime):
 // reading the request, drafting the answer, and writing completions, chunks and SSE events.
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';

@@ -1,5 +1,5 @@
-// What the running gateway serves, read from its own OpenAPI document, so suites can include
-// routes (the OpenAI-compatible /v1 ones) only when this build has them.
+// What the running gateway serves, read from its own OpenAPI document: the documented paths and
+// each body's required fields, so suites send what the document says rather than a copy of it.
 import { KEY, type TestGateway } from './gateway.ts';
 
 export interface OpenApiOperation {

@@ -1,92 +1,53 @@
-import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
-import { createOpenRouterProvider } from '../../src/providers/openai-compatible/openrouter.ts';
-import type { CompletionChunk, CompletionRequest, Provider } from '../../src/providers/types.ts';
+// OpenRouter: the OpenAI-compatible contract, plus what only OpenRouter does (attribution headers,
+// its free router, error chunks inside a stream, an unknown model as a 400, its 402).
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Provider } from '../../src/providers/types.ts';
 import { startFakeOpenRouter } from '../../src/simulator/fake-openrouter.ts';
 import { countTokens, simulatedAnswer, type FakeProviderServer } from '../../src/simulator/fake-server.ts';
 import { collect, failure, live, streamFailure } from '../helpers/provider-calls.ts';
+import { adapterFromEnv, CONTRACT_REQUEST as REQUEST, describeOpenAiCompatibleContract } from './openai-compatible-contract.ts';
 
 const API_KEY = 'sk-or-v1-test0123456789';
 const MODEL = 'meta-llama/llama-3.3-70b-instruct:free';
-const PROMPT = 'What is the capital of France?';
-const USER_AGENT = 'secure-llm-router/test';
-const ANSWER = simulatedAnswer('openrouter', MODEL, PROMPT);
 const APP_URL = 'https://router.example.com';
 const APP_TITLE = 'secure-llm-router';
-const REQUEST: CompletionRequest = {
-  messages: [
-    { role: 'system', content: 'Answer briefly.' },
-    { role: 'user', content: PROMPT },
-  ],
-  maxTokens: 256,
-  temperature: 0.2,
-};
-
-let fake: FakeProviderServer;
-let openrouter: Provider;
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => void unhandled.push(reason);
-
-beforeAll(async () => {
-  process.on('unhandledRejection', onUnhandled);
-  fake = await startFakeOpenRouter({ apiKey: API_KEY });
-  openrouter = createOpenRouterProvider({
-    userAgent: USER_AGENT,
-    apiKey: API_KEY,
-    model: MODEL,
-    baseUrl: `${fake.url}/api/v1`,
-    appUrl: APP_URL,
-    appTitle: APP_TITLE,
-  });
+const openRouterEnv = (fake: FakeProviderServer, key: string | undefined, extra: Record<string, string> = { OPENROUTER_APP_URL: APP_URL }) => ({
+  OPENROUTER_BASE_URL: `${fake.url}/api/v1`,
+  OPENROUTER_MODEL: MODEL,
+  ...(key === undefined ? {} : { OPENROUTER_API_KEY: key }),
+  ...extra,
 });
 
-afterAll(async () => {
-  await openrouter.close();
-  await fake.close();
-  process.off('unhandledRejection', onUnhandled);
+describeOpenAiCompatibleContract({
+  name: 'openrouter',
+  model: MODEL,
+  otherModel: 'google/gemma-3-27b-it:free',
+  path: '/api/v1/chat/completions',
+  apiKey: API_KEY,
+  startFake: () => startFakeOpenRouter({ apiKey: API_KEY }),
+  env: (fake, key) => openRouterEnv(fake, key),
+  // OpenRouter answers 400 for a model it does not know; its body tells it apart from other 400s.
+  unknownModel: { status: 400, modelNotFound: true },
+  headers: { 'http-referer': APP_URL, 'x-openrouter-title': APP_TITLE, 'x-title': APP_TITLE },
+  // One reasoning object for every model behind OpenRouter; one that does not reason ignores it.
+  dialectFields: (maxTokens) => ({ max_tokens: maxTokens, reasoning: { effort: 'minimal', exclude: true } }),
 });
 
-beforeEach(() => fake.reset());
-
-
-describe('openrouter adapter: completions', () => {
-  it('returns the answer, model, usage and finish reason', async () => {
-    const completion = await openrouter.complete(REQUEST, live());
-    const promptTokens = countTokens(PROMPT) + 8;
-    expect(completion).toEqual({
-      text: ANSWER,
-      model: MODEL,
-      finishReason: 'stop',
-      usage: { promptTokens, completionTokens: countTokens(ANSWER), totalTokens: promptTokens + countTokens(ANSWER) },
-    });
+describe('openrouter: its own ways', () => {
+  let fake: FakeProviderServer;
+  let openrouter: Provider;
+  beforeAll(async () => {
+    fake = await startFakeOpenRouter({ apiKey: API_KEY });
+    openrouter = await adapterFromEnv('openrouter', openRouterEnv(fake, API_KEY));
   });
-
-  it('sends exactly the expected body, key and attribution headers, once', async () => {
-    await openrouter.complete(REQUEST, live());
-    expect(fake.requests).toHaveLength(1);
-    const [sent] = fake.requests;
-    expect(sent?.method).toBe('POST');
-    expect(sent?.path).toBe('/api/v1/chat/completions');
-    // One reasoning object for every model behind OpenRouter; a model that does not reason ignores it.
-    expect(sent?.body).toEqual({
-      model: MODEL,
-      messages: REQUEST.messages,
-      max_tokens: 256,
-      reasoning: { effort: 'minimal', exclude: true },
-      temperature: 0.2,
-    });
-    expect(sent?.headers).toMatchObject({
-      authorization: `Bearer ${API_KEY}`,
-      'user-agent': USER_AGENT,
-      accept: 'application/json',
-      'http-referer': APP_URL,
-      'x-openrouter-title': APP_TITLE,
-      'x-title': APP_TITLE,
-    });
-    expect(sent?.headers['openai-organization']).toBeUndefined();
+  afterAll(async () => {
+    await openrouter.close();
+    await fake.close();
   });
+  beforeEach(() => fake.reset());
 
   it('sends no HTTP-Referer when no app URL is configured', async () => {
-    const other = createOpenRouterProvider({ apiKey: API_KEY, model: MODEL, baseUrl: `${fake.url}/api/v1`, appTitle: APP_TITLE, userAgent: USER_AGENT });
+    const other = await adapterFromEnv('openrouter', openRouterEnv(fake, API_KEY, {}));
     try {
       await other.complete(REQUEST, live());
       expect(fake.requests[0]?.headers['http-referer']).toBeUndefined();
@@ -99,12 +60,13 @@ describe('openrouter adapter: completions', () => {
   it('never sends OpenAI credentials from the environment', async () => {
     const saved = { ...process.env };
     Object.assign(process.env, { OPENAI_ADMIN_KEY: 'sk-admin-leak', OPENAI_ORG_ID: 'org-leak', OPENAI_PROJECT_ID: 'proj-leak' });
-    const other = createOpenRouterProvider({ apiKey: API_KEY, model: MODEL, baseUrl: `${fake.url}/api/v1`, userAgent: USER_AGENT });
+    const other = await adapterFromEnv('openrouter', openRouterEnv(fake, API_KEY));
     try {
       await other.complete(REQUEST, live());
       const headers = JSON.stringify(fake.requests[0]?.headers);
       expect(headers).not.toContain('leak');
       expect(fake.requests[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+      expect(fake.requests[0]?.headers['openai-organization']).toBeUndefined();
     } finally {
       process.env = saved;
       await other.close();
@@ -119,41 +81,11 @@ describe('openrouter adapter: completions', () => {
     expect(completion.usage?.reasoningTokens).toBeGreaterThan(0);
   });
 
-  it('reports a cut answer as finish reason length', async () => {
-    const completion = await openrouter.complete({ ...REQUEST, maxTokens: 3 }, live());
-    expect(completion.finishReason).toBe('length');
-  });
-
-  it('reads a body that arrives in slow pieces', async () => {
-    fake.enqueue({ kind: 'trickle', delayMs: 20 });
-    expect((await openrouter.complete(REQUEST, live())).text).toBe(ANSWER);
-  });
-});
-
-describe('openrouter adapter: streaming', () => {
-  it('assembles the full text past keep-alive comments, mixed separators and the usage-only chunk', async () => {
+  it('reads a stream past keep-alive comments, mixed separators and the usage-only chunk, with its model', async () => {
     const chunks = await collect(openrouter.stream(REQUEST, live()));
-    expect(chunks.map((c) => c.text).join('')).toBe(ANSWER);
-    const last = chunks.at(-1);
-    expect(last?.finishReason).toBe('stop');
-    expect(last?.usage?.completionTokens).toBe(countTokens(ANSWER));
-    expect(last?.model).toBe(MODEL);
-    expect(fake.requests[0]?.body).toEqual({
-      model: MODEL,
-      messages: REQUEST.messages,
-      max_tokens: 256,
-      reasoning: { effort: 'minimal', exclude: true },
-      temperature: 0.2,
-      stream: true,
-      stream_options: { include_usage: true },
-    });
-    expect(fake.requests[0]?.headers['x-openrouter-title']).toBe(APP_TITLE);
-  });
-
-  it('assembles a trickled stream', async () => {
-    fake.enqueue({ kind: 'trickle', delayMs: 10 });
-    const chunks = await collect(openrouter.stream(REQUEST, live()));
-    expect(chunks.map((c) => c.text).join('')).toBe(ANSWER);
+    const answer = simulatedAnswer('openrouter', MODEL, 'What is the capital of France?');
+    expect(chunks.map((c) => c.text).join('')).toBe(answer);
+    expect(chunks.at(-1)).toMatchObject({ finishReason: 'stop', model: MODEL, usage: { completionTokens: countTokens(answer) } });
   });
 
   it('throws after the chunks it got when an error chunk arrives mid-stream', async () => {
@@ -178,66 +110,12 @@ describe('openrouter adapter: streaming', () => {
     expect(error).toMatchObject({ kind: 'unavailable', retryable: true });
   });
 
-  it('treats broken JSON in an event as a bad response', async () => {
-    fake.enqueue({ kind: 'malformed' });
-    const { error } = await streamFailure(openrouter.stream(REQUEST, live()));
-    expect(error.kind).toBe('bad_response');
-  });
-
-  it('throws when aborted mid-stream instead of ending quietly', async () => {
-    fake.enqueue({ kind: 'trickle', delayMs: 40 });
-    const controller = new AbortController();
-    const seen: CompletionChunk[] = [];
-    const error = await failure(
-      (async () => {
-        for await (const chunk of openrouter.stream(REQUEST, controller.signal)) {
-          seen.push(chunk);
-          controller.abort();
-        }
-      })(),
-    );
-    expect(seen).toHaveLength(1);
-    expect(error.kind).toBe('aborted');
-  });
-
-  it('reports a deadline that fires mid-stream as a timeout', async () => {
-    fake.enqueue({ kind: 'trickle', delayMs: 40 });
-    const controller = new AbortController();
-    const { seen, error } = await streamFailure(
-      (async function* () {
-        for await (const chunk of openrouter.stream(REQUEST, controller.signal)) {
-          yield chunk;
-          controller.abort(new DOMException('deadline', 'TimeoutError'));
-        }
-      })(),
-    );
-    expect(seen).toHaveLength(1);
-    expect(error.kind).toBe('timeout');
-  });
-});
-
-describe('openrouter adapter: failures', () => {
   it.each([
-    { label: 'error 503', fault: { kind: 'error' as const }, kind: 'unavailable', status: 503 },
-    { label: 'error 502', fault: { kind: 'error' as const, status: 502 }, kind: 'unavailable', status: 502 },
-    { label: 'error 402', fault: { kind: 'error' as const, status: 402 }, kind: 'misconfigured', status: 402 },
-    { label: 'error 400', fault: { kind: 'error' as const, status: 400 }, kind: 'rejected', status: 400 },
-    { label: 'non-streamed cut', fault: { kind: 'stream_cut' as const }, kind: 'unavailable', status: 500 },
-    { label: 'unauthorized', fault: { kind: 'unauthorized' as const }, kind: 'misconfigured', status: 401 },
-  ])('$label → $kind', async ({ fault, kind, status }) => {
-    fake.enqueue(fault);
-    const error = await failure(openrouter.complete(REQUEST, live()));
-    expect(error).toMatchObject({ provider: 'openrouter', kind, status });
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('returns a 429 at once with retryAfterMs from Retry-After (never sleeping on it)', async () => {
-    fake.enqueue({ kind: 'rate_limited', retryAfterSeconds: 120 });
-    const started = performance.now();
-    const error = await failure(openrouter.complete(REQUEST, live()));
-    expect(performance.now() - started).toBeLessThan(10_000);
-    expect(error).toMatchObject({ kind: 'rate_limited', status: 429, retryAfterMs: 120_000 });
-    expect(fake.requests).toHaveLength(1);
+    { label: 'error 502', status: 502, kind: 'unavailable' },
+    { label: 'error 402 (no credits)', status: 402, kind: 'misconfigured' },
+  ])('$label → $kind', async ({ status, kind }) => {
+    fake.enqueue({ kind: 'error', status });
+    expect(await failure(openrouter.complete(REQUEST, live()))).toMatchObject({ provider: 'openrouter', kind, status });
   });
 
   it('keeps the Retry-After of a 503', async () => {
@@ -247,79 +125,15 @@ describe('openrouter adapter: failures', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
-  it('maps a bad key to misconfigured without echoing the key', async () => {
-    const wrongKey = 'sk-or-v1-wrong-secret';
-    const other = createOpenRouterProvider({ apiKey: wrongKey, model: MODEL, baseUrl: `${fake.url}/api/v1`, userAgent: USER_AGENT });
-    try {
-      const error = await failure(other.complete(REQUEST, live()));
-      expect(error).toMatchObject({ kind: 'misconfigured', status: 401 });
-      expect(error.message).not.toContain(wrongKey);
-    } finally {
-      await other.close();
-    }
-  });
-
-  it("maps an unknown model (OpenRouter's 400, told apart by its body) to misconfigured", async () => {
-    const error = await failure(openrouter.complete({ ...REQUEST, model: 'nobody/no-such-model' }, live()));
-    expect(error).toMatchObject({ kind: 'misconfigured', status: 400, modelNotFound: true });
+  it('words an unknown model without repeating its text, and keeps any other 400 as the request refused', async () => {
+    const unknown = await failure(openrouter.complete({ ...REQUEST, model: 'nobody/no-such-model' }, live()));
     // Its text is tested, never repeated: it quotes the request.
-    expect(error.message).toBe('openrouter does not know the model (HTTP 400)');
-  });
-
-  it('keeps any other 400 as the request refused', async () => {
+    expect(unknown.message).toBe('openrouter does not know the model (HTTP 400)');
     fake.enqueue({ kind: 'error', status: 400 });
-    const error = await failure(openrouter.complete(REQUEST, live()));
-    expect(error).toMatchObject({ kind: 'rejected', status: 400, modelNotFound: false });
+    expect(await failure(openrouter.complete(REQUEST, live()))).toMatchObject({ kind: 'rejected', status: 400, modelNotFound: false });
   });
 
-  it('maps an error inside a 200 to bad_response', async () => {
-    fake.enqueue({ kind: 'bad_response' });
-    const error = await failure(openrouter.complete(REQUEST, live()));
-    expect(error).toMatchObject({ kind: 'bad_response', retryable: true });
-  });
-
-  it('maps a reset connection to unavailable, without retrying', async () => {
-    fake.enqueue({ kind: 'reset' });
-    const error = await failure(openrouter.complete(REQUEST, live()));
-    expect(error.kind).toBe('unavailable');
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('maps broken JSON in a 200 to bad_response', async () => {
-    fake.enqueue({ kind: 'malformed' });
-    expect((await failure(openrouter.complete(REQUEST, live()))).kind).toBe('bad_response');
-  });
-
-  it('gives up on a hung call when the deadline fires, and closes the connection', async () => {
-    fake.enqueue({ kind: 'hang' });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), 100);
-    const started = performance.now();
-    const error = await failure(openrouter.complete(REQUEST, controller.signal));
-    expect(performance.now() - started).toBeLessThan(10_000);
-    expect(error.kind).toBe('timeout');
-    await expect.poll(() => fake.abortedRequests, { timeout: 1000, interval: 10 }).toBe(1);
-  });
-
-  it('sends through its own connection pool, which close() releases', async () => {
-    const other = createOpenRouterProvider({ apiKey: API_KEY, model: MODEL, baseUrl: `${fake.url}/api/v1`, userAgent: USER_AGENT });
-    await other.complete(REQUEST, live());
-    await other.close();
-    // A closed pool refuses work, which shows the calls really used it rather than the global one.
-    expect((await failure(other.complete(REQUEST, live()))).kind).toBe('unavailable');
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('maps an abort for another reason to aborted, without calling out', async () => {
-    const controller = new AbortController();
-    controller.abort();
-    expect((await failure(openrouter.complete(REQUEST, controller.signal))).kind).toBe('aborted');
-    expect(fake.requests).toHaveLength(0);
-  });
-});
-
-describe('openrouter fake', () => {
-  it('serves the public model list and the key endpoint', async () => {
+  it('has a fake that serves the public model list and the key endpoint', async () => {
     const models = (await (await fetch(`${fake.url}/api/v1/models`)).json()) as { data: { id: string }[] };
     expect(models.data.map((m) => m.id)).toContain('openrouter/free');
     const key = await fetch(`${fake.url}/api/v1/key`, { headers: { authorization: `Bearer ${API_KEY}` } });
@@ -327,7 +141,7 @@ describe('openrouter fake', () => {
     expect((await fetch(`${fake.url}/api/v1/key`)).status).toBe(401);
   });
 
-  it('sends the free-tier daily 429 body with X-RateLimit headers and no Retry-After', async () => {
+  it('has a fake that sends the free-tier daily 429 body with X-RateLimit headers and no Retry-After', async () => {
     fake.enqueue({ kind: 'daily_limit' });
     const response = await fetch(`${fake.url}/api/v1/chat/completions`, {
       method: 'POST',
@@ -340,9 +154,4 @@ describe('openrouter fake', () => {
     expect(body.error.code).toBe(429);
     expect(body.error.metadata.headers['X-RateLimit-Limit']).toBe('50');
   });
-});
-
-it('leaves no unhandled rejection behind', async () => {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  expect(unhandled).toEqual([]);
 });

@@ -1,6 +1,7 @@
-// The Chat Completions wire protocol shared by Groq and OpenRouter: the request body, reading a
-// completion or a stream, and mapping failures to ProviderError. The adapters only say where to
-// send it (URL, key, extra headers); everything an answer can do wrong is handled here, once.
+// The Chat Completions wire protocol shared by Groq, OpenRouter and every operator's own server
+// (EXTRA_PROVIDERS): the request body, reading a completion or a stream, and mapping failures to
+// ProviderError. A registry row only says where to send it (URL, key, extra headers); everything
+// an answer can do wrong is handled here, once.
 import type { ProviderName } from '../types.ts';
 import type { ReasoningSetting } from '../registry.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
