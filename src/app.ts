@@ -5,8 +5,11 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Config } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { Breakers } from './cascade/breakers.ts';
-import type { Clock } from './cascade/clock.ts';
+import { systemClock, type Clock } from './cascade/clock.ts';
+import { AnswerCache } from './gateway/answer-cache.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { JwtVerifier } from './auth/jwt.ts';
+import { openAnswerStore } from './state/open-answer-store.ts';
 import auth from './plugins/auth.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
@@ -86,7 +89,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ...(clock ? { now: clock.now } : {}),
   });
   const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
+  const now = clock ?? systemClock;
+  const cache =
+    config.cache.ttlS === 0 ? undefined : new AnswerCache(await openAnswerStore(config.cache, config.redisUrl, now, deps.logger), config.cache, now);
+  if (cache) app.addHook('onClose', () => cache.store.close());
   const gateway = new Gateway(providers, breakers, {
+    cache,
     maxRetries: config.maxRetries,
     requestTimeoutMs: config.requestTimeoutMs,
     timeouts: (provider) => config.providers.get(provider.name)?.timeouts ?? defaultTimeouts,
@@ -132,7 +140,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     done();
   });
   await app.register(unknownRoutes, { perMinute: Math.max(60, config.authFailuresPerMinute) });
-  await app.register(swagger, { version: VERSION });
+  await app.register(swagger, { version: VERSION, features: { jwt: config.jwt !== undefined, cache: config.cache.ttlS > 0 } });
 
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   await app.register(gatewayPlugin, { gateway });
@@ -140,7 +148,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   // Everything in here needs an API key and counts against that key's rate limit.
   await app.register(async function protectedRoutes(api) {
-    await api.register(auth, { apiKeys: config.apiKeys, failuresPerMinute: config.authFailuresPerMinute });
+    const jwt = config.jwt === undefined ? undefined : new JwtVerifier(config.jwt, now, app.log);
+    // The key set is fetched as the gateway starts, so the first token does not wait for it; a
+    // failure is logged, and the first token retries it once the cooldown allows.
+    if (jwt) {
+      api.addHook('onReady', async () => {
+        void jwt.keys.refresh().catch(() => undefined);
+      });
+    }
+    await api.register(auth, { apiKeys: config.apiKeys, failuresPerMinute: config.authFailuresPerMinute, jwt });
     api.addHook(
       'onRequest',
       api.rateLimit({
