@@ -8,7 +8,6 @@ import { Breakers } from './cascade/breakers.ts';
 import { systemClock, type Clock } from './cascade/clock.ts';
 import { AnswerCache } from './gateway/answer-cache.ts';
 import { Gateway } from './gateway/gateway.ts';
-import { JwtVerifier } from './auth/jwt.ts';
 import { openAnswerStore } from './state/open-answer-store.ts';
 import auth from './plugins/auth.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
@@ -148,7 +147,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   // Everything in here needs an API key and counts against that key's rate limit.
   await app.register(async function protectedRoutes(api) {
-    const jwt = config.jwt === undefined ? undefined : new JwtVerifier(config.jwt, now, app.log);
+    // jose is loaded only when tokens are accepted, as the Redis client only with REDIS_URL.
+    const jwt = config.jwt === undefined ? undefined : new (await import('./auth/jwt.ts')).JwtVerifier(config.jwt, now, app.log);
     // The key set is fetched as the gateway starts, so the first token does not wait for it; a
     // failure is logged, and the first token retries it once the cooldown allows.
     if (jwt) {

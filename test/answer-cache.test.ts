@@ -40,6 +40,11 @@ describe('answer cache (memory)', () => {
     expect(secondBody.request_id).toBe(second.headers.get('x-request-id'));
     expect(gateway.fakes.gemini.requests).toHaveLength(1);
     expect(providerCalls(gateway)).toBe(1);
+    // What the metrics will read: the counts, and the store's size.
+    const cache = gateway.app.gateway.cache!;
+    expect(cache.counts).toEqual({ hits: 1, misses: 1, stores: 1 });
+    expect(cache.store.size()).toEqual({ entries: 1, bytes: expect.any(Number) });
+    expect(cache.store.size()!.bytes).toBeGreaterThan(firstBody.response.length);
     await expect.poll(() => gateway.logs.filter((line) => line.msg === 'request completed').map((line) => line.cache)).toEqual(['MISS', 'HIT']);
   });
 

@@ -46,8 +46,6 @@ export type JwtFailure =
 
 export type JwtResult = { ok: true; clientId: string; tier: string | undefined } | { ok: false; reason: JwtFailure };
 
-/** Whether a bearer value is shaped like a JWT at all (an API key usually is not). */
-export const looksLikeJwt = (value: string): boolean => value.length <= JWT_MAX_BYTES * 2 && COMPACT_JWS.test(value);
 
 /**
  * The client id a subject stands for: "jwt:" and the subject when it is short and plain, as
@@ -69,6 +67,11 @@ export class JwtVerifier {
     this.#settings = settings;
     this.#clock = clock;
     this.keys = new JwksKeys(settings.jwksUrl, clock, log);
+  }
+
+  /** Whether a bearer value is shaped like a JWT at all (an API key usually is not). */
+  accepts(value: string): boolean {
+    return value.length <= JWT_MAX_BYTES * 2 && COMPACT_JWS.test(value);
   }
 
   async verify(token: string): Promise<JwtResult> {

@@ -6,7 +6,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { looksLikeJwt, type JwtVerifier } from '../auth/jwt.ts';
+import type { JwtVerifier } from '../auth/jwt.ts';
 import { GatewayError } from '../errors.ts';
 
 declare module 'fastify' {
@@ -106,7 +106,7 @@ export default fp<AuthOptions>(
       // Tokens come only as Authorization: Bearer, as identity providers' SDKs send them.
       const xApiKey = request.headers['x-api-key'];
       const bearer = typeof xApiKey !== 'string' || xApiKey.length === 0;
-      if (jwt === undefined || candidate === undefined || !bearer || !looksLikeJwt(candidate)) return void refuse(request).catch(done);
+      if (jwt === undefined || candidate === undefined || !bearer || !jwt.accepts(candidate)) return void refuse(request).catch(done);
       signIn(request, jwt, candidate).then(() => {
         reply.header('cache-control', 'no-store');
         done();
