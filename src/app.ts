@@ -5,8 +5,10 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Config } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { Breakers } from './cascade/breakers.ts';
-import type { Clock } from './cascade/clock.ts';
+import { systemClock, type Clock } from './cascade/clock.ts';
+import { AnswerCache } from './gateway/answer-cache.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { openAnswerStore } from './state/open-answer-store.ts';
 import auth from './plugins/auth.ts';
 import concurrencyLimit from './plugins/concurrency-limit.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
@@ -104,7 +106,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ...(clock ? { now: clock.now } : {}),
   });
   const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
+  const now = clock ?? systemClock;
+  const cache =
+    config.cache.ttlS === 0 ? undefined : new AnswerCache(await openAnswerStore(config.cache, config.redisUrl, now, deps.logger), config.cache, now);
+  if (cache) app.addHook('onClose', () => cache.store.close());
   const gateway = new Gateway(providers, breakers, {
+    cache,
     maxRetries: config.maxRetries,
     requestTimeoutMs: config.requestTimeoutMs,
     timeouts: (provider) => config.providers.get(provider.name)?.timeouts ?? defaultTimeouts,
@@ -161,7 +168,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     done();
   });
   await app.register(unknownRoutes, { perMinute: Math.max(60, config.authFailuresPerMinute) });
-  await app.register(swagger, { version: VERSION });
+  await app.register(swagger, { version: VERSION, features: { jwt: config.jwt !== undefined, cache: config.cache.ttlS > 0 } });
 
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   await app.register(gatewayPlugin, { gateway });
@@ -169,7 +176,16 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   // Everything in here needs an API key and counts against that key's rate limit.
   await app.register(async function protectedRoutes(api) {
-    await api.register(auth, { apiKeys: config.apiKeys, failuresPerMinute: config.authFailuresPerMinute });
+    // jose is loaded only when tokens are accepted, as the Redis client only with REDIS_URL.
+    const jwt = config.jwt === undefined ? undefined : new (await import('./auth/jwt.ts')).JwtVerifier(config.jwt, now, app.log);
+    // The key set is fetched as the gateway starts, so the first token does not wait for it; a
+    // failure is logged, and the first token retries it once the cooldown allows.
+    if (jwt) {
+      api.addHook('onReady', async () => {
+        void jwt.keys.refresh().catch(() => undefined);
+      });
+    }
+    await api.register(auth, { apiKeys: config.apiKeys, failuresPerMinute: config.authFailuresPerMinute, jwt });
     api.addHook(
       'onRequest',
       api.rateLimit({

@@ -141,6 +141,16 @@ const corsOrigins = z
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** Where the signing keys come from: https, or http on this machine only (keys over plain http could be swapped). */
+const jwksUrl = z
+  .url({ protocol: /^https?$/, error: 'must be the https URL of a JSON Web Key Set' })
+  .transform((value) => new URL(value))
+  .refine((url) => url.protocol === 'https:' || LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.'), 'must be an https URL (plain http only on localhost)')
+  .refine((url) => url.username === '' && url.password === '', 'must not carry user:password');
+/** A Redis to share state through: redis:// or rediss:// (TLS), with a password when it needs one. */
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
+
 // Loose: each provider's variables are read from the rest (see providersFrom).
 const baseSchema = z.looseObject({
     API_KEYS: commaList.pipe(z.array(z.string().min(1)).min(1, 'must list at least one client key')),
@@ -166,12 +176,30 @@ const baseSchema = z.looseObject({
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     SIMULATED_PROVIDERS: bool.default(false),
     SIMULATED_FAULTS: z.string().default(''),
+
+    JWT_JWKS_URL: jwksUrl.optional(),
+    JWT_ISSUER: z.string().trim().min(1).optional(),
+    JWT_AUDIENCE: commaList.pipe(z.array(z.string())).optional(),
+    JWT_TIER_CLAIM: z.string().trim().min(1).max(64).optional(),
+    JWT_CLOCK_SKEW_S: int(0, 300).default(30),
+
+    CACHE_TTL_S: int(0, 7 * 86_400).default(0),
+    CACHE_SCOPE: z.enum(['client', 'shared'], { error: 'must be client or shared' }).default('client'),
+    CACHE_MAX_ENTRIES: int(1, 1_000_000).default(1000),
+    CACHE_MAX_MB: int(1, 4096).default(16),
+    REDIS_URL: redisUrl.optional(),
 });
 
 export const envSchema = baseSchema
   .refine((env) => env.PROVIDER_TIMEOUT_MS <= env.REQUEST_TIMEOUT_MS, {
     path: ['PROVIDER_TIMEOUT_MS'],
     message: 'must not exceed REQUEST_TIMEOUT_MS',
+  })
+  .superRefine((env, ctx) => {
+    if (env.JWT_JWKS_URL === undefined) return;
+    // Without both, any token the identity provider issued for any application would do.
+    if (env.JWT_ISSUER === undefined) ctx.addIssue({ code: 'custom', path: ['JWT_ISSUER'], message: 'is required when JWT_JWKS_URL is set' });
+    if ((env.JWT_AUDIENCE ?? []).length === 0) ctx.addIssue({ code: 'custom', path: ['JWT_AUDIENCE'], message: 'is required when JWT_JWKS_URL is set' });
   })
   .transform((env, ctx) => {
     const providers = providersFrom(env, ctx);
@@ -209,6 +237,15 @@ export const envSchema = baseSchema
       logLevel: env.LOG_LEVEL,
       simulated: env.SIMULATED_PROVIDERS,
       simulatedFaults: env.SIMULATED_FAULTS,
+      /** Signed-in users' tokens (auth/jwt.ts); undefined: API keys only. */
+      jwt:
+        env.JWT_JWKS_URL === undefined
+          ? undefined
+          : { jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER ?? '', audience: env.JWT_AUDIENCE ?? [], tierClaim: env.JWT_TIER_CLAIM, clockSkewS: env.JWT_CLOCK_SKEW_S },
+      /** The answer cache (gateway/answer-cache.ts); ttlS 0: off. */
+      cache: { ttlS: env.CACHE_TTL_S, scope: env.CACHE_SCOPE, maxEntries: env.CACHE_MAX_ENTRIES, maxBytes: env.CACHE_MAX_MB * 1024 * 1024 },
+      /** Where state shared between replicas lives; undefined: each process keeps its own. */
+      redisUrl: env.REDIS_URL,
     };
   });
 

@@ -2,7 +2,8 @@
 // what to ask for, and maps the answer; the gateway makes the deadline, ties it to the caller's
 // connection, runs the cascade, names the provider that answered (x-llm-provider), keeps the
 // attempts for the request's summary log line, and turns a failure into the caller's error. A
-// caller who left gets silence. Metrics, quota checks and usage records hook in here, once.
+// caller who left gets silence. Metrics, quota checks and usage records hook in here, once; so
+// does the answer cache (answer-cache.ts): looked up before the cascade, fed after a whole answer.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { runCascade, RequestCancelledError, type AttemptCall, type AttemptRecord } from '../cascade/cascade.ts';
 import type { Breakers } from '../cascade/breakers.ts';
@@ -14,6 +15,7 @@ import { logRequest } from '../plugins/request-log.ts';
 import { disconnectSignal } from './disconnect-signal.ts';
 import { streamAnswer, type StreamSink } from './stream-answer.ts';
 import { collectAnswer } from '../cascade/stream-cascade.ts';
+import { completionOf, type AnswerCache } from './answer-cache.ts';
 
 export interface ProviderTimeouts {
   /** The longest silence allowed once the provider has shown a sign of life (PROVIDER_TIMEOUT_MS). */
@@ -31,12 +33,18 @@ export interface GatewaySettings {
   maxStreamMs: number;
   clock?: Clock;
   random?: () => number;
+  /** Set when CACHE_TTL_S turns the answer cache on. */
+  cache?: AnswerCache | undefined;
 }
 
-/** What the caller gets back from a cascade that answered. */
+/** Who gave an answer: a provider, or the cache replaying one a provider gave. */
+export type Answerer = Pick<Provider, 'name'>;
+
+/** What the caller gets back from a cascade that answered, or from the cache. */
 export interface Answer<T> {
   value: T;
-  provider: Provider;
+  provider: Answerer;
+  /** Empty for an answer from the cache. */
   attempts: AttemptRecord[];
 }
 
@@ -67,6 +75,7 @@ export class Gateway {
   readonly breakers: Breakers;
   readonly settings: GatewaySettings;
   readonly clock: Clock;
+  readonly cache: AnswerCache | undefined;
   readonly #attemptMs = (p: Provider) => this.settings.timeouts(p).attemptMs;
   readonly #firstTokenMs = (p: Provider) => this.settings.timeouts(p).firstTokenMs;
 
@@ -76,6 +85,7 @@ export class Gateway {
     this.breakers = breakers;
     this.settings = settings;
     this.clock = settings.clock ?? systemClock;
+    this.cache = settings.cache;
   }
 
   /** What a request's `model` names among the chat providers. */
@@ -94,7 +104,36 @@ export class Gateway {
    * of its answer (see cascade/stream-cascade.ts).
    */
   complete<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, answer: (a: Answer<Completion>) => R): Promise<R | FastifyReply> {
-    return this.#whole(request, reply, route, (p, signal, liveness) => collectAnswer(p, completion, signal, liveness), answer, undefined, this.#firstTokenMs);
+    const key = this.cache?.keyFor(request, route, completion);
+    if (key === undefined) return this.#whole(request, reply, route, this.#collect(completion), answer, undefined, this.#firstTokenMs);
+    return this.#cached(request, reply, route, completion, answer, this.cache as AnswerCache, key);
+  }
+
+  /** A whole answer, read from the provider's stream. */
+  #collect(completion: CompletionRequest): AttemptCall<Completion> {
+    return (p, signal, liveness) => collectAnswer(p, completion, signal, liveness);
+  }
+
+  /** A whole answer the cache may give: from it (no provider call), or from the cascade and then kept. */
+  async #cached<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, answer: (a: Answer<Completion>) => R, cache: AnswerCache, key: string): Promise<R | FastifyReply> {
+    const hit = await cache.lookup(reply, key);
+    if (hit !== undefined) {
+      this.#trip(request);
+      reply.header('x-llm-provider', hit.provider);
+      return answer({ value: completionOf(hit), provider: { name: hit.provider }, attempts: [] });
+    }
+    return this.#whole(
+      request,
+      reply,
+      route,
+      this.#collect(completion),
+      (whole) => {
+        cache.keep(key, whole.provider.name, whole.value);
+        return answer(whole);
+      },
+      undefined,
+      this.#firstTokenMs,
+    );
   }
 
   /** Embeddings; an embedding model's breaker is its own, apart from the provider's chat model. */

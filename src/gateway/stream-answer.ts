@@ -4,6 +4,9 @@
 // the provider may stay silent for at most its attempt limit between chunks, and the rest of the
 // stream may last at most maxStreamMs. A failure after that point counts against the provider and
 // ends the stream with the sink's error event (no end-of-stream marker), never as a whole answer.
+// With the answer cache on, a cached answer is replayed through the same sink (its text as the
+// first chunk, then the finish) with no provider call, and a stream that finished with "stop" is
+// kept whole; one that failed, was cut short or lost its caller is not.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { recordStreamFailure } from '../cascade/cascade.ts';
 import { Deadline } from '../cascade/deadline.ts';
@@ -11,7 +14,9 @@ import { continueStream, runStreamCascade, type OpenedStream } from '../cascade/
 import { GatewayError } from '../errors.ts';
 import { ProviderError } from '../providers/provider-error.ts';
 import type { CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage } from '../providers/types.ts';
-import { callerLeft, type Gateway, type Trip } from './gateway.ts';
+import { callerLeft, type Answerer, type Gateway, type Trip } from './gateway.ts';
+import type { CachedAnswer } from '../state/answer-cache.ts';
+import { MAX_ENTRY_BYTES } from './answer-cache.ts';
 import { exactModelCall, type ModelRoute } from './model-routing.ts';
 import { disconnectSignal } from './disconnect-signal.ts';
 
@@ -34,7 +39,7 @@ export interface StreamWriter {
 }
 
 /** Opens the route's writer: headers and the first text go out together. */
-export type StreamSink = (opened: { provider: Provider; first: CompletionChunk; model: string; clientGone: AbortSignal }) => Promise<StreamWriter>;
+export type StreamSink = (opened: { provider: Answerer; first: CompletionChunk; model: string; clientGone: AbortSignal }) => Promise<StreamWriter>;
 
 /** One shared reason: building a DOMException (it records a stack) for every stream costs. */
 const RESPONSE_FINISHED = new DOMException('response finished', 'AbortError');
@@ -48,6 +53,12 @@ export async function streamAnswer(
   completion: CompletionRequest,
   sink: StreamSink,
 ): Promise<FastifyReply> {
+  const { cache } = gateway;
+  const key = cache?.keyFor(request, route, completion);
+  if (cache !== undefined && key !== undefined) {
+    const hit = await cache.lookup(reply, key);
+    if (hit !== undefined) return replay(request, reply, hit, sink);
+  }
   const clientGone = disconnectSignal(reply);
   const deadline = new Deadline(gateway.settings.requestTimeoutMs, clientGone, gateway.clock);
   let started: { value: OpenedStream; provider: Provider };
@@ -74,11 +85,14 @@ export async function streamAnswer(
   // The last chunk carries the finish reason and, when known, the usage.
   let finishReason: FinishReason | undefined = opened.first.finishReason;
   let usage: TokenUsage | undefined = opened.first.usage;
+  // The whole text, for the cache; given up once it is too large to keep.
+  let kept: string | undefined = key === undefined ? undefined : opened.first.text;
   try {
     const limits = { idleMs: gateway.settings.timeouts(provider).attemptMs, totalMs: gateway.settings.maxStreamMs, cancel: clientGone, clock: gateway.clock };
     // Leaving this loop early (the client went away) aborts the upstream call.
     for await (const piece of continueStream(provider, opened, limits)) {
       if (piece.text !== '') await writer.text(piece.text);
+      if (kept !== undefined) kept = kept.length > MAX_ENTRY_BYTES ? undefined : kept + piece.text;
       finishReason = piece.finishReason ?? finishReason;
       usage = piece.usage ?? usage;
       if (!writer.open) break;
@@ -91,6 +105,9 @@ export async function streamAnswer(
       throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended without a finish reason`);
     }
     await writer.finish({ finishReason, usage });
+    if (cache !== undefined && key !== undefined && kept !== undefined && writer.open && !clientGone.aborted) {
+      cache.keep(key, provider.name, { text: kept, model, finishReason, ...(usage === undefined ? {} : { usage }) });
+    }
   } catch (error) {
     if (clientGone.aborted) {
       callerLeft(request, reply);
@@ -104,6 +121,20 @@ export async function streamAnswer(
     // Normally finished already (then this changes nothing); otherwise nothing may keep it running.
     if (!opened.upstream.signal.aborted) opened.upstream.abort(RESPONSE_FINISHED);
   }
+  return reply;
+}
+
+/** A cached answer as a stream: its text in the first chunk, then the finish, and no provider call. */
+async function replay(request: FastifyRequest, reply: FastifyReply, hit: CachedAnswer, sink: StreamSink): Promise<FastifyReply> {
+  reply.header('x-llm-provider', hit.provider);
+  const clientGone = disconnectSignal(reply);
+  const writer = await sink({ provider: { name: hit.provider }, first: { text: hit.text, model: hit.model }, model: hit.model, clientGone });
+  try {
+    await writer.finish({ finishReason: 'stop', usage: hit.usage });
+  } finally {
+    writer.end();
+  }
+  if (clientGone.aborted) callerLeft(request, reply);
   return reply;
 }
 

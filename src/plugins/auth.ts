@@ -1,16 +1,24 @@
 // Client authentication for the protected routes only (registered inside their encapsulated
 // context, so /health and /docs stay public). Keys are compared in constant time as SHA-256
-// digests; the rate limiter and the logs see a key's id, never the key.
+// digests; the rate limiter and the logs see a key's id, never the key. With JWT_JWKS_URL set, a
+// bearer value that is no key but has a JWT's shape is verified as a signed-in user's token
+// (auth/jwt.ts), whose subject then stands where a key's id would.
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { JwtVerifier } from '../auth/jwt.ts';
 import { GatewayError } from '../errors.ts';
 import { clientAddressKey } from './rate-limit.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Which configured key the caller used ("key-1", ...); set by the auth hook. */
+    /**
+     * Who is calling, for limits, logs and the answer cache's scope: a configured key's id
+     * ("key-1", ...) or a token's subject ("jwt:<sub>"); set by the auth hook.
+     */
     clientId: string;
+    /** The tier a token's JWT_TIER_CLAIM named; undefined: the default tier (and for keys, for now). */
+    tier: string | undefined;
   }
 }
 
@@ -18,7 +26,12 @@ export interface AuthOptions {
   apiKeys: readonly string[];
   /** Failed attempts per client IP per minute before further failures get 429. */
   failuresPerMinute: number;
+  /** Set when signed-in users' tokens are accepted too. */
+  jwt?: JwtVerifier | undefined;
 }
+
+/** The 401's message once tokens are accepted too; the same for every failure. */
+const KEY_OR_TOKEN = 'A valid API key or sign-in token is required: send X-API-Key: <key>, or Authorization: Bearer <key or token>.';
 
 // One-shot hashing: no Hash object per request.
 const digest = (value: string) => hash('sha256', value, 'buffer');
@@ -55,26 +68,50 @@ export default fp<AuthOptions>(
       return found;
     };
 
-    /** Wrong and missing keys get the same answer; repeated failures from one IP get 429. */
+    const { jwt } = options;
+    const unauthorized = () => (jwt === undefined ? new GatewayError('unauthorized') : new GatewayError('unauthorized', { message: KEY_OR_TOKEN }));
+
+    /** Wrong and missing keys and tokens get the same answer; repeated failures from one IP get 429. */
     const refuse = async (request: FastifyRequest): Promise<never> => {
       const limit = await failures(request);
       if (!limit.isAllowed && limit.isExceeded) {
         request.log.warn({ ip: request.ip }, 'too many failed authentication attempts');
         throw new GatewayError('too_many_auth_failures', { retryAfterSeconds: Math.max(1, limit.ttlInSeconds) });
       }
-      throw new GatewayError('unauthorized');
+      throw unauthorized();
+    };
+
+    /** A token, verified: who it stands for, or the refusal (its reason class logged, never sent). */
+    const signIn = async (request: FastifyRequest, verifier: JwtVerifier, token: string): Promise<void> => {
+      const result = await verifier.verify(token);
+      if (!result.ok) {
+        request.log.info({ auth_failure: result.reason }, 'bearer token refused');
+        return refuse(request);
+      }
+      request.clientId = result.clientId;
+      request.tier = result.tier;
     };
 
     app.decorateRequest('clientId', '');
+    app.decorateRequest('tier', undefined);
     // A callback hook: a known key, the usual case, goes on without waiting for a promise.
     app.addHook('onRequest', (request, reply, done) => {
       const candidate = presentedKey(request);
       const clientId = candidate === undefined ? undefined : match(candidate);
-      if (clientId === undefined) return void refuse(request).catch(done);
-      request.clientId = clientId;
-      // An answer for one key is not for a shared cache to hand to anyone else.
-      reply.header('cache-control', 'no-store');
-      done();
+      // An answer for one caller is not for a shared cache to hand to anyone else.
+      if (clientId !== undefined) {
+        request.clientId = clientId;
+        reply.header('cache-control', 'no-store');
+        return done();
+      }
+      // Tokens come only as Authorization: Bearer, as identity providers' SDKs send them.
+      const xApiKey = request.headers['x-api-key'];
+      const bearer = typeof xApiKey !== 'string' || xApiKey.length === 0;
+      if (jwt === undefined || candidate === undefined || !bearer || !jwt.accepts(candidate)) return void refuse(request).catch(done);
+      signIn(request, jwt, candidate).then(() => {
+        reply.header('cache-control', 'no-store');
+        done();
+      }, done);
     });
   },
   { name: 'auth', dependencies: ['@fastify/rate-limit'] },

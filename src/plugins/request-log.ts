@@ -18,7 +18,10 @@ export function logRequest(request: FastifyRequest, reply: FastifyReply, clientL
       status,
       ms: Math.round(reply.elapsedTime),
       client: request.clientId || undefined,
+      tier: request.tier,
       provider: reply.getHeader('x-llm-provider'),
+      // HIT or MISS when the answer cache was asked (a hit made no provider call).
+      cache: reply.getHeader('x-cache'),
       attempts: trip !== null && (trip.attempts.length > 1 || status >= 400) ? trip.attempts : undefined,
     },
     clientLeft ? 'client disconnected before the answer was complete' : 'request completed',

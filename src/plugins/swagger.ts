@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { addFeatures, type DocumentedFeatures } from '../schemas/openapi-features.ts';
 import { addResponseHeaders } from '../schemas/openapi-headers.ts';
 
 /** For the UI's static files under /docs/static/. */
@@ -13,6 +14,8 @@ export const STATIC_CACHE_CONTROL = 'public, max-age=86400';
 
 export interface SwaggerOptions {
   version: string;
+  /** What the operator turned on, which the document then describes. */
+  features: DocumentedFeatures;
 }
 
 export default fp<SwaggerOptions>(
@@ -42,7 +45,7 @@ export default fp<SwaggerOptions>(
       },
       transform: jsonSchemaTransform,
       // This document is OpenAPI (never Swagger 2), so the object handed over is `openapiObject`.
-      transformObject: (document) => addResponseHeaders('openapiObject' in document ? document.openapiObject : document.swaggerObject),
+      transformObject: (document) => addFeatures(addResponseHeaders('openapiObject' in document ? document.openapiObject : document.swaggerObject), options.features),
     });
     // In a context of its own, so these headers reach the UI's static files too: the page keeps
     // the key a user authorizes with (persistAuthorization), so no other site may frame it.

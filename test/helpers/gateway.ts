@@ -3,6 +3,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
+import type { Clock } from '../../src/cascade/clock.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createProviders } from '../../src/providers/registry.ts';
@@ -31,7 +32,12 @@ export const FAST_TIMEOUTS = {
   FIRST_TOKEN_TIMEOUT_MS: '400',
 };
 
-export async function startGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+export interface StartOptions {
+  /** The gateway's clock (deadlines, cooldowns, key set and cache ages); the system's by default. */
+  clock?: Clock;
+}
+
+export async function startGateway(env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestGateway> {
   const simulated = env.SIMULATED_PROVIDERS !== 'false';
   let config = loadConfig({
     API_KEYS: `${KEY},${OTHER_KEY}`,
@@ -52,7 +58,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
     },
   });
   const logger = createLogger({ level: config.logLevel, destination });
-  const app = await buildApp(config, { providers: await createProviders(config), logger });
+  const app = await buildApp(config, { providers: await createProviders(config), logger, ...(options.clock ? { clock: options.clock } : {}) });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
 
   return {
