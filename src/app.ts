@@ -11,6 +11,8 @@ import auth from './plugins/auth.ts';
 import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expectationFailedHandler } from './http/client-error.ts';
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
 import gatewayPlugin from './plugins/gateway.ts';
+import { GatewayMetrics } from './metrics/metrics.ts';
+import requestMetrics from './plugins/metrics.ts';
 import rateLimiting from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
 import requestLog from './plugins/request-log.ts';
@@ -18,6 +20,7 @@ import swagger from './plugins/swagger.ts';
 import type { Provider } from './providers/types.ts';
 import { VERSION } from './version.ts';
 import healthRoute from './routes/health.ts';
+import metricsRoute from './routes/metrics.ts';
 import openAiRoutes from './routes/openai/index.ts';
 import queryRoute from './routes/query.ts';
 
@@ -85,12 +88,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     breakerCooldownMs: config.breakerCooldownMs,
     ...(clock ? { now: clock.now } : {}),
   });
+  const metrics = new GatewayMetrics({ providers, breakers });
   const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
   const gateway = new Gateway(providers, breakers, {
     maxRetries: config.maxRetries,
     requestTimeoutMs: config.requestTimeoutMs,
     timeouts: (provider) => config.providers.get(provider.name)?.timeouts ?? defaultTimeouts,
     maxStreamMs: MAX_STREAM_MS,
+    metrics,
     ...(clock ? { clock } : {}),
   });
 
@@ -102,6 +107,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     done();
   });
 
+  // First, so every request is counted, those the hooks below refuse included.
+  await app.register(requestMetrics, { metrics });
   await app.register(rateLimiting);
   await app.register(requestId);
   await app.register(errorHandler);
@@ -137,6 +144,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   await app.register(gatewayPlugin, { gateway });
   await app.register(healthRoute, { config, version: VERSION });
+  // Outside the per-key limit: Prometheus is no API client (see routes/metrics.ts for who may read it).
+  await app.register(metricsRoute, { token: config.metricsToken, failuresPerMinute: config.authFailuresPerMinute });
 
   // Everything in here needs an API key and counts against that key's rate limit.
   await app.register(async function protectedRoutes(api) {

@@ -4,6 +4,7 @@
 export const ERROR_TABLE = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
   unauthorized: { status: 401, message: 'A valid API key is required.' },
+  forbidden: { status: 403, message: 'This address may not read this route.' },
   not_found: { status: 404, message: 'No such route.' },
   model_not_found: { status: 404, message: 'No such model on this gateway; GET /v1/models lists them.' },
   request_timeout: { status: 408, message: 'The request was not received in time.' },

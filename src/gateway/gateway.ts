@@ -2,13 +2,18 @@
 // what to ask for, and maps the answer; the gateway makes the deadline, ties it to the caller's
 // connection, runs the cascade, names the provider that answered (x-llm-provider), keeps the
 // attempts for the request's summary log line, and turns a failure into the caller's error. A
-// caller who left gets silence. Metrics, quota checks and usage records hook in here, once.
+// caller who left gets silence. It records the trip's metrics (attempts, fallbacks, tokens, time
+// to first token, and the time spent waiting on providers that the gateway's overhead excludes)
+// here, once; quota checks and usage records hook in here too.
+import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { runCascade, RequestCancelledError, type AttemptCall, type AttemptRecord } from '../cascade/cascade.ts';
 import type { Breakers } from '../cascade/breakers.ts';
 import { systemClock, type Clock } from '../cascade/clock.ts';
 import { Deadline } from '../cascade/deadline.ts';
-import type { Completion, CompletionRequest, EmbeddingRequest, Embeddings, Provider } from '../providers/types.ts';
+import type { GatewayMetrics, Operation } from '../metrics/metrics.ts';
+import { endRequestMetrics } from '../plugins/metrics.ts';
+import type { Completion, CompletionRequest, EmbeddingRequest, Embeddings, Provider, TokenUsage } from '../providers/types.ts';
 import { exactModelCall, resolveModel, routeFailure, type ModelRoute } from './model-routing.ts';
 import { logRequest } from '../plugins/request-log.ts';
 import { disconnectSignal } from './disconnect-signal.ts';
@@ -28,6 +33,7 @@ export interface GatewaySettings {
   timeouts: (provider: Provider) => ProviderTimeouts;
   /** The longest a stream may run after its first token. */
   maxStreamMs: number;
+  metrics: GatewayMetrics;
   clock?: Clock;
   random?: () => number;
 }
@@ -43,9 +49,16 @@ export type EmbeddingProvider = Provider & { embed: NonNullable<Provider['embed'
 
 const canEmbed = (provider: Provider): provider is EmbeddingProvider => typeof provider.embed === 'function';
 
-/** What the request's summary line reports about its trip (see plugins/request-log.ts). */
+/** What the request's summary line and its metrics report about its trip. */
 export interface Trip {
   attempts: AttemptRecord[];
+  operation: Operation;
+  /** The model the caller named ("provider/model-id"), when it named one. */
+  exactModel: string | undefined;
+  /** The provider that answered, once one has. */
+  provider: Provider | undefined;
+  /** Time spent waiting on providers: the cascade (backoff included) and, for a stream, its relay. */
+  providerMs: number;
 }
 
 declare module 'fastify' {
@@ -55,9 +68,10 @@ declare module 'fastify' {
   }
 }
 
-/** The caller went away: its request's summary line says so, as nothing else will. */
+/** The caller went away: its request's summary line and metrics say so, as nothing else will. */
 export function callerLeft(request: FastifyRequest, reply: FastifyReply): void {
   logRequest(request, reply, true);
+  endRequestMetrics(request, reply, true);
 }
 
 export class Gateway {
@@ -66,6 +80,7 @@ export class Gateway {
   readonly breakers: Breakers;
   readonly settings: GatewaySettings;
   readonly clock: Clock;
+  readonly metrics: GatewayMetrics;
   readonly #attemptMs = (p: Provider) => this.settings.timeouts(p).attemptMs;
   readonly #firstTokenMs = (p: Provider) => this.settings.timeouts(p).firstTokenMs;
 
@@ -75,6 +90,12 @@ export class Gateway {
     this.breakers = breakers;
     this.settings = settings;
     this.clock = settings.clock ?? systemClock;
+    this.metrics = settings.metrics;
+  }
+
+  /** The providers a request may be sent to now: configured, and their breaker ready. */
+  usableProviders(): Provider[] {
+    return this.providers.filter((p) => this.breakers.state({ provider: p.name }) === 'ready');
   }
 
   /** What a request's `model` names among the chat providers. */
@@ -89,29 +110,41 @@ export class Gateway {
 
   /** One whole answer; `answer` maps it to the route's body. */
   complete<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, answer: (a: Answer<Completion>) => R): Promise<R | FastifyReply> {
-    return this.#whole(request, reply, route, (p, signal) => p.complete(completion, signal), answer);
+    return this.#whole(request, reply, route, 'chat', (p, signal) => p.complete(completion, signal), (c) => c.usage, answer);
   }
 
   /** Embeddings; an embedding model's breaker is its own, apart from the provider's chat model. */
   embed<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute<EmbeddingProvider>, embedding: EmbeddingRequest, answer: (a: Answer<Embeddings>) => R): Promise<R | FastifyReply> {
-    return this.#whole(request, reply, route, (p, signal) => (p as EmbeddingProvider).embed(embedding, signal), answer, (p) => (p as EmbeddingProvider).embeddingModel);
+    return this.#whole(
+      request,
+      reply,
+      route,
+      'embeddings',
+      (p, signal) => (p as EmbeddingProvider).embed(embedding, signal),
+      (e) => e.usage,
+      answer,
+      (p) => (p as EmbeddingProvider).embeddingModel,
+    );
   }
 
   /** A streamed answer written to `sink`; see stream-answer.ts for its time limits. */
   stream(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, sink: StreamSink): Promise<FastifyReply> {
-    return streamAnswer(this, this.#trip(request), request, reply, route, completion, sink);
+    return streamAnswer(this, this.#trip(request, route, 'chat'), request, reply, route, completion, sink);
   }
 
   async #whole<T, R>(
     request: FastifyRequest,
     reply: FastifyReply,
     route: ModelRoute,
+    operation: Operation,
     call: AttemptCall<T>,
+    usage: (value: T) => TokenUsage | undefined,
     answer: (a: Answer<T>) => R,
     breakerModel?: (provider: Provider) => string | undefined,
   ): Promise<R | FastifyReply> {
-    const trip = this.#trip(request);
+    const trip = this.#trip(request, route, operation);
     const deadline = new Deadline(this.settings.requestTimeoutMs, disconnectSignal(reply), this.clock);
+    const waitStart = performance.now();
     try {
       const { value, provider } = await runCascade(route.providers, exactModelCall(route, call), this.cascadeSettings(this.#attemptMs), {
         deadline,
@@ -121,9 +154,17 @@ export class Gateway {
         exactModel: route.exactModel,
         breakerModel,
       });
+      trip.providerMs = performance.now() - waitStart;
+      trip.provider = provider;
+      this.metrics.attempted(trip);
+      this.metrics.tokens(trip, provider, request.clientId, usage(value));
       reply.header('x-llm-provider', provider.name);
       return answer({ value, provider, attempts: trip.attempts });
     } catch (error) {
+      if (trip.provider === undefined) {
+        trip.providerMs = performance.now() - waitStart;
+        this.metrics.attempted(trip);
+      }
       return this.noAnswer(request, reply, trip, route, error);
     } finally {
       deadline.dispose();
@@ -152,8 +193,8 @@ export class Gateway {
     throw routeFailure(route, trip.attempts, error);
   }
 
-  #trip(request: FastifyRequest): Trip {
-    const trip: Trip = { attempts: [] };
+  #trip(request: FastifyRequest, route: ModelRoute, operation: Operation): Trip {
+    const trip: Trip = { attempts: [], operation, exactModel: route.exactModel, provider: undefined, providerMs: 0 };
     request.trip = trip;
     return trip;
   }

@@ -4,6 +4,7 @@
 // the provider may stay silent for at most its attempt limit between chunks, and the rest of the
 // stream may last at most maxStreamMs. A failure after that point counts against the provider and
 // ends the stream with the sink's error event (no end-of-stream marker), never as a whole answer.
+import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { recordStreamFailure } from '../cascade/cascade.ts';
 import { Deadline } from '../cascade/deadline.ts';
@@ -50,6 +51,11 @@ export async function streamAnswer(
 ): Promise<FastifyReply> {
   const clientGone = disconnectSignal(reply);
   const deadline = new Deadline(gateway.settings.requestTimeoutMs, clientGone, gateway.clock);
+  // The whole relay counts as waiting on the provider; the gateway's overhead is the rest.
+  const waitStart = performance.now();
+  const waited = () => {
+    trip.providerMs = performance.now() - waitStart;
+  };
   let started: { value: OpenedStream; provider: Provider };
   try {
     started = await runStreamCascade(
@@ -60,6 +66,8 @@ export async function streamAnswer(
       (call) => exactModelCall(route, call),
     );
   } catch (error) {
+    waited();
+    gateway.metrics.attempted(trip);
     return gateway.noAnswer(request, reply, trip, route, error);
   } finally {
     // From here on the budget no longer applies; the stream's own limits do.
@@ -67,6 +75,9 @@ export async function streamAnswer(
   }
 
   const { value: opened, provider } = started;
+  trip.provider = provider;
+  gateway.metrics.attempted(trip);
+  gateway.metrics.firstToken(trip, provider, reply.elapsedTime);
   // On the reply rather than only on the wire: the request's log line reads it from there.
   reply.header('x-llm-provider', provider.name);
   const model = opened.first.model ?? completion.model ?? provider.model;
@@ -83,6 +94,8 @@ export async function streamAnswer(
       usage = piece.usage ?? usage;
       if (!writer.open) break;
     }
+    waited();
+    gateway.metrics.tokens(trip, provider, request.clientId, usage);
     if (clientGone.aborted || !writer.open) {
       callerLeft(request, reply);
       return reply;
@@ -92,6 +105,7 @@ export async function streamAnswer(
     }
     await writer.finish({ finishReason, usage });
   } catch (error) {
+    waited();
     if (clientGone.aborted) {
       callerLeft(request, reply);
       return reply;

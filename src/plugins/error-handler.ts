@@ -54,6 +54,7 @@ export function toGatewayError(error: unknown): GatewayError {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
+  request.server.metrics.errorAnswered(error.code);
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
   // Refused before its body was read (a wrong key, a limit): the rest of it would otherwise be
   // read, unbounded, to keep the connection, and a slow one could earn a second answer (408).
