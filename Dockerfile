@@ -26,8 +26,9 @@ USER node
 ENV NODE_COMPILE_CACHE=/home/node/.cache/node-compile-cache
 RUN node src/warm-compile-cache.ts
 EXPOSE 7860
-# Node's own fetch: the slim image has no curl.
+# Liveness only (the process answers): a container whose providers are all cooling down is not
+# broken, and restarting it would not help. Node's own fetch: the slim image has no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||7860)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||7860)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: SIGTERM goes to start-app.sh, which execs Node, so the server itself receives it and drains.
 ENTRYPOINT ["./start-app.sh"]

@@ -15,6 +15,8 @@ import { clientErrorHandler, connectRefusedHandler, continueWhenBodyRead, expect
 import errorHandler, { frameworkErrorHandler, unknownRoutes } from './plugins/error-handler.ts';
 import gatewayPlugin from './plugins/gateway.ts';
 import jsonBody from './plugins/json-body.ts';
+import { GatewayMetrics } from './metrics/metrics.ts';
+import requestMetrics from './plugins/metrics.ts';
 import rateLimiting, { clientAddressKey } from './plugins/rate-limit.ts';
 import requestId, { requestIdFor } from './plugins/request-id.ts';
 import requestLog from './plugins/request-log.ts';
@@ -22,6 +24,7 @@ import swagger from './plugins/swagger.ts';
 import type { Provider } from './providers/types.ts';
 import { VERSION } from './version.ts';
 import healthRoute from './routes/health.ts';
+import metricsRoute from './routes/metrics.ts';
 import openAiRoutes from './routes/openai/index.ts';
 import queryRoute from './routes/query.ts';
 
@@ -105,6 +108,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     breakerCooldownMs: config.breakerCooldownMs,
     ...(clock ? { now: clock.now } : {}),
   });
+  const metrics = new GatewayMetrics({ providers, breakers });
   const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
   const now = clock ?? systemClock;
   const cache =
@@ -116,6 +120,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     requestTimeoutMs: config.requestTimeoutMs,
     timeouts: (provider) => config.providers.get(provider.name)?.timeouts ?? defaultTimeouts,
     maxStreamMs: MAX_STREAM_MS,
+    metrics,
     ...(clock ? { clock } : {}),
   });
 
@@ -127,6 +132,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     done();
   });
 
+  // First, so every request is counted, those the hooks below refuse included.
+  await app.register(requestMetrics, { metrics });
   await app.register(rateLimiting);
   await app.register(requestId);
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
@@ -173,6 +180,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   await app.register(gatewayPlugin, { gateway });
   await app.register(healthRoute, { config, version: VERSION });
+  // Outside the per-key limit: Prometheus is no API client (see routes/metrics.ts for who may read it).
+  await app.register(metricsRoute, { token: config.metricsToken, failuresPerMinute: config.authFailuresPerMinute });
 
   // Everything in here needs an API key and counts against that key's rate limit.
   await app.register(async function protectedRoutes(api) {

@@ -139,6 +139,12 @@ const corsOrigins = z
     return origins;
   });
 
+/**
+ * The Bearer token GET /metrics asks for; unset, /metrics answers only direct connections from
+ * this machine. A token short enough to guess on a public port is refused at start-up.
+ */
+const metricsToken = optionalSecret.refine((value) => value === undefined || value.length >= 16, 'must be at least 16 characters (for example: openssl rand -hex 32)');
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -171,6 +177,7 @@ const baseSchema = z.looseObject({
     CIRCUIT_BREAKER_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(8_000),
 
+    METRICS_TOKEN: metricsToken,
     TRUST_PROXY: trustProxy.default(false),
     CORS_ORIGINS: corsOrigins.default([]),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -232,6 +239,8 @@ export const envSchema = baseSchema
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
       /** Whose X-Forwarded-For to believe: every hop, none, this many proxies, or the proxies' addresses and ranges. */
       trustProxy: env.TRUST_PROXY,
+      /** The Bearer token for GET /metrics; unset: only direct loopback connections may scrape. */
+      metricsToken: env.METRICS_TOKEN,
       /** Origins whose pages may call the gateway ("*": any); empty: no CORS headers at all. */
       corsOrigins: env.CORS_ORIGINS,
       logLevel: env.LOG_LEVEL,

@@ -4,6 +4,7 @@
 export const ERROR_TABLE = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
   unauthorized: { status: 401, message: 'A valid API key is required: send it as "X-API-Key: <key>" or "Authorization: Bearer <key>".' },
+  forbidden: { status: 403, message: 'This address may not read this route.' },
   not_found: { status: 404, message: 'No such route.' },
   method_not_allowed: { status: 405, message: 'This route does not serve that method; the Allow header lists those it does.' },
   model_not_found: { status: 404, message: 'No such model on this gateway; GET /v1/models lists them.' },

@@ -12,12 +12,13 @@ export const REDACTED_PATHS = [
   'apiKey',
   'api_key',
   'apiKeys',
+  'metricsToken',
 ];
 
 const CENSOR = '[redacted]';
 
 /** Fields that hold a secret in any object logged one level down ({ provider: { apiKey } }). */
-const SECRET_FIELDS = ['apiKey', 'api_key', 'apiKeys'];
+const SECRET_FIELDS = ['apiKey', 'api_key', 'apiKeys', 'metricsToken'];
 
 /**
  * Censors SECRET_FIELDS in the objects a log line carries (not in child loggers' bindings, which

@@ -56,6 +56,12 @@ describe('README examples against npm run dev', () => {
       expect(chunks.at(-1).usage.total_tokens).toBeGreaterThan(0);
       return;
     }
+    if (command.endsWith('/metrics')) {
+      // Prometheus' text format, read from loopback without a token.
+      expect(stdout).toContain('# TYPE http_server_request_duration_seconds histogram');
+      expect(stdout).toContain('llm_router_providers_usable 3');
+      return;
+    }
     const body = JSON.parse(stdout);
     if (command.includes('wrong-key')) {
       expect(body.error.code).toBe('unauthorized');

@@ -213,12 +213,19 @@ export class Breakers {
     return cooldown;
   }
 
+  /** One breaker's state (a provider's, or one model's on it), as snapshot() reads a provider's. */
+  state(key: BreakerKey): BreakerSnapshot['state'] {
+    const entry = this.#peek(key);
+    const now = this.now();
+    return entry.cooldownUntil > now ? 'cooling_down' : entry.probeUntil > now ? 'probing' : 'ready';
+  }
+
   snapshot(name: ProviderName): BreakerSnapshot {
     const entry = this.#peek({ provider: name });
     const now = this.now();
     const cooling = entry.cooldownUntil > now;
     return {
-      state: cooling ? 'cooling_down' : entry.probeUntil > now ? 'probing' : 'ready',
+      state: this.state({ provider: name }),
       cooldownUntil: cooling ? entry.cooldownUntil : undefined,
       reason: cooling ? entry.reason : undefined,
       consecutiveFailures: entry.consecutiveFailures,

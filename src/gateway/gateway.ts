@@ -2,14 +2,19 @@
 // what to ask for, and maps the answer; the gateway makes the deadline, ties it to the caller's
 // connection, runs the cascade, names the provider that answered (x-llm-provider), keeps the
 // attempts for the request's summary log line, and turns a failure into the caller's error. A
-// caller who left gets silence. Metrics, quota checks and usage records hook in here, once; so
-// does the answer cache (answer-cache.ts): looked up before the cascade, fed after a whole answer.
+// caller who left gets silence. It records the trip's metrics (attempts, fallbacks, tokens, time
+// to first token, and the time spent waiting on providers that the gateway's overhead excludes)
+// here, once; so does the answer cache (answer-cache.ts): looked up before the cascade, fed after
+// a whole answer. Quota checks and usage records hook in here too.
+import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { runCascade, RequestCancelledError, type AttemptCall, type AttemptRecord } from '../cascade/cascade.ts';
 import type { Breakers } from '../cascade/breakers.ts';
 import { systemClock, type Clock } from '../cascade/clock.ts';
 import { Deadline } from '../cascade/deadline.ts';
-import type { Completion, CompletionRequest, EmbeddingRequest, Embeddings, Provider } from '../providers/types.ts';
+import type { GatewayMetrics, Operation } from '../metrics/metrics.ts';
+import { endRequestMetrics } from '../plugins/metrics.ts';
+import type { Completion, CompletionRequest, EmbeddingRequest, Embeddings, Provider, TokenUsage } from '../providers/types.ts';
 import { exactModelCall, resolveModel, routeFailure, type ModelRoute } from './model-routing.ts';
 import { logRequest } from '../plugins/request-log.ts';
 import { disconnectSignal } from './disconnect-signal.ts';
@@ -35,6 +40,7 @@ export interface GatewaySettings {
   random?: () => number;
   /** Set when CACHE_TTL_S turns the answer cache on. */
   cache?: AnswerCache | undefined;
+  metrics: GatewayMetrics;
 }
 
 /** Who gave an answer: a provider, or the cache replaying one a provider gave. */
@@ -52,9 +58,16 @@ export type EmbeddingProvider = Provider & { embed: NonNullable<Provider['embed'
 
 const canEmbed = (provider: Provider): provider is EmbeddingProvider => typeof provider.embed === 'function';
 
-/** What the request's summary line reports about its trip (see plugins/request-log.ts). */
+/** What the request's summary line and its metrics report about its trip. */
 export interface Trip {
   attempts: AttemptRecord[];
+  operation: Operation;
+  /** The model the caller named ("provider/model-id"), when it named one. */
+  exactModel: string | undefined;
+  /** The provider that answered, once one has. */
+  provider: Provider | undefined;
+  /** Time spent waiting on providers: the cascade (backoff included) and, for a stream, its relay. */
+  providerMs: number;
 }
 
 declare module 'fastify' {
@@ -64,9 +77,22 @@ declare module 'fastify' {
   }
 }
 
-/** The caller went away: its request's summary line says so, as nothing else will. */
+/** The caller went away: its request's summary line and metrics say so, as nothing else will. */
 export function callerLeft(request: FastifyRequest, reply: FastifyReply): void {
   logRequest(request, reply, true);
+  endRequestMetrics(request, reply, true);
+}
+
+/** One whole-answer trip: what to ask each provider, and how to read and map the answer. */
+interface WholeTrip<T, R> {
+  operation: Operation;
+  call: AttemptCall<T>;
+  usage: (value: T) => TokenUsage | undefined;
+  answer: (a: Answer<T>) => R;
+  /** The model whose breaker an attempt counts against, when not the provider's chat model. */
+  breakerModel?: (provider: Provider) => string | undefined;
+  /** How long an attempt may take to show a sign of life. */
+  timeout: (provider: Provider) => number;
 }
 
 export class Gateway {
@@ -76,6 +102,7 @@ export class Gateway {
   readonly settings: GatewaySettings;
   readonly clock: Clock;
   readonly cache: AnswerCache | undefined;
+  readonly metrics: GatewayMetrics;
   readonly #attemptMs = (p: Provider) => this.settings.timeouts(p).attemptMs;
   readonly #firstTokenMs = (p: Provider) => this.settings.timeouts(p).firstTokenMs;
 
@@ -86,6 +113,12 @@ export class Gateway {
     this.settings = settings;
     this.clock = settings.clock ?? systemClock;
     this.cache = settings.cache;
+    this.metrics = settings.metrics;
+  }
+
+  /** The providers a request may be sent to now: configured, and their breaker ready. */
+  usableProviders(): Provider[] {
+    return this.providers.filter((p) => this.breakers.state({ provider: p.name }) === 'ready');
   }
 
   /** What a request's `model` names among the chat providers. */
@@ -105,20 +138,26 @@ export class Gateway {
    */
   complete<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, answer: (a: Answer<Completion>) => R): Promise<R | FastifyReply> {
     const key = this.cache?.keyFor(request, route, completion);
-    if (key === undefined) return this.#whole(request, reply, route, this.#collect(completion), answer, undefined, this.#firstTokenMs);
+    if (key === undefined) return this.#whole(request, reply, route, this.#chat(completion, answer));
     return this.#cached(request, reply, route, completion, answer, this.cache as AnswerCache, key);
   }
 
-  /** A whole answer, read from the provider's stream. */
-  #collect(completion: CompletionRequest): AttemptCall<Completion> {
-    return (p, signal, liveness) => collectAnswer(p, completion, signal, liveness);
+  /** A whole chat answer, read from the provider's stream. */
+  #chat<R>(completion: CompletionRequest, answer: (a: Answer<Completion>) => R): WholeTrip<Completion, R> {
+    return {
+      operation: 'chat',
+      call: (p, signal, liveness) => collectAnswer(p, completion, signal, liveness),
+      usage: (c) => c.usage,
+      answer,
+      timeout: this.#firstTokenMs,
+    };
   }
 
   /** A whole answer the cache may give: from it (no provider call), or from the cascade and then kept. */
   async #cached<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, answer: (a: Answer<Completion>) => R, cache: AnswerCache, key: string): Promise<R | FastifyReply> {
     const hit = await cache.lookup(reply, key);
     if (hit !== undefined) {
-      this.#trip(request);
+      this.#trip(request, route, 'chat');
       reply.header('x-llm-provider', hit.provider);
       return answer({ value: completionOf(hit), provider: { name: hit.provider }, attempts: [] });
     }
@@ -126,49 +165,54 @@ export class Gateway {
       request,
       reply,
       route,
-      this.#collect(completion),
-      (whole) => {
+      this.#chat(completion, (whole) => {
         cache.keep(key, whole.provider.name, whole.value);
         return answer(whole);
-      },
-      undefined,
-      this.#firstTokenMs,
+      }),
     );
   }
 
   /** Embeddings; an embedding model's breaker is its own, apart from the provider's chat model. */
   embed<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute<EmbeddingProvider>, embedding: EmbeddingRequest, answer: (a: Answer<Embeddings>) => R): Promise<R | FastifyReply> {
-    return this.#whole(request, reply, route, (p, signal) => (p as EmbeddingProvider).embed(embedding, signal), answer, (p) => (p as EmbeddingProvider).embeddingModel);
+    return this.#whole(request, reply, route, {
+      operation: 'embeddings',
+      call: (p, signal) => (p as EmbeddingProvider).embed(embedding, signal),
+      usage: (e) => e.usage,
+      answer,
+      breakerModel: (p) => (p as EmbeddingProvider).embeddingModel,
+      timeout: this.#attemptMs,
+    });
   }
 
   /** A streamed answer written to `sink`; see stream-answer.ts for its time limits. */
   stream(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, sink: StreamSink): Promise<FastifyReply> {
-    return streamAnswer(this, this.#trip(request), request, reply, route, completion, sink);
+    return streamAnswer(this, this.#trip(request, route, 'chat'), request, reply, route, completion, sink);
   }
 
-  async #whole<T, R>(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    route: ModelRoute,
-    call: AttemptCall<T>,
-    answer: (a: Answer<T>) => R,
-    breakerModel?: (provider: Provider) => string | undefined,
-    timeout: (provider: Provider) => number = this.#attemptMs,
-  ): Promise<R | FastifyReply> {
-    const trip = this.#trip(request);
+  async #whole<T, R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, whole: WholeTrip<T, R>): Promise<R | FastifyReply> {
+    const trip = this.#trip(request, route, whole.operation);
     const deadline = new Deadline(this.settings.requestTimeoutMs, disconnectSignal(reply), this.clock);
+    const waitStart = performance.now();
     try {
-      const { value, provider } = await runCascade(route.providers, exactModelCall(route, call), this.cascadeSettings(timeout), {
+      const { value, provider } = await runCascade(route.providers, exactModelCall(route, whole.call), this.cascadeSettings(whole.timeout), {
         deadline,
         breakers: this.breakers,
         log: request.log,
         attempts: trip.attempts,
         exactModel: route.exactModel,
-        breakerModel,
+        breakerModel: whole.breakerModel,
       });
+      trip.providerMs = performance.now() - waitStart;
+      trip.provider = provider;
+      this.metrics.attempted(trip);
+      this.metrics.tokens(trip, provider, request.clientId, whole.usage(value));
       reply.header('x-llm-provider', provider.name);
-      return answer({ value, provider, attempts: trip.attempts });
+      return whole.answer({ value, provider, attempts: trip.attempts });
     } catch (error) {
+      if (trip.provider === undefined) {
+        trip.providerMs = performance.now() - waitStart;
+        this.metrics.attempted(trip);
+      }
       return this.noAnswer(request, reply, trip, route, error);
     } finally {
       deadline.dispose();
@@ -203,8 +247,8 @@ export class Gateway {
     throw routeFailure(route, trip.attempts, error);
   }
 
-  #trip(request: FastifyRequest): Trip {
-    const trip: Trip = { attempts: [] };
+  #trip(request: FastifyRequest, route: ModelRoute, operation: Operation): Trip {
+    const trip: Trip = { attempts: [], operation, exactModel: route.exactModel, provider: undefined, providerMs: 0 };
     request.trip = trip;
     return trip;
   }

@@ -7,6 +7,7 @@
 // With the answer cache on, a cached answer is replayed through the same sink (its text as the
 // first chunk, then the finish) with no provider call, and a stream that finished with "stop" is
 // kept whole; one that failed, was cut short or lost its caller is not.
+import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { recordStreamFailure } from '../cascade/cascade.ts';
 import { Deadline } from '../cascade/deadline.ts';
@@ -61,6 +62,11 @@ export async function streamAnswer(
   }
   const clientGone = disconnectSignal(reply);
   const deadline = new Deadline(gateway.settings.requestTimeoutMs, clientGone, gateway.clock);
+  // The whole relay counts as waiting on the provider; the gateway's overhead is the rest.
+  const waitStart = performance.now();
+  const waited = () => {
+    trip.providerMs = performance.now() - waitStart;
+  };
   let started: { value: OpenedStream; provider: Provider };
   try {
     started = await runStreamCascade(
@@ -71,6 +77,8 @@ export async function streamAnswer(
       (call) => exactModelCall(route, call),
     );
   } catch (error) {
+    waited();
+    gateway.metrics.attempted(trip);
     return gateway.noAnswer(request, reply, trip, route, error);
   } finally {
     // From here on the budget no longer applies; the stream's own limits do.
@@ -78,6 +86,9 @@ export async function streamAnswer(
   }
 
   const { value: opened, provider } = started;
+  trip.provider = provider;
+  gateway.metrics.attempted(trip);
+  gateway.metrics.firstToken(trip, provider, reply.elapsedTime);
   // On the reply rather than only on the wire: the request's log line reads it from there.
   reply.header('x-llm-provider', provider.name);
   const model = opened.first.model ?? completion.model ?? provider.model;
@@ -97,6 +108,8 @@ export async function streamAnswer(
       usage = piece.usage ?? usage;
       if (!writer.open) break;
     }
+    waited();
+    gateway.metrics.tokens(trip, provider, request.clientId, usage);
     if (clientGone.aborted || !writer.open) {
       callerLeft(request, reply);
       return reply;
@@ -109,6 +122,7 @@ export async function streamAnswer(
       cache.keep(key, provider.name, { text: kept, model, finishReason, ...(usage === undefined ? {} : { usage }) });
     }
   } catch (error) {
+    waited();
     if (clientGone.aborted) {
       callerLeft(request, reply);
       return reply;

@@ -71,6 +71,7 @@ export function toGatewayError(error: unknown): GatewayError {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
+  request.server.metrics.errorAnswered(error.code);
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
   if (error.allow !== undefined) reply.header('allow', error.allow.join(', '));
   // Refused before its body was read (a wrong key, a limit): the rest of it would otherwise be

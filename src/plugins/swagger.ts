@@ -35,6 +35,7 @@ export default fp<SwaggerOptions>(
           securitySchemes: {
             ApiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
             BearerAuth: { type: 'http', scheme: 'bearer', description: 'The same API key, as the OpenAI SDKs send it.' },
+            MetricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, for GET /metrics only (not an API key).' },
           },
         },
         tags: [

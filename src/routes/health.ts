@@ -1,8 +1,9 @@
 // GET /health: public; says honestly which providers can answer right now.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
-import { healthResponseSchema } from '../schemas/health.ts';
+import { healthResponseSchema, livenessResponseSchema, readinessResponseSchema } from '../schemas/health.ts';
 
 export interface HealthRouteOptions {
   config: Config;
@@ -16,10 +17,36 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
   // Every provider the gateway knows: the built-in ones, configured or not, then the operator's own.
   const known = [...config.providers.values()];
 
+  const draining = errorResponseSchema.describe('shutting_down: the gateway is draining');
+
+  // For probes: the status alone says it. While draining, every route, these too, answers 503.
+  app.get(
+    '/health/live',
+    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: livenessResponseSchema, 503: draining } } },
+    async () => ({ status: 'ok' }) as const,
+  );
+
+  // The configuration was loaded before this route existed; draining is refused before it runs.
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: not draining, and at least one provider usable',
+        response: { 200: readinessResponseSchema, 503: z.union([readinessResponseSchema, draining]).describe('not_ready: no provider is usable now (see /health); or shutting_down') },
+      },
+    },
+    async (_request, reply) => {
+      const usable = app.gateway.usableProviders().map((p) => p.name);
+      if (usable.length === 0) reply.code(503);
+      return { status: usable.length > 0 ? 'ready' : 'not_ready', usable_providers: usable } as const;
+    },
+  );
+
   app.get(
     '/health',
     {
-      schema: { tags: ['operations'], summary: 'Liveness and provider readiness', response: { 200: healthResponseSchema, 503: errorResponseSchema.describe('shutting_down: the gateway is draining') } },
+      schema: { tags: ['operations'], summary: 'Liveness and provider readiness', response: { 200: healthResponseSchema, 503: draining } },
     },
     async () => {
       const list = known.map(({ name, model }) => {

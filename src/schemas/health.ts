@@ -27,3 +27,12 @@ export const healthResponseSchema = z
     ),
   })
   .describe('Health');
+
+export const livenessResponseSchema = z.object({ status: z.literal('ok') }).describe('Liveness');
+
+export const readinessResponseSchema = z
+  .object({
+    status: z.enum(['ready', 'not_ready']).describe('ready: the configuration is loaded, the gateway is not draining and at least one provider is usable'),
+    usable_providers: z.array(z.string()).describe('Configured providers whose breaker is ready now'),
+  })
+  .describe('Readiness');
