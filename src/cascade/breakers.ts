@@ -31,6 +31,12 @@ export interface BreakerKey {
   provider: ProviderName;
   /** Set for a caller's "provider/model-id". */
   model?: string | undefined;
+  /**
+   * Who asked (a key's or a signed-in user's id). Failures in a row open the shared breaker only
+   * when more than one client saw them; one client's own run of failures cools the provider for
+   * that client alone (see the comment on Entry.clients).
+   */
+  client?: string | undefined;
 }
 
 export interface BreakerSettings {
@@ -65,6 +71,14 @@ export interface ModelCooldown {
 
 interface Entry {
   consecutiveFailures: number;
+  /**
+   * The clients whose failures make up the current run. A client can make a provider slow or fail
+   * for its own prompts (a prompt it answers slowly, one it chokes on): that is evidence about
+   * those prompts, not about the provider, so it must not take the provider away from everyone.
+   * The run opens the shared breaker once two or more clients are in it; null until a failure
+   * names a client.
+   */
+  clients: Set<string> | null;
   /** When the last cooldown ends; 0 once a success closed the breaker. */
   cooldownUntil: number;
   reason: BreakerSnapshot['reason'];
@@ -73,12 +87,23 @@ interface Entry {
   probeId: number;
 }
 
-const READY: Readonly<Entry> = Object.freeze({ consecutiveFailures: 0, cooldownUntil: 0, reason: undefined, probeUntil: 0, probeId: 0 });
+const READY: Readonly<Entry> = Object.freeze({ consecutiveFailures: 0, clients: null, cooldownUntil: 0, reason: undefined, probeUntil: 0, probeId: 0 });
+
+/** One client's own cooldown of a provider (or an exact model on it): its run of failures alone. */
+interface ClientCooldown {
+  consecutiveFailures: number;
+  cooldownUntil: number;
+}
+
+/** Clients with a run of failures of their own are capped like exact models: past this, the oldest is forgotten. */
+export const MAX_CLIENT_BREAKERS = 1_000;
 
 export class Breakers {
   readonly #providers = new Map<string, Entry>();
   /** Exact models' breakers, by "provider/model-id", oldest first. */
   readonly #models = new Map<string, Entry>();
+  /** Clients' own cooldowns, by breaker id and client, oldest first. */
+  readonly #clients = new Map<string, ClientCooldown>();
   #lastProbeId = 0;
   readonly #threshold: number;
   readonly #cooldownMs: number;
@@ -123,7 +148,19 @@ export class Breakers {
   /** Milliseconds until the provider (or the exact model) may be tried again; 0 when ready. */
   cooldownRemaining(key: BreakerKey): number {
     const entry = this.#peek(key);
-    return Math.max(0, entry.cooldownUntil - this.now(), entry.probeUntil - this.now());
+    return Math.max(0, entry.cooldownUntil - this.now(), entry.probeUntil - this.now(), this.#clientWait(key));
+  }
+
+  #clientId(key: BreakerKey): string {
+    const [, id] = this.#place(key);
+    return `${id}\u0000${key.client ?? ''}`;
+  }
+
+  /** How long this client itself must still leave the provider alone; 0 without a run of its own. */
+  #clientWait(key: BreakerKey): number {
+    if (key.client === undefined || this.#clients.size === 0) return 0;
+    const own = this.#clients.get(this.#clientId(key));
+    return own === undefined ? 0 : Math.max(0, own.cooldownUntil - this.now());
   }
 
   /**
@@ -132,6 +169,8 @@ export class Breakers {
    * every caller may try.
    */
   admit(key: BreakerKey, probeLeaseMs: number): Readonly<Admission> {
+    const own = this.#clientWait(key);
+    if (own > 0) return { waitMs: own, probe: 0 };
     const entry = this.#existing(key);
     // Never cooled down, or closed by a success since: the common case, no bookkeeping.
     if (entry === undefined || entry.cooldownUntil === 0) return GO;
@@ -163,6 +202,8 @@ export class Breakers {
   }
 
   recordSuccess(key: BreakerKey): void {
+    // A client's own run ends with any answer it gets from the provider.
+    if (key.client !== undefined && this.#clients.size > 0) this.#clients.delete(this.#clientId(key));
     const [map, id] = this.#place(key);
     // A model that answers needs no breaker kept.
     if (map === this.#models) {
@@ -172,6 +213,7 @@ export class Breakers {
     const entry = map.get(id);
     if (!entry) return;
     entry.consecutiveFailures = 0;
+    entry.clients = null;
     entry.cooldownUntil = 0;
     entry.reason = undefined;
     entry.probeUntil = 0;
@@ -189,6 +231,7 @@ export class Breakers {
     }
     const entry = this.#entry(key);
     entry.consecutiveFailures += 1;
+    if (key.client !== undefined) (entry.clients ??= new Set()).add(key.client);
 
     let cooldown = 0;
     let reason: BreakerSnapshot['reason'] = error.kind;
@@ -199,9 +242,14 @@ export class Breakers {
     } else {
       // A 503 may say when the provider expects to be back (Retry-After): asking sooner is wasted.
       const hinted = Math.min(error.retryAfterMs ?? 0, MAX_HINT_MS);
-      const tripped = entry.consecutiveFailures >= this.#threshold ? this.#cooldownMs : 0;
+      // Evidence one client cannot manufacture alone: a run of failures seen by two clients or more
+      // (or by one, when the operator set the threshold to a single failure).
+      const shared = key.client === undefined || (entry.clients?.size ?? 0) >= Math.min(2, this.#threshold);
+      const tripped = entry.consecutiveFailures >= this.#threshold && shared ? this.#cooldownMs : 0;
       cooldown = Math.max(hinted, tripped);
       if (tripped > 0 && tripped >= hinted) reason = 'consecutive_failures';
+      // The client's own run: past the threshold, its own requests leave the provider alone.
+      if (key.client !== undefined && cooldown === 0) return this.#recordClientFailure(key);
     }
     if (cooldown > 0) {
       entry.cooldownUntil = Math.max(entry.cooldownUntil, this.now() + cooldown);
@@ -211,6 +259,25 @@ export class Breakers {
       entry.probeUntil = 0;
     }
     return cooldown;
+  }
+
+  /** Counts a failure against this client alone; returns the cooldown it started for it, or 0. */
+  #recordClientFailure(key: BreakerKey): number {
+    const id = this.#clientId(key);
+    let own = this.#clients.get(id);
+    if (own === undefined) {
+      if (this.#clients.size >= MAX_CLIENT_BREAKERS) {
+        const oldest = this.#clients.keys().next().value;
+        if (oldest !== undefined) this.#clients.delete(oldest);
+      }
+      own = { consecutiveFailures: 0, cooldownUntil: 0 };
+      this.#clients.set(id, own);
+    }
+    own.consecutiveFailures += 1;
+    if (own.consecutiveFailures < this.#threshold) return 0;
+    own.cooldownUntil = this.now() + this.#cooldownMs;
+    own.consecutiveFailures = 0;
+    return this.#cooldownMs;
   }
 
   /** One breaker's state (a provider's, or one model's on it), as snapshot() reads a provider's. */

@@ -46,6 +46,8 @@ export interface CascadeContext {
    * the caller named no exact model.
    */
   breakerModel?: ((provider: Provider) => string | undefined) | undefined;
+  /** Who asked: its failures alone never open a breaker for everyone (see breakers.ts). */
+  client?: string | undefined;
 }
 
 export interface CascadeResult<T> {
@@ -76,7 +78,8 @@ export async function runCascade<T>(
   const { deadline, breakers, log, attempts, exactModel, breakerModel } = context;
   const { clock } = deadline;
   const elapsed = (since: number) => Math.round(clock.now() - since);
-  const key = (p: Provider): BreakerKey => ({ provider: p.name, model: exactModel ?? breakerModel?.(p) });
+  const { client } = context;
+  const key = (p: Provider): BreakerKey => ({ provider: p.name, model: exactModel ?? breakerModel?.(p), client });
 
   for (const [index, provider] of providers.entries()) {
     const breaker = key(provider);
@@ -148,8 +151,8 @@ export async function runCascade<T>(
  * A failure after the first token, when the stream is already the caller's: it counts against the
  * provider (or the exact model) like any failed attempt, though nobody can try another provider.
  */
-export function recordStreamFailure(breakers: Breakers, provider: Provider, exactModel: string | undefined, error: ProviderError): void {
-  breakers.recordFailure({ provider: provider.name, model: exactModel }, error);
+export function recordStreamFailure(breakers: Breakers, provider: Provider, exactModel: string | undefined, error: ProviderError, client?: string): void {
+  breakers.recordFailure({ provider: provider.name, model: exactModel, client }, error);
 }
 
 function asProviderError(

@@ -201,6 +201,7 @@ export class Gateway {
         attempts: trip.attempts,
         exactModel: route.exactModel,
         breakerModel: whole.breakerModel,
+        client: request.clientId || undefined,
       });
       trip.providerMs = performance.now() - waitStart;
       trip.provider = provider;

@@ -37,10 +37,11 @@ export function resolveModel<P extends Provider>(model: string | null | undefine
   // Gemini's id goes into the request path as "models/{id}": a caller's may not name another
   // resource, except the ones this gateway is configured with (GET /v1/models lists them).
   const configured = id === provider.model || id === provider.embeddingModel;
-  const unsafe = !isSafeModelId(id) || (provider.name === 'gemini' && id.includes('/') && !configured);
+  // A ':' there would name another method ("x:countTokens"), so Gemini ids have none.
+  const unsafe = !isSafeModelId(id) || (provider.name === 'gemini' && /[/:]/.test(id) && !configured);
   if (unsafe) {
     throw new GatewayError('invalid_request', {
-      message: 'The model id is not valid: use "provider/model-id" with letters, digits and . _ : @ + - /.',
+      message: 'The model id is not valid: use "provider/model-id" with letters, digits and . _ : @ + - / (for Gemini: no : or /).',
       param: 'model',
     });
   }

@@ -73,7 +73,7 @@ export async function streamAnswer(
       route.providers,
       completion,
       { ...gateway.cascadeSettings(gateway.firstTokenTimeout), firstTokenTimeoutMs: gateway.firstTokenTimeout },
-      { deadline, breakers: gateway.breakers, log: request.log, attempts: trip.attempts, exactModel: route.exactModel },
+      { deadline, breakers: gateway.breakers, log: request.log, attempts: trip.attempts, exactModel: route.exactModel, client: request.clientId || undefined },
       (call) => exactModelCall(route, call),
     );
   } catch (error) {
@@ -158,7 +158,7 @@ function midStreamError(gateway: Gateway, request: FastifyRequest, provider: Pro
     request.log.error({ err: error, provider: provider.name }, 'stream failed with an unexpected error');
     return new GatewayError('internal_error');
   }
-  recordStreamFailure(gateway.breakers, provider, route.exactModel, error);
+  recordStreamFailure(gateway.breakers, provider, route.exactModel, error, request.clientId || undefined);
   if (error.kind === 'timeout') {
     return new GatewayError('upstream_timeout', { message: 'The provider stopped sending the answer in time; the answer is incomplete.' });
   }

@@ -49,16 +49,19 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
       schema: { tags: ['operations'], summary: 'Liveness and provider readiness', response: { 200: healthResponseSchema, 503: draining } },
     },
     async () => {
-      const list = known.map(({ name, model }) => {
+      const list = known.map(({ name, model, embeddingModel }) => {
         if (!configured.has(name)) {
           return { name, configured: false, model, state: 'not_configured' as const, consecutive_failures: 0 };
         }
         const snap = health.snapshot(name);
-        const coolingModels = health.coolingModels(name).map((m) => ({
-          model: m.model,
-          cooldown_until: new Date(m.cooldownUntil).toISOString(),
-          cooldown_reason: m.reason,
-        }));
+        // /health is public: it names only models the operator configured. Exact models a caller
+        // asked for ("provider/model-id") are counted, never named (the metrics have them by model).
+        const configuredModels = new Set([model, ...(embeddingModel === undefined ? [] : [embeddingModel])]);
+        const cooling = health.coolingModels(name);
+        const coolingModels = cooling
+          .filter((m) => configuredModels.has(m.model))
+          .map((m) => ({ model: m.model, cooldown_until: new Date(m.cooldownUntil).toISOString(), cooldown_reason: m.reason }));
+        const otherCooling = cooling.length - coolingModels.length;
         return {
           name,
           configured: true,
@@ -68,6 +71,7 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
           ...(snap.reason ? { cooldown_reason: snap.reason } : {}),
           consecutive_failures: snap.consecutiveFailures,
           ...(coolingModels.length > 0 ? { cooling_models: coolingModels } : {}),
+          ...(otherCooling > 0 ? { other_models_cooling: otherCooling } : {}),
         };
       });
       const usable = list.filter((p) => p.configured);

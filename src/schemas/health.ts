@@ -22,7 +22,11 @@ export const healthResponseSchema = z
         cooling_models: z
           .array(z.object({ model: z.string(), cooldown_until: z.string(), cooldown_reason: z.string() }))
           .optional()
-          .describe('Exact models ("provider/model-id" calls) cooling down on their own; state is about the configured model'),
+          .describe('Configured models cooling down on their own (an exact "provider/model-id" call for one); state is about the configured chat model'),
+        other_models_cooling: z
+          .int()
+          .optional()
+          .describe('How many other exact models callers asked for are cooling down; public, so they are counted, not named'),
       }),
     ),
   })

@@ -72,8 +72,11 @@ export interface FakeProviderServer {
   enqueue(...faults: Fault[]): void;
   /** The fault used when the queue is empty. */
   setDefault(fault: Fault): void;
-  /** Picks a fault per request (overrides the default, not the queue); null removes it. */
-  setChooser(chooser: (() => Fault) | null): void;
+  /**
+   * Picks a fault per request, from what it asked if it likes (a provider that is slow for one
+   * prompt only); overrides the default, not the queue; null removes it.
+   */
+  setChooser(chooser: ((request: RecordedRequest) => Fault) | null): void;
   /** Clears the queue, the chooser, the recorded requests, and restores 'ok'. */
   reset(): void;
   close(): Promise<void>;
@@ -132,7 +135,7 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
   const queue: Fault[] = [];
   const sockets = new Set<Socket>();
   let fallback: Fault = { kind: 'ok' };
-  let chooser: (() => Fault) | null = null;
+  let chooser: ((request: RecordedRequest) => Fault) | null = null;
   let abortedRequests = 0;
 
   const server = http.createServer(async (req, res) => {
@@ -145,7 +148,7 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
       body: await readBody(req).catch(() => undefined),
     };
     requests.push(request);
-    const fault = queue.shift() ?? chooser?.() ?? fallback;
+    const fault = queue.shift() ?? chooser?.(request) ?? fallback;
 
     let clientGone = false;
     const waiters = new Set<() => void>();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorOf, query, startGateway, type TestGateway, json } from '../helpers/gateway.ts';
+import { errorOf, OTHER_KEY, query, startGateway, type TestGateway, json } from '../helpers/gateway.ts';
 
 interface Attempt {
   provider: string;
@@ -223,8 +223,9 @@ describe('the provider cascade', () => {
     expect(error.code).toBe('providers_unavailable');
     expect(error.message).not.toMatch(/500|INTERNAL|fake/i);
 
-    // The third failure in a row cools each provider down; the answer says when to come back.
-    const second = await query(gateway, { prompt: 'still down' });
+    // The third failure in a row, now seen by a second client too, cools each provider down for
+    // everyone; the answer says when to come back.
+    const second = await query(gateway, { prompt: 'still down' }, { key: OTHER_KEY });
     expect(second.status).toBe(503);
     expect(Number(second.headers.get('retry-after'))).toBe(20);
 

@@ -210,7 +210,10 @@ describe('POST /v1/chat/completions', () => {
         const health = await json(fetch(`${own.url}/health`));
         const entry = health.providers.find((p: { name: string }) => p.name === 'openrouter');
         expect(entry).toMatchObject({ state: 'ready' });
-        expect(entry.cooling_models).toEqual([{ model: 'meta-llama/llama-3.3-70b-instruct:free', cooldown_until: expect.any(String), cooldown_reason: 'rate_limited' }]);
+        // /health is public: a model a caller named is counted there, never named.
+        expect(entry).not.toHaveProperty('cooling_models');
+        expect(entry.other_models_cooling).toBe(1);
+        expect(JSON.stringify(health)).not.toContain('llama-3.3-70b-instruct');
       } finally {
         await own.close();
       }
@@ -265,10 +268,9 @@ describe('POST /v1/chat/completions', () => {
         expect(health.status).toBe('ok');
         const entry = health.providers.find((p: { name: string }) => p.name === 'gemini');
         expect(entry).toMatchObject({ state: 'ready', consecutive_failures: 0 });
-        expect(entry.cooling_models).toEqual([{ model: 'gemini-2.5-pro', cooldown_until: expect.any(String), cooldown_reason: 'rate_limited' }]);
-        const left = Date.parse(entry.cooling_models[0].cooldown_until) - Date.now();
-        expect(left).toBeGreaterThan(50_000);
-        expect(left).toBeLessThanOrEqual(60_000);
+        expect(entry).not.toHaveProperty('cooling_models');
+        expect(entry.other_models_cooling).toBe(1);
+        expect(JSON.stringify(health)).not.toContain('gemini-2.5-pro');
       } finally {
         await own.close();
       }
