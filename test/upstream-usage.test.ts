@@ -65,7 +65,7 @@ describe('odd token counts from a provider', () => {
     const body = await json(response);
     expect(body.choices[0].message.content).toBe('Paris.');
     // OpenAI clients expect numbers: an unknown count reads 0 there.
-    expect(body.usage).toEqual(asUsage(kept.map((count) => count ?? 0) as typeof kept));
+    expect(body.usage).toEqual({ ...asUsage(kept.map((count) => count ?? 0) as typeof kept), completion_tokens_details: { reasoning_tokens: 0 } });
   });
 
   it.each(ODD_COUNTS)('%s: /query through Gemini still answers 200, with null for what is unsound', async (_name, counts, kept) => {
@@ -74,6 +74,6 @@ describe('odd token counts from a provider', () => {
     expect(response.status).toBe(200);
     const body = await json(response);
     expect(body).toMatchObject({ response: 'Paris.', provider: 'gemini' });
-    expect(body.usage).toEqual(asUsage(kept));
+    expect(body.usage).toEqual({ ...asUsage(kept), reasoning_tokens: null });
   });
 });

@@ -13,6 +13,7 @@ export function usageBody(usage: TokenUsage | undefined) {
     prompt_tokens: usage?.promptTokens ?? null,
     completion_tokens: usage?.completionTokens ?? null,
     total_tokens: usage?.totalTokens ?? null,
+    reasoning_tokens: usage?.reasoningTokens ?? null,
   };
 }
 

@@ -64,8 +64,10 @@ const UNSUPPORTED_FIELDS = {
   audio: 'audio output is not supported by this gateway',
   prediction: 'predicted outputs are not supported by this gateway',
   web_search_options: 'web search is not supported by this gateway',
-  reasoning_effort: 'reasoning_effort is not supported by this gateway',
 } as const;
+
+/** OpenAI's efforts (openai's ReasoningEffort type); xhigh and max are read as high, the most every provider takes. */
+export const CHAT_REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] as const;
 
 const unsupported = (why: string) => z.unknown().optional().describe(`Not supported: any value but null is rejected (${why})`);
 
@@ -116,7 +118,13 @@ const chatFields = {
   audio: unsupported(UNSUPPORTED_FIELDS.audio),
   prediction: unsupported(UNSUPPORTED_FIELDS.prediction),
   web_search_options: unsupported(UNSUPPORTED_FIELDS.web_search_options),
-  reasoning_effort: unsupported(UNSUPPORTED_FIELDS.reasoning_effort),
+  reasoning_effort: z
+    .enum(CHAT_REASONING_EFFORTS, { error: `must be one of ${CHAT_REASONING_EFFORTS.join(', ')}` })
+    .nullish()
+    .describe(
+      "How hard a reasoning model may think; each provider gets its own control (Gemini's thinkingConfig, Groq's reasoning_effort, " +
+        "OpenRouter's reasoning.effort); xhigh and max are sent as high; unset: the provider's configured default",
+    ),
 };
 
 export const chatCompletionBodySchema = compiled(
@@ -160,8 +168,11 @@ export type ChatCompletionBody = z.output<typeof chatCompletionBodySchema>;
 
 const openAiUsageSchema = z.object({
   prompt_tokens: z.int(),
-  completion_tokens: z.int(),
+  completion_tokens: z.int().describe('Includes the reasoning tokens'),
   total_tokens: z.int(),
+  completion_tokens_details: z
+    .object({ reasoning_tokens: z.int().describe('Tokens the model spent thinking; 0 where the provider reported none') })
+    .describe("OpenAI's breakdown of completion_tokens"),
 });
 
 export const OPENAI_FINISH_REASONS = ['stop', 'length', 'content_filter'] as const;

@@ -14,8 +14,9 @@ export const queryBodySchema = compiled(
 
 export const usageSchema = z.object({
   prompt_tokens: z.int().nullable(),
-  completion_tokens: z.int().nullable(),
+  completion_tokens: z.int().nullable().describe('Includes reasoning_tokens'),
   total_tokens: z.int().nullable(),
+  reasoning_tokens: z.int().nullable().describe('Tokens the model spent thinking; null where the provider reported none'),
 });
 
 export const attemptSchema = z.object({

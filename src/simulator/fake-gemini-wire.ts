@@ -18,12 +18,12 @@ const STATUS_MESSAGES: Record<number, string> = {
   504: 'Deadline expired before operation could complete.',
 };
 
-export function statusBody(code: number, message?: string, details?: unknown[]): unknown {
+export function statusBody(code: number, message?: string, details?: unknown[], status?: string): unknown {
   return {
     error: {
       code,
       message: message ?? STATUS_MESSAGES[code] ?? 'Request failed.',
-      status: STATUS_NAMES[code] ?? (code >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION'),
+      status: status ?? STATUS_NAMES[code] ?? (code >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION'),
       ...(details ? { details } : {}),
     },
   };

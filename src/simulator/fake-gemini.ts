@@ -93,6 +93,8 @@ function answeredByFault(ctx: FakeContext, model: string): boolean {
     sendJson(res, 429, dailyQuotaBody(model));
   } else if (fault.kind === 'unauthorized') {
     sendJson(res, 400, INVALID_KEY_BODY);
+  } else if (fault.kind === 'precondition') {
+    sendJson(res, 400, statusBody(400, 'User location is not supported for the API use.', undefined, 'FAILED_PRECONDITION'));
   } else {
     return false;
   }
@@ -139,7 +141,8 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   const thinking = thinkingFor(model, prompt.thinkingConfig);
   if (typeof thinking === 'string') return invalid(ctx, thinking);
   let text = simulatedAnswer('gemini', model, prompt.lastUserText);
-  let finishReason = 'STOP';
+  // An odd finish (OTHER, MALFORMED_FUNCTION_CALL, ...) comes with what text there was, in one event.
+  let finishReason = ctx.fault.kind === 'odd_finish' ? (ctx.fault.finishReason ?? 'OTHER') : 'STOP';
   // Loosely like the real limit: thinking first, then the answer cut at about what is left of maxOutputTokens.
   const thoughtTokens = prompt.maxOutputTokens === undefined ? thinking.tokens : Math.min(thinking.tokens, prompt.maxOutputTokens);
   const left = prompt.maxOutputTokens === undefined ? undefined : prompt.maxOutputTokens - thoughtTokens;
@@ -158,7 +161,7 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   startSse(res);
   // Clients must accept \n\n, \r\r and \r\n\r\n after each event; use the CRLF form to exercise it.
   const send = (event: unknown) => void res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
-  const deltas = toDeltas(text);
+  const deltas = ctx.fault.kind === 'odd_finish' ? [text] : toDeltas(text);
   // Thoughts, when asked for, come first, in an event of their own; a budget spent on thinking
   // ends in one event with no parts.
   const events = [
@@ -177,8 +180,9 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
     res.write('data: {"candidates":[{"content":{"role":"model","parts":[{"te\r\n\r\n');
   } else if (fault.kind === 'stream_cut') {
     for (const event of events.slice(0, fault.afterChunks ?? 2)) send(event);
-    // A server-side failure inside the SSE body arrives as a bare error object, not an event.
-    res.write(JSON.stringify(statusBody(500)));
+    // A server-side failure inside the SSE body arrives as a bare error object on a line of its
+    // own, not an event; the official SDK reads it (as one network chunk) as the error it names.
+    res.write(`${JSON.stringify(statusBody(fault.status ?? 500))}\n`);
   } else {
     const gap = fault.kind === 'trickle' ? (fault.delayMs ?? TRICKLE_GAP_MS) : 0;
     for (const [i, event] of events.entries()) {

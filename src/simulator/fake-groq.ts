@@ -195,8 +195,11 @@ async function streamAnswer(ctx: FakeContext, request: ChatRequest, draft: Draft
   }
 
   const gapMs = fault.kind === 'trickle' ? (fault.delayMs ?? 50) : 0;
-  // Reasoning, when sent, comes first, in deltas of its own.
-  for (const piece of draft.reasoning === '' ? [] : toDeltas(draft.reasoning)) writeEvent(res, chunk({ reasoning: piece }, null));
+  // Reasoning, when sent, comes first, in deltas of its own (at the answer's pace: a trickle thinks slowly too).
+  for (const piece of draft.reasoning === '' ? [] : toDeltas(draft.reasoning)) {
+    if (gapMs > 0 && !(await ctx.wait(gapMs))) return;
+    writeEvent(res, chunk({ reasoning: piece }, null));
+  }
   const deltas = toDeltas(draft.text);
   const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
   let sent = 0;

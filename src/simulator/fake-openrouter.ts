@@ -161,10 +161,17 @@ function failWithStatus(ctx: FakeContext, streaming: boolean): boolean {
   if (fault.kind === 'daily_limit') {
     // The free-model daily limit resets at 00:00 UTC, and often comes without Retry-After.
     const reset = new Date();
-    reset.setUTCHours(24, 0, 0, 0);
+    if (fault.retryAfterSeconds === undefined) reset.setUTCHours(24, 0, 0, 0);
+    else reset.setTime(reset.getTime() + fault.retryAfterSeconds * 1000);
     const limits = { 'X-RateLimit-Limit': String(FREE_REQUESTS_PER_DAY), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(reset.getTime()) };
     const message = 'Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day';
     sendJson(res, 429, { ...routerError(429, message, { headers: limits, provider_name: null }), user_id: 'user_local' });
+    return true;
+  }
+  if (fault.kind === 'guardrail') {
+    // A guardrail's refusal is about the prompt; its metadata names the patterns it matched.
+    const metadata = { patterns: ['ignore all previous instructions'] };
+    sendJson(res, 403, routerError(403, 'Request blocked: prompt injection patterns detected', metadata));
     return true;
   }
   if (fault.kind === 'error' || (fault.kind === 'stream_cut' && !streaming)) {

@@ -28,12 +28,21 @@ export type FaultKind =
   /** A normal answer whose chunks arrive `delayMs` apart. */
   | 'trickle'
   /** 429 for a daily quota: the provider's own body and headers for it (Gemini's PerDay quota, OpenRouter's free-models-per-day). */
-  | 'daily_limit';
+  | 'daily_limit'
+  /** Gemini: 400 FAILED_PRECONDITION, a refusal of the account (a location or billing it does not serve), not of the request. */
+  | 'precondition'
+  /** OpenRouter: 403 from a guardrail that flagged the prompt, naming the patterns it matched. */
+  | 'guardrail'
+  /** Gemini: an answer that ends with a finish reason that is not a clean stop (`finishReason`, default OTHER). */
+  | 'odd_finish';
 
 export interface Fault {
   kind: FaultKind;
   status?: number;
+  /** For 'rate_limited': the Retry-After hint. For OpenRouter's 'daily_limit': the seconds until X-RateLimit-Reset (default: the next 00:00 UTC). */
   retryAfterSeconds?: number;
+  /** For 'odd_finish': the finish reason sent. */
+  finishReason?: string;
   /** For 'ok': wait before answering. For 'trickle': the gap between chunks. */
   delayMs?: number;
   afterChunks?: number;

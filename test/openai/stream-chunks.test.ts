@@ -37,10 +37,10 @@ describe('StreamChunks', () => {
       for (const reason of ['stop', 'length', 'content_filter'] as const) {
         expect(chunks.finish(reason)).toBe(JSON.stringify(chunkObject(identity, {}, reason)));
       }
-      const usage = { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 };
+      const usage = { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19, completion_tokens_details: { reasoning_tokens: 5 } };
       const usageChunk = { id: identity.id, object: 'chat.completion.chunk', created: identity.created, model: identity.model, choices: [], usage };
-      expect(chunks.usage({ promptTokens: 12, completionTokens: 7, totalTokens: 19 })).toBe(JSON.stringify(usageChunk));
-      expect(JSON.parse(chunks.usage(undefined)).usage).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+      expect(chunks.usage({ promptTokens: 12, completionTokens: 7, totalTokens: 19, reasoningTokens: 5 })).toBe(JSON.stringify(usageChunk));
+      expect(JSON.parse(chunks.usage(undefined)).usage).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, completion_tokens_details: { reasoning_tokens: 0 } });
     });
   }
 

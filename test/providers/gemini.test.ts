@@ -240,7 +240,8 @@ describe('Gemini adapter: failures', () => {
       })(),
     );
     expect(received).toHaveLength(2);
-    expect(error.kind).toBe('bad_response');
+    // The error object written into the stream names what failed (a 500 by default).
+    expect(error).toMatchObject({ kind: 'unavailable', status: 500 });
   });
 });
 

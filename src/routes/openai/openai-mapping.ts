@@ -1,6 +1,6 @@
 // Translation between OpenAI's chat wire shapes and the providers' own types; no I/O here.
 import { randomUUID } from 'node:crypto';
-import type { ChatMessage, CompletionRequest, FinishReason, TokenUsage } from '../../providers/types.ts';
+import type { ChatMessage, CompletionRequest, FinishReason, ReasoningEffort, TokenUsage } from '../../providers/types.ts';
 import {
   DEFAULT_MAX_TOKENS,
   OPENAI_FINISH_REASONS,
@@ -15,9 +15,14 @@ export function toCompletionRequest(body: ChatCompletionBody, exactModel: string
     ...(body.temperature != null && { temperature: body.temperature }),
     ...(body.top_p != null && { topP: body.top_p }),
     ...(stop.length > 0 && { stop }),
+    ...(body.reasoning_effort != null && { reasoningEffort: toReasoningEffort(body.reasoning_effort) }),
     ...(exactModel !== undefined && { model: exactModel }),
   };
 }
+
+/** OpenAI's xhigh and max have no counterpart at every provider: high is the most all of them take. */
+const toReasoningEffort = (effort: NonNullable<ChatCompletionBody['reasoning_effort']>): ReasoningEffort =>
+  effort === 'xhigh' || effort === 'max' ? 'high' : effort;
 
 /** One message as ours; an assistant message with no content keeps its refusal, or is left out. */
 function toChatMessage(message: ChatCompletionBody['messages'][number]): ChatMessage[] {
@@ -41,6 +46,7 @@ export function toOpenAiUsage(usage: TokenUsage | undefined) {
     prompt_tokens: usage?.promptTokens ?? 0,
     completion_tokens: usage?.completionTokens ?? 0,
     total_tokens: usage?.totalTokens ?? 0,
+    completion_tokens_details: { reasoning_tokens: usage?.reasoningTokens ?? 0 },
   };
 }
 
@@ -98,7 +104,12 @@ export class StreamChunks {
 
   /** The usage-only chunk sent last (before [DONE]) when the caller asked for include_usage. */
   usage(usage: TokenUsage | undefined): string {
-    return `${this.#head}[],"usage":${JSON.stringify(toOpenAiUsage(usage))}}`;
+    // Numbers only (tokenCount keeps them whole and finite), so a template is JSON.stringify's text.
+    const u = toOpenAiUsage(usage);
+    return (
+      `${this.#head}[],"usage":{"prompt_tokens":${u.prompt_tokens},"completion_tokens":${u.completion_tokens},"total_tokens":${u.total_tokens},` +
+      `"completion_tokens_details":{"reasoning_tokens":${u.completion_tokens_details.reasoning_tokens}}}}`
+    );
   }
 
   #choice(delta: string, finishReason: OpenAiFinishReason | null): string {
