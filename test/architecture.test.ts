@@ -1,4 +1,4 @@
-// Keeps docs/architecture.md true: every file it (and the README) names exists, and its "How to
+// Keeps docs/architecture.md true: every file it (and the README, and docs/providers.md) names exists, and its "How to
 // add a provider" checklist holds for every built-in provider (a row, a fake for its wire that the
 // gateway answers through, a contract run) and for a hosted one added as a row.
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,13 +18,13 @@ const architecture = read('docs/architecture.md');
 
 /** The source and test files a document names in backticks; a bare `cascade/x.ts` is under src/. */
 function namedFiles(markdown: string): string[] {
-  const paths = [...markdown.matchAll(/`((?:src\/|test\/|docs\/)?[a-z][\w-]*(?:\/[\w.-]+)+\.(?:ts|md))`/g)].map((m) => m[1] ?? '');
-  return [...new Set(paths.map((path) => (/^(src|test|docs)\//.test(path) ? path : `src/${path}`)))];
+  const paths = [...markdown.matchAll(/`((?:src\/|test\/|docs\/|scripts\/)?[a-z][\w-]*(?:\/[\w.-]+)+\.(?:ts|md))`/g)].map((m) => m[1] ?? '');
+  return [...new Set(paths.map((path) => (/^(src|test|docs|scripts)\//.test(path) ? path : `src/${path}`)))];
 }
 
 describe('docs/architecture.md and the README', () => {
   it('name only files that exist', () => {
-    const named = [...namedFiles(architecture), ...namedFiles(read('README.md'))];
+    const named = [...namedFiles(architecture), ...namedFiles(read('README.md')), ...namedFiles(read('docs/providers.md'))];
     expect(named.length).toBeGreaterThan(30);
     expect(named.filter((path) => !exists(path))).toEqual([]);
   });

@@ -194,6 +194,10 @@ function errorBody(status: number) {
     });
   }
   if (status === 500) return routerError(500, 'Internal Server Error', { error_type: 'server' });
+  // OpenRouter's 403s are refusals of the request: a guardrail (its patterns) or moderation (its reasons).
+  if (status === 403) {
+    return routerError(403, 'Request blocked: prompt injection patterns detected', { patterns: ['ignore all previous instructions'] });
+  }
   return routerError(status, http.STATUS_CODES[status] ?? 'Error');
 }
 

@@ -240,7 +240,7 @@ describe('Gemini adapter: failures', () => {
       })(),
     );
     expect(received).toHaveLength(2);
-    // The error object written into the stream names what failed (a 500 by default).
+    // The fake writes a bare error object into the stream, as Gemini can; it names what failed (a 500 by default).
     expect(error).toMatchObject({ kind: 'unavailable', status: 500 });
   });
 });

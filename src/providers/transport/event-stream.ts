@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { ProviderName } from '../types.ts';
 import { ProviderError } from '../provider-error.ts';
+import { SpannedLines } from './spanned-lines.ts';
 
 /** One event's data, at most. No answer of ours comes near it; a larger one is a broken upstream. */
 export const MAX_EVENT_CHARS = 1024 * 1024;
@@ -73,6 +74,8 @@ class EventStream<T> implements AsyncIterableIterator<T> {
   /** A failure the consumer has not been told about yet. */
   #failure: Error | undefined;
   #waiting: Waiting<T> | undefined;
+  /** Stray lines split across chunks, which the parser drops; only for a reader that reads them. */
+  readonly #spanned: SpannedLines | undefined;
 
   constructor(open: () => Promise<Readable>, reader: EventReader<T>, options: EventStreamOptions) {
     this.#open = open;
@@ -80,14 +83,12 @@ class EventStream<T> implements AsyncIterableIterator<T> {
     this.#name = options.name;
     this.#endMarker = options.endMarker;
     this.#maxEventChars = options.maxEventChars ?? MAX_EVENT_CHARS;
+    this.#spanned = reader.stray === undefined ? undefined : new SpannedLines(this.#maxEventChars);
     this.#parser = createParser({
       onEvent: (event) => this.#onEvent(event.data, event.event),
       onError: (error) => {
         if (error.type === 'max-buffer-size-exceeded') this.#overflow = true;
-        else if (error.type === 'unknown-field' && this.#reader.stray !== undefined && !this.#closed && error.line !== undefined) {
-          const item = this.#reader.stray(error.line);
-          if (item !== undefined) this.#push(item);
-        }
+        else if (error.type === 'unknown-field' && error.line !== undefined) this.#stray(error.line);
       },
       maxBufferSize: this.#maxEventChars,
     });
@@ -167,6 +168,8 @@ class EventStream<T> implements AsyncIterableIterator<T> {
     // After the end marker the rest is only drained.
     if (this.#closed) return;
     try {
+      const spanned = this.#spanned?.take(text);
+      if (spanned !== undefined) this.#stray(spanned);
       this.#parser.feed(text);
     } catch (error) {
       this.#fail(error);
@@ -191,9 +194,18 @@ class EventStream<T> implements AsyncIterableIterator<T> {
     if (item !== undefined) this.#push(item);
   }
 
+  /** A line that is no part of an event, to the reader that reads them; a throw ends the stream. */
+  #stray(line: string): void {
+    if (this.#closed || this.#reader.stray === undefined) return;
+    const item = this.#reader.stray(line);
+    if (item !== undefined) this.#push(item);
+  }
+
   #onEnd(): void {
     if (this.#closed) return;
     try {
+      const unfinished = this.#spanned?.rest();
+      if (unfinished !== undefined) this.#stray(unfinished);
       // An answer may end without a blank line after its last event.
       this.#parser.feed('\n\n');
     } catch (error) {

@@ -219,3 +219,28 @@ describe('reading an event stream', () => {
     await stream.return?.();
   });
 });
+
+describe('lines that are no part of an event', () => {
+  it('reach the reader whole, even split across chunks or left unfinished at the end of the body', async () => {
+    upstream.handler = (_req, res) => {
+      sse(res);
+      // Each piece is written on its own turn, so each arrives in a chunk of its own.
+      const pieces = ['data: {"n":1}\n\n{"error":', '{"code":500}}', '\nwhole line\ndata: {"n":2}\n\n', '[1,', '2]'];
+      const next = () => {
+        const piece = pieces.shift();
+        if (piece === undefined) return void res.end();
+        res.write(piece);
+        setTimeout(next, 20);
+      };
+      next();
+    };
+    const stray: string[] = [];
+    const reader = recorder({ stray: (line) => void stray.push(line) });
+    expect(await collect(readEventStream(open, reader, { name: 'gemini' }))).toEqual([
+      [undefined, '{"n":1}'],
+      [undefined, '{"n":2}'],
+      'end',
+    ]);
+    expect(stray).toEqual(['{"error":{"code":500}}', 'whole line', '[1,2]']);
+  });
+});
