@@ -198,9 +198,11 @@ const baseSchema = z.looseObject({
 });
 
 export const envSchema = baseSchema
-  .refine((env) => env.PROVIDER_TIMEOUT_MS <= env.REQUEST_TIMEOUT_MS, {
-    path: ['PROVIDER_TIMEOUT_MS'],
-    message: 'must not exceed REQUEST_TIMEOUT_MS',
+  // The failover budget holds the wait for a first sign of life: a longer wait could never be had.
+  // (PROVIDER_TIMEOUT_MS, a silence once the provider has started, is not bounded by it.)
+  .refine((env) => env.FIRST_TOKEN_TIMEOUT_MS <= env.REQUEST_TIMEOUT_MS, {
+    path: ['FIRST_TOKEN_TIMEOUT_MS'],
+    message: 'must not exceed REQUEST_TIMEOUT_MS, which holds the wait for a first token',
   })
   .superRefine((env, ctx) => {
     if (env.JWT_JWKS_URL === undefined) return;
@@ -279,6 +281,7 @@ interface ProviderEnv {
   SIMULATED_PROVIDERS: boolean;
   PROVIDER_TIMEOUT_MS: number;
   FIRST_TOKEN_TIMEOUT_MS: number;
+  REQUEST_TIMEOUT_MS: number;
 }
 
 /**
@@ -313,6 +316,14 @@ function providersFrom(env: ProviderEnv, ctx: z.RefinementCtx): Map<string, Prov
     for (const issue of options.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: [`${prefix}_${String(issue.path[0])}`], message: issue.message });
     if (!parsed.success || !options.success) continue;
     const { timeoutMs: attemptMs, firstTokenTimeoutMs, ...settings } = parsed.data;
+    if (firstTokenTimeoutMs !== undefined && firstTokenTimeoutMs > env.REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [`${prefix}_FIRST_TOKEN_TIMEOUT_MS`],
+        message: 'must not exceed REQUEST_TIMEOUT_MS, which holds the wait for a first token (raise REQUEST_TIMEOUT_MS too)',
+      });
+      continue;
+    }
     providers.set(row.name, {
       name: row.name,
       row,

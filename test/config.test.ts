@@ -102,7 +102,8 @@ describe('configuration', () => {
     [{ API_KEYS: 'k', CORS_ORIGINS: 'ftp://files.example.com' }, /CORS_ORIGINS must be/],
     [{ API_KEYS: 'k', CORS_ORIGINS: '*, https://app.example.com' }, /CORS_ORIGINS may be "\*" \(every origin\) or a list of origins, not both/],
     [{ API_KEYS: 'k', LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
-    [{ API_KEYS: 'k', PROVIDER_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /PROVIDER_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS/],
+    [{ API_KEYS: 'k', FIRST_TOKEN_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /FIRST_TOKEN_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS/],
+    [{ API_KEYS: 'k', EXTRA_PROVIDERS: 'ollama', OLLAMA_BASE_URL: 'http://localhost:11434/v1', OLLAMA_MODEL: 'llama3.2', OLLAMA_FIRST_TOKEN_TIMEOUT_MS: '30000' }, /OLLAMA_FIRST_TOKEN_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS/],
     // Header values Node would refuse on every call to the provider.
     [{ API_KEYS: 'k', GROQ_API_KEY: 'gsk_one\ngsk_two' }, /GROQ_API_KEY may hold only characters allowed in an HTTP header/],
     [{ API_KEYS: 'k', OPENROUTER_API_KEY: 'sk-or-\u0001' }, /OPENROUTER_API_KEY may hold only/],

@@ -35,7 +35,7 @@ describe('the log of one request', () => {
   });
 
   it('has the same shape for a request that ran out of time (504)', async () => {
-    gateway = await startGateway({ PROVIDER_ORDER: 'groq', PROVIDER_TIMEOUT_MS: '200', REQUEST_TIMEOUT_MS: '300' });
+    gateway = await startGateway({ PROVIDER_ORDER: 'groq', FIRST_TOKEN_TIMEOUT_MS: '200', REQUEST_TIMEOUT_MS: '300' });
     gateway.fakes.groq.setDefault({ kind: 'hang' });
     const response = await query(gateway, { prompt: 'hang' });
     expect(response.status).toBe(504);
