@@ -3,7 +3,7 @@
 // logs one line per problem naming the variable to fix, parks a provider whose key is refused or
 // whose chat model is gone, and un-parks it when a later check finds it well again.
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLocalRuntime } from '../src/simulator/fake-local-runtime.ts';
 import type { FakeProviderServer } from '../src/simulator/fake-server.ts';
 import { json, query, startGateway, type TestGateway } from './helpers/gateway.ts';
@@ -12,10 +12,16 @@ const HOUR = String(3_600_000);
 
 let gateway: TestGateway | undefined;
 const cleanups: Array<() => Promise<void>> = [];
+// No answer a check gets, nor a check cut short by close(), may surface as an unhandled rejection.
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+beforeAll(() => void process.on('unhandledRejection', onUnhandled));
+afterAll(() => void process.off('unhandledRejection', onUnhandled));
 afterEach(async () => {
   await gateway?.close();
   gateway = undefined;
   for (const cleanup of cleanups.splice(0)) await cleanup();
+  expect(unhandled).toEqual([]);
 });
 
 async function health(g: TestGateway) {
@@ -78,6 +84,17 @@ describe('preflight against working providers', () => {
     expect((await health(gateway)).providers.every((p: object) => !('preflight' in p))).toBe(true);
     expect(gateway.fakes.groq.requests).toHaveLength(0);
     expect(gateway.fakes.gemini.requests).toHaveLength(0);
+  });
+});
+
+describe('shutting down during a check', () => {
+  it('abandons the check still waiting on a provider, and records nothing of that round', async () => {
+    const g = await startGateway({ PREFLIGHT_INTERVAL_MS: HOUR, SIMULATED_FAULTS: 'groq=hang' });
+    await expect.poll(() => g.fakes.groq.requests.length).toBe(1);
+    await g.close();
+    // Had close() waited the check out, its round would have ended and been logged (groq unreachable).
+    expect(g.logs.filter((line) => line.preflight !== undefined)).toEqual([]);
+    expect(g.logs.at(-1)).not.toMatchObject({ msg: expect.stringMatching(/^provider check/) });
   });
 });
 
