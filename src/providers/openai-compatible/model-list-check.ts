@@ -19,7 +19,7 @@ export interface ModelListCheck {
   replacements?: Readonly<Record<string, string>>;
   /**
    * An operator's own runtime: a 404 for the list means it has none (cannot tell), and a model
-   * it does not list may still answer (llama-server in single-model mode takes any name).
+   * it does not list may still answer (llama-server, and LM Studio with one model loaded, take any name).
    */
   ownRuntime?: boolean;
 }
