@@ -77,6 +77,11 @@ function undiciPool(baseUrl: string): UpstreamPool {
       const answer = await agent.request({ origin, path, method: 'POST', headers: headers as Record<string, string>, body, signal });
       return { status: answer.statusCode, headers: answer.headers, body: decode(answer.body, answer.headers['content-encoding']) };
     },
+    async get(path, headers, signal) {
+      signal.throwIfAborted();
+      const answer = await agent.request({ origin, path, method: 'GET', headers: headers as Record<string, string>, signal });
+      return { status: answer.statusCode, headers: answer.headers, body: decode(answer.body, answer.headers['content-encoding']) };
+    },
     close: () => agent.close(),
   };
 }

@@ -8,6 +8,7 @@ import { Breakers } from './cascade/breakers.ts';
 import { systemClock, type Clock } from './cascade/clock.ts';
 import { AnswerCache } from './gateway/answer-cache.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { Preflight } from './gateway/preflight.ts';
 import { openAnswerStore } from './state/open-answer-store.ts';
 import auth from './plugins/auth.ts';
 import concurrencyLimit from './plugins/concurrency-limit.ts';
@@ -179,7 +180,19 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   await app.register(gatewayPlugin, { gateway });
-  await app.register(healthRoute, { config, version: VERSION });
+  // The providers' keys and models, checked once the server listens (never before: it must not
+  // delay readiness) and then every PREFLIGHT_INTERVAL_MS; stopped before the providers close.
+  const preflight = config.preflightIntervalMs > 0 ? new Preflight({ providers, breakers, intervalMs: config.preflightIntervalMs, logger: app.log }) : undefined;
+  if (preflight) {
+    app.addHook('onListen', (done) => {
+      preflight.start();
+      done();
+    });
+    app.addHook('preClose', (done) => {
+      void preflight.stop().then(() => done());
+    });
+  }
+  await app.register(healthRoute, { config, version: VERSION, preflight });
   // Outside the per-key limit: Prometheus is no API client (see routes/metrics.ts for who may read it).
   await app.register(metricsRoute, { token: config.metricsToken, failuresPerMinute: config.authFailuresPerMinute });
 

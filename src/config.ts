@@ -176,6 +176,8 @@ const baseSchema = z.looseObject({
     CIRCUIT_BREAKER_THRESHOLD: int(1, 1000).default(3),
     CIRCUIT_BREAKER_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(8_000),
+    // Models retire: the start-up check asks again this often (0: never asks).
+    PREFLIGHT_INTERVAL_MS: int(0, 7 * 86_400_000).default(6 * 3_600_000),
 
     METRICS_TOKEN: metricsToken,
     TRUST_PROXY: trustProxy.default(false),
@@ -239,6 +241,8 @@ export const envSchema = baseSchema
       breakerThreshold: env.CIRCUIT_BREAKER_THRESHOLD,
       breakerCooldownMs: env.CIRCUIT_BREAKER_COOLDOWN_MS,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+      /** How often the providers' keys and models are checked (gateway/preflight.ts); 0: never. */
+      preflightIntervalMs: env.PREFLIGHT_INTERVAL_MS,
       /** Whose X-Forwarded-For to believe: every hop, none, this many proxies, or the proxies' addresses and ranges. */
       trustProxy: env.TRUST_PROXY,
       /** The Bearer token for GET /metrics; unset: only direct loopback connections may scrape. */

@@ -45,11 +45,14 @@ export interface BreakerSettings {
   now?: () => number;
 }
 
+/** Why the start-up check parked a provider (gateway/preflight.ts): no failure of a call. */
+export type ParkReason = 'key_rejected' | 'model_missing';
+
 export interface BreakerSnapshot {
   /** probing: back from a cooldown, with one request trying it and the others skipping it. */
   state: 'ready' | 'cooling_down' | 'probing';
   cooldownUntil: number | undefined;
-  reason: ProviderErrorKind | 'consecutive_failures' | undefined;
+  reason: ProviderErrorKind | 'consecutive_failures' | ParkReason | undefined;
   consecutiveFailures: number;
 }
 
@@ -278,6 +281,27 @@ export class Breakers {
     own.cooldownUntil = this.now() + this.#cooldownMs;
     own.consecutiveFailures = 0;
     return this.#cooldownMs;
+  }
+
+  /**
+   * Takes a provider out of the cascade until `untilMs` (a time on this clock), for a reason the
+   * start-up check found (a refused key, a retired model) rather than a failed call. The
+   * failure count is left alone; a later unpark() or success ends it early.
+   */
+  park(key: BreakerKey, untilMs: number, reason: ParkReason): void {
+    const entry = this.#entry(key);
+    entry.cooldownUntil = untilMs;
+    entry.reason = reason;
+    entry.probeUntil = 0;
+  }
+
+  /** Ends a park() early (a later check found the provider well); a cooldown for any other reason stays. */
+  unpark(key: BreakerKey): void {
+    const entry = this.#existing(key);
+    if (entry === undefined || (entry.reason !== 'key_rejected' && entry.reason !== 'model_missing')) return;
+    entry.cooldownUntil = 0;
+    entry.reason = undefined;
+    entry.probeUntil = 0;
   }
 
   /** One breaker's state (a provider's, or one model's on it), as snapshot() reads a provider's. */

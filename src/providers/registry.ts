@@ -42,6 +42,7 @@ const openAiCompatible = async (settings: ProviderSettings): Promise<Provider> =
     name: settings.name,
     model: settings.model,
     url: `${settings.baseUrl.replace(/\/+$/, '')}/chat/completions`,
+    check: { modelsUrl: `${settings.baseUrl.replace(/\/+$/, '')}/models`, listNeedsKey: true, ownRuntime: true },
     apiKey: settings.apiKey,
     userAgent: USER_AGENT,
     reasoningEffort: settings.reasoningEffort,

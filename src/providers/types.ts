@@ -80,6 +80,33 @@ export interface Embeddings {
   usage?: { promptTokens: number };
 }
 
+/** What a start-up check found: the key works and the configured models exist, or what is wrong. */
+export type CheckOutcome = 'ok' | 'key_rejected' | 'model_missing' | 'unreachable' | 'unknown';
+
+/** A configured model the provider does not list, with the listed names nearest to it. */
+export interface MissingModel {
+  model: string;
+  use: 'chat' | 'embeddings';
+  nearest: string[];
+}
+
+/** OpenRouter's account: whether it is on the free tier, and its free-model requests left today (UTC). */
+export interface FreeTierInfo {
+  isFreeTier?: boolean;
+  dailyRequestsLimit?: number;
+  dailyRequestsRemaining?: number;
+}
+
+export interface ProviderCheck {
+  outcome: CheckOutcome;
+  missing?: MissingModel[];
+  /** What could not be told, in a few words of ours (never the provider's message, which may quote the request). */
+  detail?: string;
+  /** The provider may still answer a name it does not list (an operator's own runtime): report a missing model, never skip for it. */
+  advisory?: true;
+  freeTier?: FreeTierInfo;
+}
+
 export interface Provider {
   readonly name: ProviderName;
   readonly model: string;
@@ -93,6 +120,11 @@ export interface Provider {
    */
   stream(request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk>;
   embed?(request: EmbeddingRequest, signal: AbortSignal): Promise<Embeddings>;
+  /**
+   * Asks the provider whether the key works and the configured models exist (its model list).
+   * Never rejects: a failure is an outcome. Honours the signal (then: unreachable).
+   */
+  check?(signal: AbortSignal): Promise<ProviderCheck>;
   /** Releases the provider's connection pool. */
   close(): Promise<void>;
 }

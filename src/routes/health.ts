@@ -2,15 +2,37 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
+import type { Preflight, PreflightResult } from '../gateway/preflight.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { healthResponseSchema, livenessResponseSchema, readinessResponseSchema } from '../schemas/health.ts';
 
 export interface HealthRouteOptions {
   config: Config;
   version: string;
+  /** Undefined when PREFLIGHT_INTERVAL_MS is 0. */
+  preflight?: Preflight | undefined;
 }
 
-const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { config, version }) => {
+/** A check's result as /health shows it: outcomes and model names, never a key or a provider's message. */
+function preflightView(result: PreflightResult) {
+  const { freeTier } = result;
+  return {
+    outcome: result.outcome,
+    checked_at: new Date(result.checkedAt).toISOString(),
+    skipped_until_next_check: result.parked,
+    ...(result.detail !== undefined && { detail: result.detail }),
+    ...(result.missing !== undefined && { missing_models: result.missing.map(({ model, use, nearest }) => ({ model, use, nearest })) }),
+    ...(freeTier !== undefined && {
+      free_tier: {
+        ...(freeTier.isFreeTier !== undefined && { is_free_tier: freeTier.isFreeTier }),
+        ...(freeTier.dailyRequestsLimit !== undefined && { daily_requests_limit: freeTier.dailyRequestsLimit }),
+        ...(freeTier.dailyRequestsRemaining !== undefined && { daily_requests_remaining: freeTier.dailyRequestsRemaining }),
+      },
+    }),
+  };
+}
+
+const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { config, version, preflight }) => {
   const startedAt = Date.now();
   const { breakers: health, providers } = app.gateway;
   const configured = new Set(providers.map((p) => p.name));
@@ -62,6 +84,7 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
           .filter((m) => configuredModels.has(m.model))
           .map((m) => ({ model: m.model, cooldown_until: new Date(m.cooldownUntil).toISOString(), cooldown_reason: m.reason }));
         const otherCooling = cooling.length - coolingModels.length;
+        const checked = preflight?.result(name);
         return {
           name,
           configured: true,
@@ -72,6 +95,7 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
           consecutive_failures: snap.consecutiveFailures,
           ...(coolingModels.length > 0 ? { cooling_models: coolingModels } : {}),
           ...(otherCooling > 0 ? { other_models_cooling: otherCooling } : {}),
+          ...(checked ? { preflight: preflightView(checked) } : {}),
         };
       });
       const usable = list.filter((p) => p.configured);

@@ -1,5 +1,33 @@
 import { z } from 'zod';
 
+const preflightSchema = z.object({
+  outcome: z
+    .enum(['ok', 'key_rejected', 'model_missing', 'unreachable', 'unknown'])
+    .describe(
+      'ok: the key works and the configured models are listed; key_rejected: the provider refused the key; model_missing: a configured model is not listed; unreachable: no answer within 3 s; unknown: the answer could not tell (docs/operations.md)',
+    ),
+  checked_at: z.string().describe('ISO time the check ended'),
+  skipped_until_next_check: z.boolean().describe('True when a refused key or a missing chat model keeps the provider out of the cascade until the next check (state cooling_down)'),
+  detail: z.string().optional().describe('A few words on what failed (an HTTP status, "connection failed"); never the provider\'s message'),
+  missing_models: z
+    .array(
+      z.object({
+        model: z.string().describe('The configured model'),
+        use: z.enum(['chat', 'embeddings']),
+        nearest: z.array(z.string()).describe('Up to 3 listed models nearest to it'),
+      }),
+    )
+    .optional(),
+  free_tier: z
+    .object({
+      is_free_tier: z.boolean().optional(),
+      daily_requests_limit: z.int().optional().describe('Free-model requests a day (UTC)'),
+      daily_requests_remaining: z.int().optional(),
+    })
+    .optional()
+    .describe('OpenRouter: the key\'s free-tier status and free-model requests left today'),
+});
+
 export const healthResponseSchema = z
   .object({
     status: z
@@ -27,6 +55,7 @@ export const healthResponseSchema = z
           .int()
           .optional()
           .describe('How many other exact models callers asked for are cooling down; public, so they are counted, not named'),
+        preflight: preflightSchema.optional().describe('The last start-up check of the key and models; absent before the first one ends, or with PREFLIGHT_INTERVAL_MS=0'),
       }),
     ),
   })

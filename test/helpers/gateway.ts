@@ -44,6 +44,8 @@ export async function startGateway(env: Record<string, string> = {}, options: St
     RATE_LIMIT_PER_MINUTE: '1000',
     LOG_LEVEL: 'info',
     SIMULATED_PROVIDERS: String(simulated),
+    // Off unless a test turns it on: many tests count the requests that reach the fakes.
+    PREFLIGHT_INTERVAL_MS: '0',
     ...FAST_TIMEOUTS,
     ...env,
   });

@@ -6,6 +6,7 @@
 // Why not @google/generative-ai: the package is deprecated, it calls the global fetch only (so
 // every call went through web streams and a Response wrapper built for it), and it costs memory
 // and CPU per call for what is one POST and one JSON or event-stream answer.
+import { checkGemini } from './gemini-check.ts';
 import { fromHttpStatus } from './gemini-errors.ts';
 import { blockedPrompt, failedFinish, mapFinishReason, noText, readResponse, toCompletion, toGeminiRequest } from './gemini-mapping.ts';
 import type { ReasoningSetting } from '../registry.ts';
@@ -36,6 +37,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
   const common = { 'content-type': 'application/json', 'x-goog-api-key': settings.apiKey, 'user-agent': settings.userAgent };
   const jsonHeaders = { ...common, accept: 'application/json' };
   const streamHeaders = { ...common, accept: 'text/event-stream' };
+  const checkHeaders = { 'x-goog-api-key': settings.apiKey, 'user-agent': settings.userAgent, accept: 'application/json' };
 
   /** Resolves to a 2xx answer; any other status rejects with what it means. */
   async function post(path: string, body: object, headers: typeof jsonHeaders, signal: AbortSignal): Promise<UpstreamAnswer> {
@@ -97,6 +99,8 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
         throw toProviderError('gemini', error, signal);
       }
     },
+
+    check: (signal) => checkGemini({ pool, root, headers: checkHeaders, chatModel: settings.model, embeddingModel: settings.embeddingModel }, signal),
 
     close: () => pool.close(),
   };

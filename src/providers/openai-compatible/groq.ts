@@ -15,11 +15,22 @@ export interface GroqSettings {
   reasoningEffort?: ReasoningSetting;
 }
 
+/**
+ * Groq's named successors of the models it retired for free and developer accounts on 2026-08-16
+ * (console.groq.com/docs/deprecations): suggested first when the configured model is gone.
+ */
+export const GROQ_REPLACEMENTS: Readonly<Record<string, string>> = {
+  'llama-3.1-8b-instant': 'openai/gpt-oss-20b',
+  'llama-3.3-70b-versatile': 'openai/gpt-oss-120b',
+};
+
 export function createGroqProvider(settings: GroqSettings): Provider {
+  const base = `${settings.baseUrl.replace(/\/+$/, '')}/openai/v1`;
   return createOpenAICompatibleProvider({
     name: 'groq',
     model: settings.model,
-    url: `${settings.baseUrl.replace(/\/+$/, '')}/openai/v1/chat/completions`,
+    url: `${base}/chat/completions`,
+    check: { modelsUrl: `${base}/models`, listNeedsKey: true, replacements: GROQ_REPLACEMENTS },
     apiKey: settings.apiKey,
     userAgent: settings.userAgent,
     dialect: GROQ_DIALECT,

@@ -6,6 +6,7 @@ import type { ProviderName } from '../types.ts';
 import type { ReasoningSetting } from '../registry.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
 import { GENERIC_DIALECT, type ChatDialect } from './dialects.ts';
+import { checkModelList, type ModelListCheck } from './model-list-check.ts';
 import { ProviderError, abortError, emptyAnswerKind, toProviderError } from '../provider-error.ts';
 import { createUpstreamPool } from '../transport/upstream-http.ts';
 import {
@@ -49,6 +50,8 @@ export interface OpenAICompatibleSettings {
   dialect?: ChatDialect;
   /** The reasoning control when a request names none. */
   reasoningEffort?: ReasoningSetting;
+  /** Where the start-up check asks for the model list (and key); without it, the provider is not checked. */
+  check?: ModelListCheck;
 }
 
 /** How one provider's chat bodies are written. */
@@ -61,10 +64,21 @@ const GENERIC_SHAPE: ChatShape = { dialect: GENERIC_DIALECT, reasoningEffort: 'd
 
 /** A provider on its own keep-alive pool (see upstream-http.ts), which close() releases. */
 export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): Provider {
-  const { name, model, embeddingModel, dialect = GENERIC_DIALECT, reasoningEffort = 'default', ...endpoint } = settings;
+  const { name, model, embeddingModel, dialect = GENERIC_DIALECT, reasoningEffort = 'default', check, ...endpoint } = settings;
   const embeddingsUrl = embeddingModel === undefined ? undefined : endpoint.url.replace(/chat\/completions$/, 'embeddings');
-  const transport = createChatCompletionsHttp({ name, ...endpoint, embeddingsUrl, pool: createUpstreamPool(endpoint.url) });
-  return providerOver(name, model, transport, embeddingModel, { dialect, reasoningEffort });
+  const pool = createUpstreamPool(endpoint.url);
+  const transport = createChatCompletionsHttp({ name, ...endpoint, embeddingsUrl, pool });
+  const provider = providerOver(name, model, transport, embeddingModel, { dialect, reasoningEffort });
+  if (check === undefined) return provider;
+  // The same pool, key and User-Agent as the calls.
+  const headers = {
+    ...(endpoint.apiKey !== undefined && { authorization: `Bearer ${endpoint.apiKey}` }),
+    'user-agent': endpoint.userAgent,
+    ...endpoint.headers,
+    accept: 'application/json',
+  };
+  const wanted = [{ model, use: 'chat' as const }, ...(embeddingModel === undefined ? [] : [{ model: embeddingModel, use: 'embeddings' as const }])];
+  return { ...provider, check: (signal) => checkModelList({ ...check, pool, headers, wanted }, signal) };
 }
 
 /** The provider over any transport: the benchmark plugs in other ways of calling upstream. */

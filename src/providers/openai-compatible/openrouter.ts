@@ -19,10 +19,14 @@ export interface OpenRouterSettings {
 }
 
 export function createOpenRouterProvider(settings: OpenRouterSettings): Provider {
+  const base = settings.baseUrl.replace(/\/+$/, '');
   return createOpenAICompatibleProvider({
     name: 'openrouter',
     model: settings.model,
-    url: `${settings.baseUrl.replace(/\/+$/, '')}/chat/completions`,
+    url: `${base}/chat/completions`,
+    // The model list is public; the key page refuses a wrong key and tells the free-tier status.
+    // Router ids (openrouter/free, openrouter/auto) pick a model per request and count as present.
+    check: { modelsUrl: `${base}/models`, listNeedsKey: false, keyUrl: `${base}/key`, routerPrefix: 'openrouter/' },
     apiKey: settings.apiKey,
     headers: attributionHeaders(settings),
     userAgent: settings.userAgent,
