@@ -176,6 +176,9 @@ const baseSchema = z.looseObject({
     CIRCUIT_BREAKER_THRESHOLD: int(1, 1000).default(3),
     CIRCUIT_BREAKER_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(8_000),
+    ON_CONTENT_FILTER: z.enum(['stop', 'next'], { error: 'must be stop or next' }).default('stop'),
+    RETRY_AFTER_WAIT_MAX_MS: int(0, 60_000).default(2000),
+    STREAM_RESUME: bool.default(false),
 
     METRICS_TOKEN: metricsToken,
     TRUST_PROXY: trustProxy.default(false),
@@ -237,6 +240,12 @@ export const envSchema = baseSchema
       breakerThreshold: env.CIRCUIT_BREAKER_THRESHOLD,
       breakerCooldownMs: env.CIRCUIT_BREAKER_COOLDOWN_MS,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+      /** A provider's content refusal: 'stop' answers it to the caller, 'next' asks the next provider. */
+      onContentFilter: env.ON_CONTENT_FILTER,
+      /** The first provider's Retry-After up to this long is waited out once (0: never). */
+      retryAfterWaitMaxMs: env.RETRY_AFTER_WAIT_MAX_MS,
+      /** A stream broken after its first text is finished by the next provider that takes a prefill. */
+      streamResume: env.STREAM_RESUME,
       /** Whose X-Forwarded-For to believe: every hop, none, this many proxies, or the proxies' addresses and ranges. */
       trustProxy: env.TRUST_PROXY,
       /** The Bearer token for GET /metrics; unset: only direct loopback connections may scrape. */

@@ -4,6 +4,7 @@ import {
   countTokens,
   sendJson,
   simulatedAnswer,
+  numberedWords,
   startFakeServer,
   startSse,
   toDeltas,
@@ -138,7 +139,7 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   if (typeof prompt === 'string') return invalid(ctx, prompt);
   const thinking = thinkingFor(model, prompt.thinkingConfig);
   if (typeof thinking === 'string') return invalid(ctx, thinking);
-  let text = simulatedAnswer('gemini', model, prompt.lastUserText);
+  let text = ctx.fault.words === undefined ? simulatedAnswer('gemini', model, prompt.lastUserText) : numberedWords(ctx.fault.words);
   let finishReason = 'STOP';
   // Loosely like the real limit: thinking first, then the answer cut at about what is left of maxOutputTokens.
   const thoughtTokens = prompt.maxOutputTokens === undefined ? thinking.tokens : Math.min(thinking.tokens, prompt.maxOutputTokens);
@@ -175,6 +176,13 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   } else if (fault.kind === 'malformed') {
     send(events[0]);
     res.write('data: {"candidates":[{"content":{"role":"model","parts":[{"te\r\n\r\n');
+  } else if (fault.kind === 'malformed_event') {
+    // One event cut off mid-string among healthy ones, the rest of the answer after it.
+    const brokenAfter = fault.afterChunks ?? 10;
+    for (const [i, event] of events.entries()) {
+      if (i === brokenAfter) res.write('data: {"candidates":[{"content":{"role":"model","parts":[{"te\r\n\r\n');
+      send(event);
+    }
   } else if (fault.kind === 'stream_cut') {
     for (const event of events.slice(0, fault.afterChunks ?? 2)) send(event);
     // A server-side failure inside the SSE body arrives as a bare error object, not an event.
