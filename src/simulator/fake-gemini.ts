@@ -132,6 +132,8 @@ interface Prompt {
   promptTokens: number;
   maxOutputTokens: number | undefined;
   thinkingConfig: Record<string, unknown> | undefined;
+  /** The text of a trailing model turn (Gemini 2.x continues it; Gemini 3 refuses it). */
+  prefill: string | undefined;
 }
 
 async function generate(ctx: FakeContext, model: string, stream: boolean): Promise<void> {
@@ -140,6 +142,8 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   const thinking = thinkingFor(model, prompt.thinkingConfig);
   if (typeof thinking === 'string') return invalid(ctx, thinking);
   let text = ctx.fault.words === undefined ? simulatedAnswer('gemini', model, prompt.lastUserText) : numberedWords(ctx.fault.words);
+  // A trailing model turn is an answer begun: the model goes on from where it stops.
+  if (prompt.prefill !== undefined && text.startsWith(prompt.prefill)) text = text.slice(prompt.prefill.length);
   let finishReason = 'STOP';
   // Loosely like the real limit: thinking first, then the answer cut at about what is left of maxOutputTokens.
   const thoughtTokens = prompt.maxOutputTokens === undefined ? thinking.tokens : Math.min(thinking.tokens, prompt.maxOutputTokens);
@@ -189,7 +193,10 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
     res.write(JSON.stringify(statusBody(500)));
   } else {
     const gap = fault.kind === 'trickle' ? (fault.delayMs ?? TRICKLE_GAP_MS) : 0;
+    const stallAfter = fault.kind === 'stream_stall' ? (fault.afterChunks ?? 2) : -1;
     for (const [i, event] of events.entries()) {
+      // A stall: nothing more is sent, and the connection stays open until the client leaves.
+      if (i === stallAfter) return void (await ctx.wait(60_000));
       if (i > 0 && gap > 0 && !(await ctx.wait(gap))) return;
       if (ctx.clientGone) return;
       send(event);
@@ -221,6 +228,7 @@ function readPrompt(body: unknown, model: string): Prompt | string {
     promptTokens: countTokens(allText),
     maxOutputTokens: typeof limit === 'number' && limit > 0 ? limit : undefined,
     thinkingConfig: record(config?.thinkingConfig ?? config?.thinking_config),
+    prefill: contents.at(-1)?.role === 'model' ? textOf(contents.at(-1)) : undefined,
   };
 }
 
