@@ -118,6 +118,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const gateway = new Gateway(providers, breakers, {
     cache,
     maxRetries: config.maxRetries,
+    onContentFilter: config.onContentFilter,
+    retryAfterWaitMaxMs: config.retryAfterWaitMaxMs,
+    streamResume: config.streamResume,
+    canPrefill: (provider) => config.providers.get(provider.name)?.row.capabilities.includes('prefill') ?? false,
     requestTimeoutMs: config.requestTimeoutMs,
     timeouts: (provider) => config.providers.get(provider.name)?.timeouts ?? defaultTimeouts,
     maxStreamMs: MAX_STREAM_MS,

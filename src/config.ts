@@ -178,6 +178,9 @@ const baseSchema = z.looseObject({
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(8_000),
     // Models retire: the start-up check asks again this often (0: never asks).
     PREFLIGHT_INTERVAL_MS: int(0, 7 * 86_400_000).default(6 * 3_600_000),
+    ON_CONTENT_FILTER: z.enum(['stop', 'next'], { error: 'must be stop or next' }).default('stop'),
+    RETRY_AFTER_WAIT_MAX_MS: int(0, 60_000).default(2000),
+    STREAM_RESUME: bool.default(false),
 
     METRICS_TOKEN: metricsToken,
     TRUST_PROXY: trustProxy.default(false),
@@ -243,6 +246,12 @@ export const envSchema = baseSchema
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
       /** How often the providers' keys and models are checked (gateway/preflight.ts); 0: never. */
       preflightIntervalMs: env.PREFLIGHT_INTERVAL_MS,
+      /** A provider's content refusal: 'stop' answers it to the caller, 'next' asks the next provider. */
+      onContentFilter: env.ON_CONTENT_FILTER,
+      /** The first provider's Retry-After up to this long is waited out once (0: never). */
+      retryAfterWaitMaxMs: env.RETRY_AFTER_WAIT_MAX_MS,
+      /** A stream broken after its first text is finished by the next provider that takes a prefill. */
+      streamResume: env.STREAM_RESUME,
       /** Whose X-Forwarded-For to believe: every hop, none, this many proxies, or the proxies' addresses and ranges. */
       trustProxy: env.TRUST_PROXY,
       /** The Bearer token for GET /metrics; unset: only direct loopback connections may scrape. */

@@ -3,6 +3,7 @@
 
 export const ERROR_TABLE = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
+  content_filtered: { status: 400, message: 'The provider refused this request under its content policy.' },
   unauthorized: { status: 401, message: 'A valid API key is required: send it as "X-API-Key: <key>" or "Authorization: Bearer <key>".' },
   forbidden: { status: 403, message: 'This address may not read this route.' },
   not_found: { status: 404, message: 'No such route.' },

@@ -14,7 +14,7 @@ describe('npm run dev', () => {
     try {
       expect(await dev.exited).toBe(1);
       expect(dev.output()).toContain(
-        'Invalid configuration: SIMULATED_FAULTS has an unknown fault in "gemini=bogus" (use ok, down, error, slow, hang, reset, ratelimited, dailylimit, unauthorized, malformed, blocked, empty, trickle)\n',
+        'Invalid configuration: SIMULATED_FAULTS has an unknown fault in "gemini=bogus" (use ok, down, error, slow, hang, reset, ratelimited, dailylimit, unauthorized, malformed, blocked, empty, trickle, malformedevent, contentpolicy, stall)\n',
       );
       expect(dev.output()).not.toContain('Waiting for file changes');
     } finally {

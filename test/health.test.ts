@@ -70,7 +70,7 @@ describe('GET /health/live and /health/ready', () => {
   });
 
   it('is not ready (503) once every provider cools down, and ready again when one is back', async () => {
-    gateway = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '1', CIRCUIT_BREAKER_COOLDOWN_MS: '600000', MAX_RETRIES: '0' });
+    gateway = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '1', CIRCUIT_BREAKER_COOLDOWN_MS: '600000', MAX_RETRIES: '0', RETRY_AFTER_WAIT_MAX_MS: '0' });
     gateway.fakes.gemini.enqueue({ kind: 'error', status: 503 });
     gateway.fakes.groq.enqueue({ kind: 'error', status: 503 });
     expect((await query(gateway, { prompt: 'x' })).status).toBe(200);

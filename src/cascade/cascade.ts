@@ -30,7 +30,13 @@ export interface CascadeSettings {
   maxAnswerMs?: number;
   /** For backoff jitter; Math.random unless a test scripts it. */
   random?: () => number;
+  /** A content refusal: 'stop' answers it (the default), 'next' asks the next provider (ON_CONTENT_FILTER). */
+  onContentFilter?: ContentFilterRule;
+  /** The longest Retry-After of the first provider asked that is waited out once (RETRY_AFTER_WAIT_MAX_MS); 0: never. */
+  retryAfterWaitMaxMs?: number;
 }
+
+export type ContentFilterRule = 'stop' | 'next';
 
 export interface CascadeContext {
   deadline: Deadline;
@@ -80,6 +86,8 @@ export async function runCascade<T>(
   const elapsed = (since: number) => Math.round(clock.now() - since);
   const { client } = context;
   const key = (p: Provider): BreakerKey => ({ provider: p.name, model: exactModel ?? breakerModel?.(p), client });
+  /** The last provider that refused on content grounds (with ON_CONTENT_FILTER=next, every one may). */
+  let filteredBy: ProviderName | undefined;
 
   for (const [index, provider] of providers.entries()) {
     const breaker = key(provider);
@@ -94,6 +102,9 @@ export async function runCascade<T>(
       attempts.push({ provider: provider.name, outcome: 'cooling_down', latency_ms: 0 });
       continue;
     }
+    // A short Retry-After is waited out once, and only by the first provider asked: after that the
+    // request has already paid for a failure, and the next provider is the better use of the budget.
+    let mayWaitOut = !attempts.some((a) => a.outcome !== 'cooling_down');
     // Asked only after a timeout, so an answer costs nothing here.
     const laterProviderReady = () => providers.slice(index + 1).some((p) => breakers.cooldownRemaining(key(p)) === 0);
 
@@ -123,7 +134,21 @@ export async function runCascade<T>(
           const cooldown = breakers.recordFailure(breaker, error);
           logFailure(log, error, cooldown, exactModel);
 
+          if (error.contentFilter) {
+            filteredBy = provider.name;
+            if (settings.onContentFilter !== 'next') throw contentFiltered(provider.name);
+          }
           if (deadline.expired) return finish();
+          const wait = mayWaitOut ? retryAfterWait(error, settings.retryAfterWaitMaxMs ?? 0, attemptTimeoutMs, deadline.remaining()) : undefined;
+          mayWaitOut = false;
+          if (wait !== undefined) {
+            // The breaker still cools the provider for everyone else; this request alone waits
+            // for it, then asks again. The wait is not one of the retries.
+            log.info({ provider: provider.name, wait_ms: wait }, `waiting out ${provider.name}'s Retry-After before asking it again`);
+            await deadline.sleep(wait);
+            retry -= 1;
+            continue;
+          }
           // A provider that did not answer in time is unlikely to on a second try; the budget is
           // better spent on the next provider. The last provider standing gets its retries.
           const moveOn =
@@ -143,8 +168,27 @@ export async function runCascade<T>(
 
   function finish(): never {
     if (deadline.cancelled) throw new RequestCancelledError('the caller went away');
-    throw cascadeFailure(providers.map(key), attempts, breakers, deadline.expired);
+    throw cascadeFailure(providers.map(key), attempts, breakers, deadline.expired, filteredBy);
   }
+}
+
+/**
+ * How long to wait before asking a rate-limited provider again, when it named a wait no longer than
+ * `maxMs` and the wait still leaves the attempt its whole time within what is left of the budget;
+ * otherwise undefined (move on).
+ */
+export function retryAfterWait(error: ProviderError, maxMs: number, attemptTimeoutMs: number, remainingMs: number): number | undefined {
+  const wait = error.retryAfterMs;
+  if (error.kind !== 'rate_limited' || wait === undefined || maxMs <= 0) return undefined;
+  if (wait > maxMs || wait + attemptTimeoutMs > remainingMs) return undefined;
+  return wait;
+}
+
+/** A refusal on content grounds, answered to the caller as it is, naming who refused. */
+export function contentFiltered(provider: ProviderName): GatewayError {
+  return new GatewayError('content_filtered', {
+    message: `Provider ${provider} refused this request under its content policy (a blocked or flagged prompt, or an answer withheld by its filter); change the request rather than retry it.`,
+  });
 }
 
 /**
@@ -186,6 +230,7 @@ function cascadeFailure(
   attempts: readonly AttemptRecord[],
   breakers: Breakers,
   expired: boolean,
+  filteredBy: ProviderName | undefined,
 ): GatewayError {
   const tried = attempts.filter((a) => a.outcome !== 'cooling_down');
   if (expired || (tried.length > 0 && tried.every((a) => a.outcome === 'timeout'))) {
@@ -194,6 +239,8 @@ function cascadeFailure(
   // Every provider asked said the request itself is wrong (HTTP 400, 413, 422, or an adapter's own
   // check): a 503 would only invite the same request again, as the OpenAI SDKs retry it.
   if (tried.length > 0 && tried.every((a) => a.outcome === 'rejected')) {
+    // With ON_CONTENT_FILTER=next, and each refusing: the content refusal is the one to tell.
+    if (filteredBy !== undefined) return contentFiltered(filteredBy);
     return new GatewayError('invalid_request', {
       message: 'Every provider that was asked refused this request as invalid; check its messages and parameters.',
     });

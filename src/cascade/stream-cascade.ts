@@ -8,7 +8,7 @@
 // replaced by the next.
 import { ProviderError } from '../providers/provider-error.ts';
 import type { Completion, CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage } from '../providers/types.ts';
-import { runCascade, type AttemptCall, type CascadeContext, type CascadeResult, type Liveness } from './cascade.ts';
+import { runCascade, type AttemptCall, type CascadeContext, type CascadeResult, type ContentFilterRule, type Liveness } from './cascade.ts';
 import type { Clock } from './clock.ts';
 import { timeoutReason } from './deadline.ts';
 
@@ -28,6 +28,8 @@ export interface StreamCascadeSettings {
   /** Then the longest silence allowed while it reasons. */
   stallTimeoutMs: (provider: Provider) => number;
   random?: () => number;
+  onContentFilter?: ContentFilterRule;
+  retryAfterWaitMaxMs?: number;
 }
 
 /** Runs the cascade until one provider has sent text; wrap lets the caller adjust each attempt. */
@@ -46,6 +48,8 @@ export function runStreamCascade(
       attemptTimeoutMs: settings.firstTokenTimeoutMs,
       stallTimeoutMs: settings.stallTimeoutMs,
       ...(settings.random ? { random: settings.random } : {}),
+      ...(settings.onContentFilter ? { onContentFilter: settings.onContentFilter } : {}),
+      ...(settings.retryAfterWaitMaxMs !== undefined ? { retryAfterWaitMaxMs: settings.retryAfterWaitMaxMs } : {}),
     },
     context,
   );
@@ -145,16 +149,24 @@ export async function collectAnswer(provider: Provider, request: CompletionReque
   let model: string | undefined;
   let finishReason: FinishReason | undefined;
   let usage: TokenUsage | undefined;
+  let skippedEvents: number | undefined;
   for await (const chunk of provider.stream(request, signal)) {
     liveness.alive();
     text += chunk.text;
     model ??= chunk.model;
     finishReason = chunk.finishReason ?? finishReason;
     usage = chunk.usage ?? usage;
+    skippedEvents = chunk.skippedEvents ?? skippedEvents;
   }
   // The readers end a stream only with a finish reason and some text; anything else threw.
   if (finishReason === undefined || text === '') {
     throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended without a whole answer`);
   }
-  return { text, model: model ?? request.model ?? provider.model, finishReason, ...(usage === undefined ? {} : { usage }) };
+  return {
+    text,
+    model: model ?? request.model ?? provider.model,
+    finishReason,
+    ...(usage === undefined ? {} : { usage }),
+    ...(skippedEvents === undefined ? {} : { skippedEvents }),
+  };
 }

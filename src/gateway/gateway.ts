@@ -8,7 +8,7 @@
 // a whole answer. Quota checks and usage records hook in here too.
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { runCascade, RequestCancelledError, type AttemptCall, type AttemptRecord } from '../cascade/cascade.ts';
+import { runCascade, RequestCancelledError, type AttemptCall, type AttemptRecord, type ContentFilterRule } from '../cascade/cascade.ts';
 import type { Breakers } from '../cascade/breakers.ts';
 import { systemClock, type Clock } from '../cascade/clock.ts';
 import { Deadline } from '../cascade/deadline.ts';
@@ -31,6 +31,14 @@ export interface ProviderTimeouts {
 
 export interface GatewaySettings {
   maxRetries: number;
+  /** ON_CONTENT_FILTER: answer a content refusal ('stop', the default) or ask the next provider. */
+  onContentFilter?: ContentFilterRule;
+  /** RETRY_AFTER_WAIT_MAX_MS: the first provider's Retry-After up to this is waited out once. */
+  retryAfterWaitMaxMs?: number;
+  /** STREAM_RESUME: a stream broken after its first text is continued by the next provider that takes a prefill. */
+  streamResume?: boolean;
+  /** Whether a provider continues a trailing partial assistant turn (its registry row's 'prefill'). */
+  canPrefill?: (provider: Provider) => boolean;
   requestTimeoutMs: number;
   /** Each provider's own limits (a local runtime loading a model is slow to its first token). */
   timeouts: (provider: Provider) => ProviderTimeouts;
@@ -68,6 +76,8 @@ export interface Trip {
   provider: Provider | undefined;
   /** Time spent waiting on providers: the cascade (backoff included) and, for a stream, its relay. */
   providerMs: number;
+  /** Events of the answering provider's stream skipped because they did not parse. */
+  skippedEvents?: number | undefined;
 }
 
 declare module 'fastify' {
@@ -88,6 +98,8 @@ interface WholeTrip<T, R> {
   operation: Operation;
   call: AttemptCall<T>;
   usage: (value: T) => TokenUsage | undefined;
+  /** Events of the answer's stream skipped as unparseable, for the summary line. */
+  skipped?: (value: T) => number | undefined;
   answer: (a: Answer<T>) => R;
   /** The model whose breaker an attempt counts against, when not the provider's chat model. */
   breakerModel?: (provider: Provider) => string | undefined;
@@ -114,6 +126,11 @@ export class Gateway {
     this.clock = settings.clock ?? systemClock;
     this.cache = settings.cache;
     this.metrics = settings.metrics;
+  }
+
+  /** Whether the provider may be asked to continue an answer another began (STREAM_RESUME). */
+  canPrefill(provider: Provider): boolean {
+    return this.settings.canPrefill?.(provider) ?? false;
   }
 
   /** The providers a request may be sent to now: configured, and their breaker ready. */
@@ -148,6 +165,7 @@ export class Gateway {
       operation: 'chat',
       call: (p, signal, liveness) => collectAnswer(p, completion, signal, liveness),
       usage: (c) => c.usage,
+      skipped: (c) => c.skippedEvents,
       answer,
       timeout: this.#firstTokenMs,
     };
@@ -205,6 +223,7 @@ export class Gateway {
       });
       trip.providerMs = performance.now() - waitStart;
       trip.provider = provider;
+      trip.skippedEvents = whole.skipped?.(value);
       this.metrics.attempted(trip);
       this.metrics.tokens(trip, provider, request.clientId, whole.usage(value));
       reply.header('x-llm-provider', provider.name);
@@ -226,6 +245,8 @@ export class Gateway {
       attemptTimeoutMs: timeout,
       stallTimeoutMs: this.#attemptMs,
       maxAnswerMs: this.settings.maxStreamMs,
+      onContentFilter: this.settings.onContentFilter ?? 'stop',
+      retryAfterWaitMaxMs: this.settings.retryAfterWaitMaxMs ?? 0,
       ...(this.settings.random ? { random: this.settings.random } : {}),
     };
   }

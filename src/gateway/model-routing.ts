@@ -93,6 +93,8 @@ export function exactModelCall<T>(route: ModelRoute, call: AttemptCall<T>): Atte
  */
 export function routeFailure(route: ModelRoute, attempts: readonly AttemptRecord[], error: unknown): unknown {
   if (route.exactModel === undefined) return error;
+  // A content refusal is told as it is, exact model or not.
+  if (error instanceof GatewayError && error.code === 'content_filtered') return error;
   const last = attempts.at(-1);
   if (last?.outcome !== 'rejected') return error;
   if (last.status === 404 || route.modelNotFound === true) {

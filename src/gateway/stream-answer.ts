@@ -20,11 +20,14 @@ import type { CachedAnswer } from '../state/answer-cache.ts';
 import { MAX_ENTRY_BYTES } from './answer-cache.ts';
 import { exactModelCall, type ModelRoute } from './model-routing.ts';
 import { disconnectSignal } from './disconnect-signal.ts';
+import { addUsage, mayResume, resumeStream, type ResumeFrom } from './stream-resume.ts';
 
 /** How a stream ended well. */
 export interface StreamEnd {
   finishReason: FinishReason;
   usage: TokenUsage | undefined;
+  /** Set when another provider finished the answer (STREAM_RESUME): its name and model. */
+  continuedBy?: { provider: Answerer; model: string } | undefined;
 }
 
 /** What a route writes a stream with, once its first text is in hand. */
@@ -98,14 +101,19 @@ export async function streamAnswer(
   let usage: TokenUsage | undefined = opened.first.usage;
   // The whole text, for the cache; given up once it is too large to keep.
   let kept: string | undefined = key === undefined ? undefined : opened.first.text;
+  // The text sent so far, kept only when a broken stream may be resumed (STREAM_RESUME).
+  const resume = gateway.settings.streamResume === true;
+  let sent = resume ? opened.first.text : '';
   try {
     const limits = { idleMs: gateway.settings.timeouts(provider).attemptMs, totalMs: gateway.settings.maxStreamMs, cancel: clientGone, clock: gateway.clock };
     // Leaving this loop early (the client went away) aborts the upstream call.
     for await (const piece of continueStream(provider, opened, limits)) {
       if (piece.text !== '') await writer.text(piece.text);
       if (kept !== undefined) kept = kept.length > MAX_ENTRY_BYTES ? undefined : kept + piece.text;
+      if (resume) sent += piece.text;
       finishReason = piece.finishReason ?? finishReason;
       usage = piece.usage ?? usage;
+      trip.skippedEvents = piece.skippedEvents ?? trip.skippedEvents;
       if (!writer.open) break;
     }
     waited();
@@ -129,13 +137,40 @@ export async function streamAnswer(
     }
     const gatewayError = midStreamError(gateway, request, provider, route, error);
     request.log.warn({ provider: provider.name, code: gatewayError.code }, 'stream failed after it had started');
-    await writer.fail(gatewayError);
+    if (resume && mayResume(error) && (await finishElsewhere({ gateway, trip, request, route, completion, broken: provider, sent, writer, clientGone }, model, usage))) {
+      if (clientGone.aborted || !writer.open) callerLeft(request, reply);
+      return reply;
+    }
+    if (!clientGone.aborted) await writer.fail(gatewayError);
   } finally {
     writer.end();
     // Normally finished already (then this changes nothing); otherwise nothing may keep it running.
     if (!opened.upstream.signal.aborted) opened.upstream.abort(RESPONSE_FINISHED);
   }
   return reply;
+}
+
+/**
+ * Has the next provider that can continue finish the answer (stream-resume.ts); true once the
+ * answer ended, false when none could take it on (the caller writes the error event).
+ */
+async function finishElsewhere(from: ResumeFrom, model: string, usage: TokenUsage | undefined): Promise<boolean> {
+  const { request, writer, clientGone } = from;
+  let resumed;
+  try {
+    resumed = await resumeStream(from);
+  } catch (error) {
+    if (clientGone.aborted) return true;
+    // The continuation broke too: once is enough, the answer ends with the error event.
+    const provider = error instanceof ProviderError ? error.provider : 'unknown';
+    request.log.warn({ provider, err: error }, 'resumed stream failed too');
+    return false;
+  }
+  if (resumed === undefined) return false;
+  if (clientGone.aborted || !writer.open) return true;
+  request.log.info({ provider: from.broken.name, model, resumed_by: resumed.provider.name }, 'stream finished by another provider');
+  await writer.finish({ finishReason: resumed.finishReason, usage: addUsage(usage, resumed.usage), continuedBy: { provider: resumed.provider, model: resumed.model } });
+  return true;
 }
 
 /** A cached answer as a stream: its text in the first chunk, then the finish, and no provider call. */

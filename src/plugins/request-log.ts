@@ -23,6 +23,8 @@ export function logRequest(request: FastifyRequest, reply: FastifyReply, clientL
       // HIT or MISS when the answer cache was asked (a hit made no provider call).
       cache: reply.getHeader('x-cache'),
       attempts: trip !== null && (trip.attempts.length > 1 || status >= 400) ? trip.attempts : undefined,
+      // Events of the provider's stream that did not parse and were skipped (the answer still ended well).
+      skipped_events: trip?.skippedEvents,
     },
     clientLeft ? 'client disconnected before the answer was complete' : 'request completed',
   );

@@ -48,6 +48,11 @@ export interface ProviderErrorOptions {
   retryAfterMs?: number;
   /** The provider said it has no such model (whatever its status: OpenRouter answers 400). */
   modelNotFound?: boolean;
+  /**
+   * A 'rejected' that is a refusal on content grounds (a content-policy 400, a blocked or flagged
+   * prompt, an answer withheld by a filter): the caller is told, rather than asking the next provider.
+   */
+  contentFilter?: boolean;
   cause?: unknown;
 }
 
@@ -59,6 +64,7 @@ export class ProviderError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly retryable: boolean;
   readonly modelNotFound: boolean;
+  readonly contentFilter: boolean;
 
   constructor(provider: ProviderName, kind: ProviderErrorKind, message: string, options: ProviderErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -66,6 +72,7 @@ export class ProviderError extends Error {
     this.kind = kind;
     this.status = options.status;
     this.modelNotFound = options.modelNotFound ?? false;
+    this.contentFilter = kind === 'rejected' && options.contentFilter === true;
     this.retryAfterMs = options.retryAfterMs;
     this.retryable = RETRYABLE.has(kind);
   }
@@ -79,6 +86,11 @@ export class ProviderError extends Error {
  */
 export function emptyAnswerKind(reason: FinishReason | undefined): ProviderErrorKind {
   return reason === 'content_filter' || reason === 'length' ? 'rejected' : 'bad_response';
+}
+
+/** The error for a 200 that carries no text: see emptyAnswerKind; withheld by a filter, a content refusal. */
+export function emptyAnswerError(name: ProviderName, reason: FinishReason | undefined, message: string): ProviderError {
+  return new ProviderError(name, emptyAnswerKind(reason), message, { contentFilter: reason === 'content_filter' });
 }
 
 /** Maps an upstream HTTP status to our kind, the same way for every provider. */

@@ -13,7 +13,13 @@ import { headerValue } from '../config-fields.ts';
 import { USER_AGENT } from '../version.ts';
 import type { Provider } from './types.ts';
 
-export type Capability = 'chat' | 'embeddings';
+/**
+ * 'prefill': given a conversation that ends with a partial assistant turn, the provider continues
+ * that turn rather than starting a new answer, so it may finish a stream another provider began
+ * (STREAM_RESUME). A model of the provider that refuses such a turn must fail before the call
+ * (Gemini 3: gemini-models.ts), never restart the answer.
+ */
+export type Capability = 'chat' | 'embeddings' | 'prefill';
 export type ReasoningSetting = (typeof REASONING_SETTINGS)[number];
 
 export interface ProviderRow {
@@ -75,7 +81,8 @@ export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
     defaultModel: 'gemini-flash-lite-latest',
     defaultBaseUrl: 'https://generativelanguage.googleapis.com',
     keyRequired: true,
-    capabilities: ['chat', 'embeddings'],
+    // Gemini 2.x continues a trailing model turn; Gemini 3 refuses one, and the adapter says so before calling.
+    capabilities: ['chat', 'embeddings', 'prefill'],
     defaultEmbeddingModel: 'gemini-embedding-001',
     // Callers want answers: the least thinking each model allows (docs/providers.md).
     defaultReasoningEffort: 'minimal',
@@ -97,7 +104,8 @@ export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
     // Without `/openai/v1`, as Groq's own SDK takes it.
     defaultBaseUrl: 'https://api.groq.com',
     keyRequired: true,
-    capabilities: ['chat'],
+    // Groq documents assistant-message prefilling for its text models (console.groq.com/docs/prefilling).
+    capabilities: ['chat', 'prefill'],
     defaultReasoningEffort: 'minimal',
     create: async (settings) =>
       (await import('./openai-compatible/groq.ts')).createGroqProvider({
@@ -114,6 +122,8 @@ export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
     defaultModel: 'openrouter/free',
     defaultBaseUrl: 'https://openrouter.ai/api/v1',
     keyRequired: true,
+    // No 'prefill': its default model (openrouter/free) routes each call to some free model, and
+    // whether that model's host continues a partial turn or starts over cannot be known here.
     capabilities: ['chat'],
     defaultReasoningEffort: 'minimal',
     options: {

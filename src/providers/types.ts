@@ -54,6 +54,8 @@ export interface Completion {
   model: string;
   finishReason: FinishReason;
   usage?: TokenUsage;
+  /** Events of the provider's stream skipped because their data did not parse. */
+  skippedEvents?: number;
 }
 
 /**
@@ -67,6 +69,8 @@ export interface CompletionChunk {
   model?: string;
   finishReason?: FinishReason;
   usage?: TokenUsage;
+  /** On the last chunk: events the reader skipped because their data did not parse. */
+  skippedEvents?: number;
 }
 
 export interface EmbeddingRequest {

@@ -24,7 +24,7 @@ export const errorResponseSchema = z
 
 /** The error responses every protected route can give. */
 export const protectedErrorResponses = {
-  400: errorResponseSchema.describe('Malformed JSON or a schema violation; details names the field'),
+  400: errorResponseSchema.describe('invalid_request: malformed JSON or a schema violation (details names the field), or every provider refused the request; content_filtered: a provider refused it on content grounds (the message names it)'),
   401: errorResponseSchema.describe('Missing or wrong API key'),
   413: errorResponseSchema.describe('Body larger than 64 KiB'),
   415: errorResponseSchema.describe('Body is not application/json'),

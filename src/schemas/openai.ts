@@ -292,7 +292,7 @@ export const openAiReadErrorResponses = base;
 
 /** The error responses of POST routes under /v1. */
 export const openAiErrorResponses = {
-  400: openAiErrorSchema.describe('Malformed JSON, a schema violation or an unsupported field; param names the field'),
+  400: openAiErrorSchema.describe('invalid_request: malformed JSON, a schema violation or an unsupported field (param names the field); content_filtered: a provider refused the request on content grounds (the message names it)'),
   ...base,
   404: openAiErrorSchema.describe('model_not_found: unknown or unconfigured provider, or a model the provider does not serve'),
   413: openAiErrorSchema.describe('Body larger than 64 KiB'),

@@ -4,6 +4,7 @@ import {
   countTokens,
   sendJson,
   simulatedAnswer,
+  numberedWords,
   startFakeServer,
   startSse,
   toDeltas,
@@ -133,6 +134,8 @@ interface Prompt {
   promptTokens: number;
   maxOutputTokens: number | undefined;
   thinkingConfig: Record<string, unknown> | undefined;
+  /** The text of a trailing model turn (Gemini 2.x continues it; Gemini 3 refuses it). */
+  prefill: string | undefined;
 }
 
 async function generate(ctx: FakeContext, model: string, stream: boolean): Promise<void> {
@@ -140,7 +143,9 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   if (typeof prompt === 'string') return invalid(ctx, prompt);
   const thinking = thinkingFor(model, prompt.thinkingConfig);
   if (typeof thinking === 'string') return invalid(ctx, thinking);
-  let text = simulatedAnswer('gemini', model, prompt.lastUserText);
+  let text = ctx.fault.words === undefined ? simulatedAnswer('gemini', model, prompt.lastUserText) : numberedWords(ctx.fault.words);
+  // A trailing model turn is an answer begun: the model goes on from where it stops.
+  if (prompt.prefill !== undefined && text.startsWith(prompt.prefill)) text = text.slice(prompt.prefill.length);
   // An odd finish (OTHER, MALFORMED_FUNCTION_CALL, ...) comes with what text there was, in one event.
   let finishReason = ctx.fault.kind === 'odd_finish' ? (ctx.fault.finishReason ?? 'OTHER') : 'STOP';
   // Loosely like the real limit: thinking first, then the answer cut at about what is left of maxOutputTokens.
@@ -178,6 +183,13 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   } else if (fault.kind === 'malformed') {
     send(events[0]);
     res.write('data: {"candidates":[{"content":{"role":"model","parts":[{"te\r\n\r\n');
+  } else if (fault.kind === 'malformed_event') {
+    // One event cut off mid-string among healthy ones, the rest of the answer after it.
+    const brokenAfter = fault.afterChunks ?? 10;
+    for (const [i, event] of events.entries()) {
+      if (i === brokenAfter) res.write('data: {"candidates":[{"content":{"role":"model","parts":[{"te\r\n\r\n');
+      send(event);
+    }
   } else if (fault.kind === 'stream_cut') {
     for (const event of events.slice(0, fault.afterChunks ?? 2)) send(event);
     // A server-side failure inside the SSE body arrives as a bare error object on a line of its
@@ -185,7 +197,10 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
     res.write(`${JSON.stringify(statusBody(fault.status ?? 500))}\n`);
   } else {
     const gap = fault.kind === 'trickle' ? (fault.delayMs ?? TRICKLE_GAP_MS) : 0;
+    const stallAfter = fault.kind === 'stream_stall' ? (fault.afterChunks ?? 2) : -1;
     for (const [i, event] of events.entries()) {
+      // A stall: nothing more is sent, and the connection stays open until the client leaves.
+      if (i === stallAfter) return void (await ctx.wait(60_000));
       if (i > 0 && gap > 0 && !(await ctx.wait(gap))) return;
       if (ctx.clientGone) return;
       send(event);
@@ -217,6 +232,7 @@ function readPrompt(body: unknown, model: string): Prompt | string {
     promptTokens: countTokens(allText),
     maxOutputTokens: typeof limit === 'number' && limit > 0 ? limit : undefined,
     thinkingConfig: record(config?.thinkingConfig ?? config?.thinking_config),
+    prefill: contents.at(-1)?.role === 'model' ? textOf(contents.at(-1)) : undefined,
   };
 }
 

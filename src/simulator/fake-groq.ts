@@ -10,6 +10,8 @@ import {
   completionBody,
   draftAnswer,
   withheld,
+  sized,
+  continued,
   randomId,
   readChatRequest,
   sendBrokenJson,
@@ -87,7 +89,7 @@ async function chat(ctx: FakeContext, models: string[], headers: Headers): Promi
   if (typeof reasoning === 'string') return sendJson(res, 400, groqError(reasoning, 'invalid_request_error'), headers);
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
-  const answer = draftAnswer('groq', request.model, request, reasoning);
+  const answer = continued(sized(draftAnswer('groq', request.model, request, reasoning), fault), request);
   const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   if (request.stream) return streamAnswer(ctx, request, draft, headers);
   if (fault.kind === 'malformed') return sendBrokenJson(res, headers);
@@ -119,6 +121,12 @@ function failWithStatus(ctx: FakeContext, model: string, streaming: boolean, hea
     // Groq's daily request limit: its own wording, and a Retry-After until the window frees a request.
     const message = `Rate limit reached for model \`${model}\` in organization \`org_local\` service tier \`on_demand\` on requests per day (RPD): Limit ${REQUESTS_PER_DAY}, Used ${REQUESTS_PER_DAY}, Requested 1. Please try again in 1m26.4s.`;
     sendJson(res, 429, groqError(message, 'requests', 'rate_limit_exceeded'), { ...headers, 'x-ratelimit-remaining-requests': '0', 'retry-after': '87' });
+    return true;
+  }
+  if (fault.kind === 'content_policy') {
+    // OpenAI's wording and code for a prompt its safety system refused, which OpenAI-compatible servers copy.
+    const message = 'Your request was rejected as a result of our safety system. Your prompt may contain text that is not allowed by our safety system.';
+    sendJson(res, 400, { error: { message, type: 'invalid_request_error', param: null, code: 'content_policy_violation' } }, headers);
     return true;
   }
   if (fault.kind === 'error' || (fault.kind === 'stream_cut' && !streaming)) {
@@ -202,11 +210,16 @@ async function streamAnswer(ctx: FakeContext, request: ChatRequest, draft: Draft
   }
   const deltas = toDeltas(draft.text);
   const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
+  const brokenAfter = fault.kind === 'malformed_event' ? (fault.afterChunks ?? 10) : -1;
+  const stallAfter = fault.kind === 'stream_stall' ? (fault.afterChunks ?? 2) : -1;
   let sent = 0;
   for (const delta of deltas) {
     if (sent === cutAfter) break;
     if (gapMs > 0 && sent > 0 && !(await ctx.wait(gapMs))) return;
     if (ctx.clientGone) return;
+    // A stall: nothing more is sent, and the connection stays open until the client leaves.
+    if (sent === stallAfter) return void (await ctx.wait(60_000));
+    if (sent === brokenAfter) writeEvent(res, BROKEN_EVENT);
     writeEvent(res, chunk({ content: delta }, null));
     sent += 1;
   }

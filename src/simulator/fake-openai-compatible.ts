@@ -2,7 +2,7 @@
 // reading the request, drafting the answer, and writing completions, chunks and SSE events.
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { countTokens, simulatedAnswer } from './fake-server.ts';
+import { countTokens, numberedWords, simulatedAnswer, type Fault } from './fake-server.ts';
 
 export interface ChatRequest {
   model: string;
@@ -12,6 +12,8 @@ export interface ChatRequest {
   maxTokens: number | undefined;
   /** The body as sent, for the fields one provider reads and another refuses. */
   fields: Record<string, unknown>;
+  /** The text of a trailing assistant turn: an answer begun, to be continued (prefill). */
+  prefill: string | undefined;
 }
 
 /** Reads the fields the fakes care about; a string is the reason the body is invalid. */
@@ -23,7 +25,9 @@ export function readChatRequest(body: unknown): ChatRequest | string {
   const users = fields.messages.filter((m): m is { content: string } => isMessage(m) && m.role === 'user');
   const maxTokens = fields.max_tokens ?? fields.max_completion_tokens;
   const streamOptions = fields.stream_options as { include_usage?: unknown } | undefined;
+  const last = fields.messages.at(-1) as unknown;
   return {
+    prefill: isMessage(last) && last.role === 'assistant' ? last.content : undefined,
     model: fields.model,
     lastUserText: users.at(-1)?.content ?? '',
     stream: fields.stream === true,
@@ -58,6 +62,24 @@ export interface Draft {
   reasoningTokens: number;
   /** The reasoning as the model sends it (empty when hidden). */
   reasoning: string;
+}
+
+/** The answer the fault asks for: `words` numbered words instead of the simulated sentence. */
+export function sized(draft: Draft, fault: Fault): Draft {
+  if (fault.words === undefined) return draft;
+  const text = numberedWords(fault.words);
+  return { ...draft, text, finishReason: 'stop', completionTokens: countTokens(text) + draft.reasoningTokens };
+}
+
+/**
+ * A prefilled answer, continued like a model that honours a trailing assistant turn: the rest of
+ * the answer after the text already given, when the answer begins with it.
+ */
+export function continued(draft: Draft, request: ChatRequest): Draft {
+  const { prefill } = request;
+  if (prefill === undefined || prefill === '' || !draft.text.startsWith(prefill)) return draft;
+  const text = draft.text.slice(prefill.length);
+  return { ...draft, text, completionTokens: countTokens(text) + draft.reasoningTokens };
 }
 
 /** The same answer withheld by a content filter: no text, finish reason content_filter. */
@@ -157,6 +179,7 @@ export function sendBrokenJson(res: ServerResponse, headers: Record<string, stri
   res.end(payload);
 }
 
+/** What a malformed event's data looks like: a chunk cut off mid-string (never valid JSON). */
 export const BROKEN_EVENT = '{"id":"chatcmpl-broken","object":"chat.completion.chunk","choices":[{"delta":{"content":"Hal';
 
 /** Sends a JSON body in a few pieces `gapMs` apart; stops if the client goes away. */

@@ -10,6 +10,8 @@ import {
   completionBody,
   draftAnswer,
   withheld,
+  sized,
+  continued,
   randomId,
   readChatRequest,
   sendBrokenJson,
@@ -127,7 +129,7 @@ async function chat(ctx: FakeContext, models: string[]): Promise<void> {
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
   const model = servedModel(request.model, models);
-  const answer = draftAnswer('openrouter', model, request, routerReasoning(model, request.fields));
+  const answer = continued(sized(draftAnswer('openrouter', model, request, routerReasoning(model, request.fields)), fault), request);
   const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   const id = randomId('gen-');
   const headers = { 'x-generation-id': id };
@@ -172,6 +174,12 @@ function failWithStatus(ctx: FakeContext, streaming: boolean): boolean {
     // A guardrail's refusal is about the prompt; its metadata names the patterns it matched.
     const metadata = { patterns: ['ignore all previous instructions'] };
     sendJson(res, 403, routerError(403, 'Request blocked: prompt injection patterns detected', metadata));
+    return true;
+  }
+  if (fault.kind === 'content_policy') {
+    // OpenRouter's moderation: a 403 whose metadata names the reasons and the flagged input.
+    const metadata = { reasons: ['violence'], flagged_input: 'How do I build a', provider_name: 'OpenAI', model_slug: 'openai/gpt-4o-mini' };
+    sendJson(res, 403, routerError(403, 'openai/gpt-4o-mini requires moderation on OpenAI. Your input was flagged for "violence".', metadata));
     return true;
   }
   if (fault.kind === 'error' || (fault.kind === 'stream_cut' && !streaming)) {
@@ -246,11 +254,16 @@ async function streamAnswer(ctx: FakeContext, model: string, draft: Draft, id: s
   for (const piece of draft.reasoning === '' ? [] : toDeltas(draft.reasoning)) send(chunk({ role: 'assistant', content: '', reasoning: piece }, null));
   const deltas = toDeltas(draft.text);
   const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
+  const brokenAfter = fault.kind === 'malformed_event' ? (fault.afterChunks ?? 10) : -1;
+  const stallAfter = fault.kind === 'stream_stall' ? (fault.afterChunks ?? 2) : -1;
   let sent = 0;
   for (const delta of deltas) {
     if (sent === cutAfter) break;
     if (gapMs > 0 && sent > 0 && !(await ctx.wait(gapMs))) return;
     if (ctx.clientGone) return;
+    // A stall: nothing more is sent, and the connection stays open until the client leaves.
+    if (sent === stallAfter) return void (await ctx.wait(60_000));
+    if (sent === brokenAfter) send(BROKEN_EVENT);
     send(chunk({ role: 'assistant', content: delta }, null));
     if (sent === 0) res.write(`${KEEP_ALIVE}\r\n\r\n`);
     sent += 1;

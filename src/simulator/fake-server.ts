@@ -34,7 +34,13 @@ export type FaultKind =
   /** OpenRouter: 403 from a guardrail that flagged the prompt, naming the patterns it matched. */
   | 'guardrail'
   /** Gemini: an answer that ends with a finish reason that is not a clean stop (`finishReason`, default OTHER). */
-  | 'odd_finish';
+  | 'odd_finish'
+  /** A healthy stream with one event whose data is not JSON after `afterChunks` chunks (default 10). */
+  | 'malformed_event'
+  /** The provider's content-policy refusal: OpenAI's 400 `content_policy_violation`, OpenRouter's 403 for flagged input. */
+  | 'content_policy'
+  /** A stream that sends `afterChunks` chunks, then nothing more, its connection left open. */
+  | 'stream_stall';
 
 export interface Fault {
   kind: FaultKind;
@@ -46,6 +52,13 @@ export interface Fault {
   /** For 'ok': wait before answering. For 'trickle': the gap between chunks. */
   delayMs?: number;
   afterChunks?: number;
+  /** The answer's text is this many numbered words ("w1 w2 …"), one chunk each when streamed. */
+  words?: number;
+}
+
+/** "w1 w2 … wN": a long answer whose every chunk can be told apart. */
+export function numberedWords(count: number): string {
+  return Array.from({ length: count }, (_, i) => `w${i + 1}`).join(' ');
 }
 
 export interface RecordedRequest {
@@ -55,6 +68,8 @@ export interface RecordedRequest {
   headers: IncomingHttpHeaders;
   /** Parsed JSON body, or the raw text when it is not JSON, or undefined when empty. */
   body: unknown;
+  /** When the request arrived (Date.now()): which came first, and how far apart. */
+  receivedAt: number;
 }
 
 export interface FakeContext {
@@ -149,7 +164,9 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
+    const receivedAt = Date.now();
     const request: RecordedRequest = {
+      receivedAt,
       method: req.method ?? 'GET',
       path: url.pathname,
       query: url.searchParams,

@@ -17,6 +17,9 @@ const PLANS: Record<string, Fault> = {
   blocked: { kind: 'blocked' },
   empty: { kind: 'bad_response' },
   trickle: { kind: 'trickle', delayMs: 150 },
+  malformedevent: { kind: 'malformed_event', afterChunks: 2 },
+  contentpolicy: { kind: 'content_policy' },
+  stall: { kind: 'stream_stall', afterChunks: 2 },
 };
 
 export const FAULT_NAMES = Object.keys(PLANS);

@@ -180,8 +180,8 @@ describe('the provider cascade', () => {
     expect(outcomes(body.attempts)).toEqual(['gemini:bad_response', 'groq:ok']);
   });
 
-  it('moves past a prompt a provider will not answer without a retry or a mark against it', async () => {
-    gateway = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '2' });
+  it('moves past a prompt a provider will not answer (with ON_CONTENT_FILTER=next) without a retry or a mark against it', async () => {
+    gateway = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '2', ON_CONTENT_FILTER: 'next' });
     gateway.fakes.gemini.setDefault({ kind: 'blocked' });
     for (const prompt of ['blocked 1', 'blocked 2', 'blocked 3']) {
       const body = await answer(await query(gateway, { prompt }));
@@ -197,7 +197,7 @@ describe('the provider cascade', () => {
     gateway.fakes.openrouter.setDefault({ kind: 'blocked' });
     const refused = await query(gateway, { prompt: 'blocked everywhere' });
     expect(refused.status).toBe(400);
-    expect((await errorOf(refused)).code).toBe('invalid_request');
+    expect((await errorOf(refused)).code).toBe('content_filtered');
   });
 
   it('cools a provider down when its key is rejected, logs it loudly and goes on', async () => {
@@ -295,7 +295,8 @@ describe('the provider cascade', () => {
 
     it('keeps the turn with a probe that retries after a failure below the threshold', async () => {
       // A 429 cooldown of 1 s, after which one failure is not enough to cool Gemini down again.
-      gateway = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '3', MAX_RETRIES: '1', FIRST_TOKEN_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '5000' });
+      // RETRY_AFTER_WAIT_MAX_MS=0: the 1 s Retry-After is not waited out, Groq answers at once.
+      gateway = await startGateway({ CIRCUIT_BREAKER_THRESHOLD: '3', MAX_RETRIES: '1', FIRST_TOKEN_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '5000', RETRY_AFTER_WAIT_MAX_MS: '0' });
       gateway.fakes.gemini.enqueue({ kind: 'rate_limited', retryAfterSeconds: 1 });
       expect(outcomes((await answer(await query(gateway, { prompt: 'limited' }))).attempts)).toEqual(['gemini:rate_limited', 'groq:ok']);
       await sleep(1100);

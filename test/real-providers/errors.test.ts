@@ -88,14 +88,25 @@ describe('provider errors read for what they are', () => {
     expect(until).toBeLessThanOrEqual(after + 7_200_000 + 1000);
   });
 
-  it("takes OpenRouter's guardrail 403 as a refusal of the request: the next provider answers, and OpenRouter stays in service", async () => {
+  it("takes OpenRouter's guardrail 403 as a refusal of the request, on safety grounds: the caller hears it, and OpenRouter stays in service", async () => {
+    gateway.fakes.openrouter.setDefault({ kind: 'guardrail' });
+    const error = await sdk(gateway).chat.completions.create({ model: 'openrouter', messages: USER_HELLO }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 400, code: 'content_filtered' });
+    // Nobody else was asked by default (ON_CONTENT_FILTER=stop), and the refusal counts against nobody.
+    expect(gateway.fakes.gemini.requests).toHaveLength(0);
+    expect(await health(gateway, 'openrouter')).toMatchObject({ state: 'ready' });
+    expect(gateway.logs.some((line) => line.provider === 'openrouter' && line.kind === 'rejected' && line.status === 403)).toBe(true);
+  });
+
+  it('routes around a guardrail 403 to the next provider with ON_CONTENT_FILTER=next', async () => {
+    await gateway.close();
+    gateway = await startGateway({ ON_CONTENT_FILTER: 'next' });
     gateway.fakes.openrouter.setDefault({ kind: 'guardrail' });
     const { data, response } = await sdk(gateway).chat.completions.create({ model: 'openrouter', messages: USER_HELLO }).withResponse();
     expect(response.status).toBe(200);
     expect(response.headers.get('x-llm-provider')).toBe('gemini');
     expect(data.choices[0]?.message.content).toMatch(/^Simulated answer from gemini /);
     expect(await health(gateway, 'openrouter')).toMatchObject({ state: 'ready' });
-    expect(gateway.logs.some((line) => line.provider === 'openrouter' && line.kind === 'rejected' && line.status === 403)).toBe(true);
   });
 
   it("takes Gemini's FAILED_PRECONDITION as a misconfiguration: logged loudly, and Gemini cools down", async () => {

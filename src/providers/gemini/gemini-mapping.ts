@@ -1,5 +1,5 @@
 // Pure translation between our types and Gemini's wire shapes (v1beta generateContent); no I/O.
-import { ProviderError, emptyAnswerKind } from '../provider-error.ts';
+import { ProviderError, emptyAnswerError } from '../provider-error.ts';
 import type { ReasoningSetting } from '../registry.ts';
 import { tokenCount, usageOf, type Completion, type CompletionRequest, type FinishReason, type TokenUsage } from '../types.ts';
 import { refusesTrailingModelTurn, thinkingConfig, type ThinkingConfig } from './gemini-models.ts';
@@ -172,10 +172,11 @@ export function failedFinish(reason: string | undefined): ProviderError | undefi
 
 /** A prompt Gemini will not answer: the request's doing, so no retry and no mark against Gemini. */
 export function blockedPrompt(blockReason: string): ProviderError {
-  return new ProviderError('gemini', 'rejected', `Gemini blocked the prompt (${blockReason})`);
+  // Every block reason (SAFETY, BLOCKLIST, PROHIBITED_CONTENT, IMAGE_SAFETY, OTHER) is about content.
+  return new ProviderError('gemini', 'rejected', `Gemini blocked the prompt (${/^[A-Z_]{1,40}$/.test(blockReason) ? blockReason : 'an unknown reason'})`, { contentFilter: true });
 }
 
 /** An answer with no text: the request's doing or Gemini's failure, as its finish reason says. */
 export function noText(finishReason: string | undefined): ProviderError {
-  return new ProviderError('gemini', emptyAnswerKind(mapFinishReason(finishReason)), `Gemini returned no text (finish reason ${finishReason ?? 'none'})`);
+  return emptyAnswerError('gemini', mapFinishReason(finishReason), `Gemini returned no text (finish reason ${finishReason ?? 'none'})`);
 }

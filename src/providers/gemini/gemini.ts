@@ -12,6 +12,7 @@ import { blockedPrompt, failedFinish, mapFinishReason, noText, readResponse, toC
 import type { ReasoningSetting } from '../registry.ts';
 import { ProviderError, abortError, toProviderError } from '../provider-error.ts';
 import { readEventStream, type EventReader } from '../transport/event-stream.ts';
+import { SkippedEvents } from '../transport/skipped-events.ts';
 import { readAll, readJson, utf8Text } from '../transport/response-body.ts';
 import { createUpstreamPool, type UpstreamAnswer } from '../transport/upstream-http.ts';
 import type { Completion, CompletionChunk, CompletionRequest, EmbeddingRequest, Embeddings, Provider } from '../types.ts';
@@ -115,6 +116,7 @@ class GeminiStreamReader implements EventReader<CompletionChunk> {
   readonly #signal: AbortSignal;
   #sawText = false;
   #finished = false;
+  readonly #skipped = new SkippedEvents();
   /** Lines that are not server-sent events: Gemini can write a bare JSON error into a 200 stream. */
   #stray = '';
 
@@ -124,7 +126,13 @@ class GeminiStreamReader implements EventReader<CompletionChunk> {
   }
 
   event(data: string): CompletionChunk | undefined {
-    const read = readResponse(parseEvent(data));
+    const parsed = parseEvent(data);
+    if (parsed instanceof SyntaxError) {
+      // Skipped; the stream must still end with a finish reason (end()).
+      this.#skipped.skip('gemini', parsed);
+      return undefined;
+    }
+    const read = readResponse(parsed);
     if (read.blockReason) throw blockedPrompt(read.blockReason);
     this.#sawText ||= read.text !== '';
     const model = read.model ?? this.#modelId;
@@ -133,7 +141,7 @@ class GeminiStreamReader implements EventReader<CompletionChunk> {
     const failed = failedFinish(read.finishReason);
     if (failed) throw failed;
     this.#finished = true;
-    return { text: read.text, model, finishReason: mapFinishReason(read.finishReason), ...(read.usage ? { usage: read.usage } : {}) };
+    return { text: read.text, model, finishReason: mapFinishReason(read.finishReason), ...(read.usage ? { usage: read.usage } : {}), ...this.#skipped.field };
   }
 
   /**
@@ -172,13 +180,16 @@ function textContent(text: string) {
   return { role: 'user', parts: [{ text }] };
 }
 
-/** One event's JSON; an event that is a google.rpc.Status error fails like the HTTP status would. */
+/**
+ * One event's JSON, or the SyntaxError when it does not parse; an event that is a google.rpc.Status
+ * error fails like the HTTP status would.
+ */
 function parseEvent(data: string): unknown {
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);
   } catch (error) {
-    throw badResponse('Gemini sent a stream that does not parse', error);
+    return error;
   }
   const error = field(parsed, 'error');
   if (typeof error === 'object' && error !== null) {

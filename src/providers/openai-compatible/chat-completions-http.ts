@@ -37,6 +37,8 @@ export interface ChatCompletionsEndpoint {
 export interface ChunkReader<T> extends Omit<EventReader<T>, 'event'> {
   /** One event's parsed JSON (an `error` event as `{ error }`): what to yield, or undefined. */
   data(value: unknown): T | undefined;
+  /** An event whose data does not parse: skipped, or the stream fails (the reader decides). */
+  malformed(cause: unknown): T | undefined;
 }
 
 /** How the Chat Completions body reaches a provider: over HTTP here, or in-process in the benchmark. */
@@ -79,7 +81,10 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
         throw new ProviderError(name, 'misconfigured', `${name} does not know the model (HTTP ${answer.status})`, { status: answer.status, modelNotFound: true });
       }
       if (answer.status === 403 && flagsModeration(error)) {
-        throw new ProviderError(name, 'rejected', `${name} flagged the request in moderation (HTTP 403)`, { status: 403 });
+        throw new ProviderError(name, 'rejected', `${name} flagged the request in moderation (HTTP 403)`, { status: 403, contentFilter: true });
+      }
+      if (answer.status === 400 && refusesContent(error)) {
+        throw new ProviderError(name, 'rejected', `${name} refused the request under its content policy (HTTP 400)`, { status: 400, contentFilter: true });
       }
       if (answer.status === 429) wait = dailyLimitWait(error, answer.headers);
     } else {
@@ -98,7 +103,14 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
     stream(body, signal, reader) {
       return readEventStream(
         async () => (await post(body, streamHeaders, signal)).body,
-        { event: (data, type) => reader.data(toData(name, data, type)), end: () => reader.end(), fail: (error) => reader.fail(error) },
+        {
+          event: (data, type) => {
+            const parsed = toData(data, type);
+            return parsed instanceof SyntaxError ? reader.malformed(parsed) : reader.data(parsed);
+          },
+          end: () => reader.end(),
+          fail: (error) => reader.fail(error),
+        },
         { name, endMarker: '[DONE]' },
       );
     },
@@ -112,15 +124,16 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
 }
 
 /**
- * An event's parsed data. An `error` event comes out as `{ error }`, the shape a failed chunk
- * has, so one reader handles both.
+ * An event's parsed data, or the SyntaxError when it does not parse (the reader decides what that
+ * means). An `error` event comes out as `{ error }`, the shape a failed chunk has, so one reader
+ * handles both.
  */
-function toData(name: ProviderName, text: string, type: string | undefined): unknown {
+function toData(text: string, type: string | undefined): unknown {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new ProviderError(name, 'bad_response', `${name} sent malformed JSON`, { cause: error });
+    return error;
   }
   if (type !== 'error') return data;
   return { error: (data as { error?: unknown } | null)?.error ?? data };
@@ -170,6 +183,16 @@ function flagsModeration(error: WireError | undefined): boolean {
     metadata.flagged_input !== undefined ||
     metadata.error_type === 'content_policy_violation'
   );
+}
+
+/**
+ * A 400 that is a content-policy refusal: OpenAI's `content_policy_violation` code (Azure's
+ * `content_filter`), or OpenRouter's `metadata.error_type`. Other 400s (context length, a
+ * parameter the model does not take) are about the request's form, and another provider may take it.
+ */
+function refusesContent(error: WireError | undefined): boolean {
+  if (error === undefined) return false;
+  return error.code === 'content_policy_violation' || error.code === 'content_filter' || error.metadata?.error_type === 'content_policy_violation';
 }
 
 /**

@@ -7,7 +7,8 @@ import type { ReasoningSetting } from '../registry.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
 import { GENERIC_DIALECT, type ChatDialect } from './dialects.ts';
 import { checkModelList, type ModelListCheck } from './model-list-check.ts';
-import { ProviderError, abortError, emptyAnswerKind, toProviderError } from '../provider-error.ts';
+import { ProviderError, abortError, emptyAnswerError, toProviderError } from '../provider-error.ts';
+import { SkippedEvents } from '../transport/skipped-events.ts';
 import { createUpstreamPool } from '../transport/upstream-http.ts';
 import {
   tokenCount,
@@ -200,6 +201,7 @@ export class ChatStreamReader implements ChunkReader<CompletionChunk> {
   #finishReason: FinishReason | undefined;
   #usage: TokenUsage | undefined;
   #answered = false;
+  readonly #skipped = new SkippedEvents();
 
   constructor(name: ProviderName, signal: AbortSignal) {
     this.#name = name;
@@ -235,13 +237,19 @@ export class ChatStreamReader implements ChunkReader<CompletionChunk> {
     return { text, model: this.#model };
   }
 
+  /** An event that does not parse is skipped; the stream must still end with a finish reason. */
+  malformed(cause: unknown): undefined {
+    this.#skipped.skip(this.#name, cause);
+    return undefined;
+  }
+
   end(): CompletionChunk {
     const name = this.#name;
     // A stream cut by the signal must not pass for a finished one.
     if (this.#signal.aborted) throw abortError(name, this.#signal, undefined);
     if (this.#finishReason === undefined) throw new ProviderError(name, 'bad_response', `${name} stream ended before the answer was complete`);
     if (!this.#answered) throw noAnswer(name, this.#finishReason);
-    return { text: '', model: this.#model, finishReason: this.#finishReason, usage: this.#usage };
+    return { text: '', model: this.#model, finishReason: this.#finishReason, usage: this.#usage, ...this.#skipped.field };
   }
 
   fail(error: unknown): ProviderError {
@@ -251,7 +259,7 @@ export class ChatStreamReader implements ChunkReader<CompletionChunk> {
 
 /** An answer with no text: the request's doing or the provider's failure, as its finish reason says. */
 function noAnswer(name: ProviderName, finishReason: string | null | undefined): ProviderError {
-  return new ProviderError(name, emptyAnswerKind(toFinishReason(finishReason)), `${name} returned no answer (finish reason ${finishReason ?? 'none'})`);
+  return emptyAnswerError(name, toFinishReason(finishReason), `${name} returned no answer (finish reason ${finishReason ?? 'none'})`);
 }
 
 function toFinishReason(reason: string | null | undefined): FinishReason {

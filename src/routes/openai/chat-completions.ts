@@ -51,7 +51,8 @@ const chatCompletionsRoute: FastifyPluginAsyncZod = async (app) => {
 /** The answer as `chat.completion.chunk` events, ending in [DONE], or in an error event when cut short. */
 function chatChunkSink(reply: FastifyReply, requestId: string, includeUsage: boolean): StreamSink {
   return async ({ provider, first, model, clientGone }) => {
-    const chunks = new StreamChunks({ id: completionId(), created: unixSeconds(), model: publicModel(provider.name, model), includeUsage });
+    const identity = { id: completionId(), created: unixSeconds(), model: publicModel(provider.name, model), includeUsage };
+    const chunks = new StreamChunks(identity);
     const sse = new SseWriter(reply);
     // The role chunk and the first text leave together, with the response headers.
     await sse.sendAll([chunks.role(), chunks.text(first.text)], clientGone);
@@ -60,9 +61,11 @@ function chatChunkSink(reply: FastifyReply, requestId: string, includeUsage: boo
         return sse.open;
       },
       text: (text) => sse.send(chunks.text(text), clientGone),
-      finish: ({ finishReason, usage }) => {
-        const finish = chunks.finish(toOpenAiFinishReason(finishReason));
-        return sse.sendAll(includeUsage ? [finish, chunks.usage(usage), '[DONE]'] : [finish, '[DONE]'], clientGone);
+      finish: ({ finishReason, usage, continuedBy }) => {
+        // An answer another provider finished (STREAM_RESUME): the last chunks name both models.
+        const last = continuedBy === undefined ? chunks : new StreamChunks({ ...identity, model: `${identity.model},${publicModel(continuedBy.provider.name, continuedBy.model)}` });
+        const finish = last.finish(toOpenAiFinishReason(finishReason));
+        return sse.sendAll(includeUsage ? [finish, last.usage(usage), '[DONE]'] : [finish, '[DONE]'], clientGone);
       },
       // The error event ends the stream; without [DONE] no client mistakes it for a whole answer.
       fail: (error) => sse.send(openAiErrorBody(error, requestId), clientGone),
