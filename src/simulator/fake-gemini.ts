@@ -27,6 +27,7 @@ import {
   usage,
 } from './fake-gemini-wire.ts';
 import { refusesTrailingModelTurn, thinkingFor } from './fake-gemini-thinking.ts';
+import { toolOutcome } from './fake-gemini-tools.ts';
 
 export interface FakeGeminiOptions {
   apiKey: string;
@@ -138,19 +139,23 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   if (typeof prompt === 'string') return invalid(ctx, prompt);
   const thinking = thinkingFor(model, prompt.thinkingConfig);
   if (typeof thinking === 'string') return invalid(ctx, thinking);
-  let text = simulatedAnswer('gemini', model, prompt.lastUserText);
+  const tools = toolOutcome(record(ctx.request.body), model, simulatedAnswer('gemini', model, prompt.lastUserText));
+  if (typeof tools === 'string') return invalid(ctx, tools);
+  let text = tools !== undefined && 'text' in tools ? tools.text : simulatedAnswer('gemini', model, prompt.lastUserText);
+  const calls = tools !== undefined && 'calls' in tools ? tools.calls : [];
   let finishReason = 'STOP';
   // Loosely like the real limit: thinking first, then the answer cut at about what is left of maxOutputTokens.
   const thoughtTokens = prompt.maxOutputTokens === undefined ? thinking.tokens : Math.min(thinking.tokens, prompt.maxOutputTokens);
   const left = prompt.maxOutputTokens === undefined ? undefined : prompt.maxOutputTokens - thoughtTokens;
-  if (left !== undefined && countTokens(text) > left) {
+  if (calls.length > 0) text = '';
+  else if (left !== undefined && countTokens(text) > left) {
     text = left <= 0 ? '' : text.slice(0, Math.max(1, left * 4));
     finishReason = 'MAX_TOKENS';
   }
   const tokens = usage(prompt.promptTokens, countTokens(text), thoughtTokens);
   const thoughts = thinking.include && thoughtTokens > 0 ? [thoughtPart(`**Thinking about it**\n\nThe user wants: ${prompt.lastUserText.slice(0, 40)}`)] : [];
   if (!stream) {
-    return answer(ctx, contentResponse(model, text, finishReason, tokens, thoughts), emptyResponse(model, prompt.promptTokens), blockedResponse(model, prompt.promptTokens));
+    return answer(ctx, contentResponse(model, text, finishReason, tokens, [...thoughts, ...calls]), emptyResponse(model, prompt.promptTokens), blockedResponse(model, prompt.promptTokens));
   }
 
   const { fault, res } = ctx;
@@ -163,7 +168,11 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   // ends in one event with no parts.
   const events = [
     ...thoughts.map((thought) => contentResponse(model, '', undefined, undefined, [thought])),
-    ...(deltas.length === 0
+    // Function calls come whole, one event each, the last with the finish reason.
+    ...calls.map((call, i) => contentResponse(model, '', i === calls.length - 1 ? finishReason : undefined, i === calls.length - 1 ? tokens : undefined, [call])),
+    ...(calls.length > 0
+      ? []
+      : deltas.length === 0
       ? [contentResponse(model, '', finishReason, tokens)]
       : deltas.map((delta, i) => (i === deltas.length - 1 ? contentResponse(model, delta, finishReason, tokens) : contentResponse(model, delta)))),
   ];
@@ -199,7 +208,7 @@ function readPrompt(body: unknown, model: string): Prompt | string {
   for (const [i, content] of contents.entries()) {
     const parts = Array.isArray(content?.parts) ? content.parts.map(record) : [];
     if (parts.length === 0) return `* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`;
-    const empty = parts.findIndex((part) => part?.text === '' || part?.text === undefined);
+    const empty = parts.findIndex((part) => (part?.text === '' || part?.text === undefined) && part?.functionCall === undefined && part?.functionResponse === undefined);
     if (empty >= 0) return `* GenerateContentRequest.contents[${i}].parts[${empty}].data: required oneof field 'data' must have one initialized field\n`;
   }
   if (contents.at(-1)?.role === 'model' && refusesTrailingModelTurn(model)) return 'Requests ending with a model turn are not supported.';

@@ -10,6 +10,8 @@ import {
   completionBody,
   draftAnswer,
   withheld,
+  withTools,
+  toolCallDeltas,
   randomId,
   readChatRequest,
   sendBrokenJson,
@@ -87,7 +89,8 @@ async function chat(ctx: FakeContext, models: string[], headers: Headers): Promi
   if (typeof reasoning === 'string') return sendJson(res, 400, groqError(reasoning, 'invalid_request_error'), headers);
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
-  const answer = draftAnswer('groq', request.model, request, reasoning);
+  const answer = withTools(draftAnswer('groq', request.model, request, reasoning), request.fields);
+  if (typeof answer === 'string') return sendJson(res, 400, groqError(answer, 'invalid_request_error'), headers);
   const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   if (request.stream) return streamAnswer(ctx, request, draft, headers);
   if (fault.kind === 'malformed') return sendBrokenJson(res, headers);
@@ -197,6 +200,8 @@ async function streamAnswer(ctx: FakeContext, request: ChatRequest, draft: Draft
   const gapMs = fault.kind === 'trickle' ? (fault.delayMs ?? 50) : 0;
   // Reasoning, when sent, comes first, in deltas of its own.
   for (const piece of draft.reasoning === '' ? [] : toDeltas(draft.reasoning)) writeEvent(res, chunk({ reasoning: piece }, null));
+  // Groq sends each function call whole, in one delta.
+  for (const delta of toolCallDeltas(draft, true)) writeEvent(res, chunk(delta, null));
   const deltas = toDeltas(draft.text);
   const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
   let sent = 0;

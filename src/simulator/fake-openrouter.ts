@@ -10,6 +10,8 @@ import {
   completionBody,
   draftAnswer,
   withheld,
+  withTools,
+  toolCallDeltas,
   randomId,
   readChatRequest,
   sendBrokenJson,
@@ -127,7 +129,8 @@ async function chat(ctx: FakeContext, models: string[]): Promise<void> {
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
   const model = servedModel(request.model, models);
-  const answer = draftAnswer('openrouter', model, request, routerReasoning(model, request.fields));
+  const answer = withTools(draftAnswer('openrouter', model, request, routerReasoning(model, request.fields)), request.fields);
+  if (typeof answer === 'string') return sendJson(res, 400, routerError(400, answer));
   const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   const id = randomId('gen-');
   const headers = { 'x-generation-id': id };
@@ -233,6 +236,7 @@ async function streamAnswer(ctx: FakeContext, model: string, draft: Draft, id: s
   const gapMs = fault.kind === 'trickle' ? (fault.delayMs ?? 50) : 0;
   // Reasoning, unless excluded, comes first in `reasoning` deltas.
   for (const piece of draft.reasoning === '' ? [] : toDeltas(draft.reasoning)) send(chunk({ role: 'assistant', content: '', reasoning: piece }, null));
+  for (const delta of toolCallDeltas(draft)) send(chunk({ role: 'assistant', ...delta }, null));
   const deltas = toDeltas(draft.text);
   const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
   let sent = 0;
