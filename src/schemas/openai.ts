@@ -38,7 +38,7 @@ const contentPart = z
 
 const toolCallSchema = z
   .object({
-    id: z.string().min(1).max(8192).describe('The call\'s id, sent back verbatim (a Gemini call\'s id carries its thought signature)'),
+    id: z.string().min(1).max(32_768).describe('The call\'s id, sent back verbatim (a Gemini call\'s id carries its thought signature)'),
     type: z.literal('function', { error: 'only function tool calls are supported' }),
     function: z.object({ name: z.string().regex(NAME, 'must be 1 to 64 letters, digits, _ or -'), arguments: z.string().max(32_768).describe('JSON text') }),
   })
@@ -57,7 +57,7 @@ const messageSchema = z
     // Fields an assistant message carries when a client sends a previous answer back.
     refusal: z.string().nullish().describe('Stands for the content of an assistant message whose content is null; otherwise ignored'),
     tool_calls: z.array(toolCallSchema).max(MAX_TOOL_CALLS).nullish().describe(`An assistant message's function calls (at most ${MAX_TOOL_CALLS})`),
-    tool_call_id: z.string().min(1).max(8192).nullish().describe('A tool message: the id of the call whose result it is'),
+    tool_call_id: z.string().min(1).max(32_768).nullish().describe('A tool message: the id of the call whose result it is'),
     function_call: z.unknown().optional().describe('Not supported unless null'),
     audio: z.unknown().optional().describe('Not supported unless null'),
   })

@@ -166,6 +166,27 @@ describe('tool calling through /v1/chat/completions with the openai SDK', () => 
     expect(final.choices[0]?.message.tool_calls?.[0]).toMatchObject({ type: 'function', function: { name: 'get_weather', arguments: '{"city":"city-value"}' } });
   });
 
+  it('a stream cut after its first tool-call delta ends in an error event, with no fallback', async () => {
+    gateway.fakes.openrouter.setDefault({ kind: 'stream_cut', afterChunks: 1 });
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'openrouter', stream: true, messages: [{ role: 'user', content: 'What is the weather in Paris?' }], tools: [WEATHER] }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-llm-provider')).toBe('openrouter');
+    const events = (await response.text()).split('\n\n').filter(Boolean).map((event) => event.slice('data: '.length));
+    expect(events).not.toContain('[DONE]');
+    const parsed = events.map((event) => JSON.parse(event) as { choices?: Array<{ delta?: { tool_calls?: unknown[] } }>; error?: { code: string } });
+    expect(parsed.some((chunk) => chunk.choices?.[0]?.delta?.tool_calls !== undefined)).toBe(true);
+    expect(parsed.at(-1)?.error).toMatchObject({ code: 'providers_unavailable' });
+    expect(gateway.fakes.groq.requests).toHaveLength(0);
+    expect(gateway.fakes.gemini.requests).toHaveLength(0);
+    // The SDK's stream helper raises instead of taking the calls as a whole answer.
+    const stream = client.chat.completions.stream({ model: 'openrouter', messages: [{ role: 'user', content: 'What is the weather in Paris?' }], tools: [WEATHER] });
+    await expect(stream.finalChatCompletion()).rejects.toThrow();
+  });
+
   it('maps tool_choice to Gemini: a named function is ANY with allowedFunctionNames, none is NONE', async () => {
     await client.chat.completions.create({ model: 'gemini', messages: [{ role: 'user', content: 'Hi' }], tools: [WEATHER, TIME], tool_choice: { type: 'function', function: { name: 'get_time' } } });
     await client.chat.completions.create({ model: 'gemini', messages: [{ role: 'user', content: 'Hi' }], tools: [WEATHER], tool_choice: 'none' });
