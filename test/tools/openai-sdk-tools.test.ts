@@ -132,6 +132,23 @@ describe('tool calling through /v1/chat/completions with the openai SDK', () => 
     });
   }
 
+  it('sends the results of parallel Gemini calls back as one turn of functionResponse parts, in order', async () => {
+    const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Use get_weather and get_time for Paris' }];
+    const first = await client.chat.completions.create({ model: 'gemini', messages, tools: [WEATHER, TIME] });
+    const message = first.choices[0]!.message;
+    // Gemini signs only the first of parallel calls.
+    expect(message.tool_calls?.map((c) => c.id.includes('.sig.'))).toEqual([true, false]);
+    messages.push(message, ...message.tool_calls!.map((call, i) => ({ role: 'tool' as const, tool_call_id: call.id, content: `result ${i}` })));
+    const second = await client.chat.completions.create({ model: 'gemini', messages, tools: [WEATHER, TIME] });
+    expect(second.choices[0]?.message.content).toBe('The tools answered: {"output":"result 0"}; {"output":"result 1"}');
+    const contents = (gateway.fakes.gemini.requests[1]?.body as { contents: Array<{ role: string; parts: unknown[] }> }).contents;
+    expect(contents.map((c) => c.role)).toEqual(['user', 'model', 'user']);
+    expect(contents[2]?.parts).toEqual([
+      { functionResponse: { name: 'get_weather', response: { output: 'result 0' }, id: expect.any(String) } },
+      { functionResponse: { name: 'get_time', response: { output: 'result 1' }, id: expect.any(String) } },
+    ]);
+  });
+
   it('passes tool_choice, parallel_tool_calls and tools through to Groq as sent', async () => {
     const data = await client.chat.completions.create({
       model: 'groq',
