@@ -49,6 +49,19 @@ describe('a keyless local runtime configured by environment', () => {
     expect(runtime.requests[0]).toMatchObject({ method: 'POST', path: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'Hello' }] } });
   });
 
+  it('carries a tool loop through /v1/chat/completions, tools and messages passed through as sent', async () => {
+    const tools = [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } } }];
+    const client = sdk(gateway);
+    const first = await client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'Look it up' }], tools });
+    const call = first.choices[0]?.message.tool_calls?.[0];
+    expect(first.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(call).toMatchObject({ type: 'function', function: { name: 'lookup', arguments: '{"q":"q-value"}' } });
+    const messages = [{ role: 'user' as const, content: 'Look it up' }, first.choices[0]!.message, { role: 'tool' as const, tool_call_id: call!.id, content: 'found' }];
+    const stream = client.chat.completions.stream({ model: 'auto', messages, tools });
+    expect(await stream.finalContent()).toBe('The tools answered: found');
+    expect(runtime.requests[1]?.body).toMatchObject({ messages: [{ role: 'user' }, { role: 'assistant', tool_calls: [{ id: call!.id }] }, { role: 'tool', tool_call_id: call!.id, content: 'found' }], tools });
+  });
+
   it('answers /v1/chat/completions, whole, through the official SDK', async () => {
     const { data, response } = await sdk(gateway)
       .chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'Say hello' }] })

@@ -7,13 +7,13 @@
 // answer is read to its end inside the attempt, so a provider that breaks off halfway is still
 // replaced by the next.
 import { ProviderError } from '../providers/provider-error.ts';
-import type { Completion, CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage } from '../providers/types.ts';
+import type { Completion, CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage, ToolCall, ToolCallDelta } from '../providers/types.ts';
 import { runCascade, type AttemptCall, type CascadeContext, type CascadeResult, type ContentFilterRule, type Liveness } from './cascade.ts';
 import type { Clock } from './clock.ts';
 import { timeoutReason } from './deadline.ts';
 
 export interface OpenedStream {
-  /** The first chunk with text. */
+  /** The first chunk with text or a function-call piece. */
   first: CompletionChunk;
   /** The chunks after it. */
   rest: AsyncIterator<CompletionChunk>;
@@ -70,7 +70,7 @@ export async function openStream(provider: Provider, request: CompletionRequest,
     for (;;) {
       const next = await chunks.next();
       if (next.done) throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended before any text`);
-      if (next.value.text !== '') return { first: next.value, rest: chunks, upstream };
+      if (isAnswer(next.value)) return { first: next.value, rest: chunks, upstream };
       if (next.value.thinking) liveness?.alive();
     }
   } catch (error) {
@@ -81,6 +81,9 @@ export async function openStream(provider: Provider, request: CompletionRequest,
     signal.removeEventListener('abort', follow);
   }
 }
+
+/** Text or a function-call piece: the answer itself, so the caller's once it comes. */
+export const isAnswer = (chunk: CompletionChunk): boolean => chunk.text !== '' || (chunk.toolCalls !== undefined && chunk.toolCalls.length > 0);
 
 export interface StreamLimits {
   /** Longest silence allowed between two chunks. */
@@ -150,16 +153,19 @@ export async function collectAnswer(provider: Provider, request: CompletionReque
   let finishReason: FinishReason | undefined;
   let usage: TokenUsage | undefined;
   let skippedEvents: number | undefined;
+  const calls = new ToolCallAssembler();
   for await (const chunk of provider.stream(request, signal)) {
     liveness.alive();
     text += chunk.text;
+    if (chunk.toolCalls) calls.add(chunk.toolCalls);
     model ??= chunk.model;
     finishReason = chunk.finishReason ?? finishReason;
     usage = chunk.usage ?? usage;
     skippedEvents = chunk.skippedEvents ?? skippedEvents;
   }
   // The readers end a stream only with a finish reason and some text; anything else threw.
-  if (finishReason === undefined || text === '') {
+  const toolCalls = calls.calls();
+  if (finishReason === undefined || (text === '' && toolCalls.length === 0)) {
     throw new ProviderError(provider.name, 'bad_response', `${provider.name} stream ended without a whole answer`);
   }
   return {
@@ -168,5 +174,25 @@ export async function collectAnswer(provider: Provider, request: CompletionReque
     finishReason,
     ...(usage === undefined ? {} : { usage }),
     ...(skippedEvents === undefined ? {} : { skippedEvents }),
+    ...(toolCalls.length > 0 && { toolCalls }),
   };
+}
+
+/** Puts streamed function calls back together: id and name from a call's first piece, its arguments in order. */
+export class ToolCallAssembler {
+  readonly #calls: Array<{ id: string; name: string; arguments: string }> = [];
+
+  add(deltas: readonly ToolCallDelta[]): void {
+    for (const delta of deltas) {
+      const call = (this.#calls[delta.index] ??= { id: '', name: '', arguments: '' });
+      if (delta.id) call.id = delta.id;
+      if (delta.name) call.name += delta.name;
+      if (delta.arguments) call.arguments += delta.arguments;
+    }
+  }
+
+  /** The calls in index order, skipping any index no piece named. */
+  calls(): ToolCall[] {
+    return this.#calls.filter((call) => call !== undefined);
+  }
 }

@@ -1,7 +1,8 @@
 // The exact-match answer cache's rules (the store is in state/): which requests it may answer,
 // under which key, and which answers it keeps.
 //   - Only deterministic requests: temperature 0, or the caller's `x-cache: allow`. `x-cache:
-//     bypass` neither reads nor writes it.
+//     bypass` neither reads nor writes it. Never a request with tools, tool turns or a
+//     response_format.
 //   - The key is a SHA-256 of the normalised request: the route, the providers the model names
 //     (and the exact model), the messages and every parameter that changes the answer; with
 //     CACHE_SCOPE=client (the default) the caller's client id too, so no caller reads another's.
@@ -57,6 +58,10 @@ export class AnswerCache {
   keyFor(request: FastifyRequest, route: ModelRoute, completion: CompletionRequest): string | undefined {
     const choice = callerChoice(request);
     if (choice === 'bypass' || (choice !== 'allow' && completion.temperature !== 0)) return undefined;
+    // A tool loop or a structured answer is the client's program talking: never answered from the cache.
+    if (completion.tools !== undefined || completion.responseFormat !== undefined || completion.messages.some((m) => m.role === 'tool' || m.toolCalls !== undefined)) {
+      return undefined;
+    }
     const normalised = [
       1,
       request.routeOptions.url ?? request.url,

@@ -14,7 +14,7 @@ import { Deadline } from '../cascade/deadline.ts';
 import { continueStream, runStreamCascade, type OpenedStream } from '../cascade/stream-cascade.ts';
 import { GatewayError } from '../errors.ts';
 import { ProviderError } from '../providers/provider-error.ts';
-import type { CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage } from '../providers/types.ts';
+import type { CompletionChunk, CompletionRequest, FinishReason, Provider, TokenUsage, ToolCallDelta } from '../providers/types.ts';
 import { callerLeft, type Answerer, type Gateway, type Trip } from './gateway.ts';
 import type { CachedAnswer } from '../state/answer-cache.ts';
 import { MAX_ENTRY_BYTES } from './answer-cache.ts';
@@ -35,6 +35,8 @@ export interface StreamWriter {
   /** False once the client can no longer be written to. */
   readonly open: boolean;
   text(text: string): Promise<void>;
+  /** Function-call pieces (only a route that sends tools gets them). */
+  toolCalls?(deltas: ToolCallDelta[]): Promise<void>;
   finish(end: StreamEnd): Promise<void>;
   /** The error event that ends an answer cut short. */
   fail(error: GatewayError): Promise<void>;
@@ -108,6 +110,7 @@ export async function streamAnswer(
     const limits = { idleMs: gateway.settings.timeouts(provider).attemptMs, totalMs: gateway.settings.maxStreamMs, cancel: clientGone, clock: gateway.clock };
     // Leaving this loop early (the client went away) aborts the upstream call.
     for await (const piece of continueStream(provider, opened, limits)) {
+      if (piece.toolCalls !== undefined && piece.toolCalls.length > 0) await writer.toolCalls?.(piece.toolCalls);
       if (piece.text !== '') await writer.text(piece.text);
       if (kept !== undefined) kept = kept.length > MAX_ENTRY_BYTES ? undefined : kept + piece.text;
       if (resume) sent += piece.text;

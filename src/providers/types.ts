@@ -5,9 +5,36 @@
 export type ProviderName = string;
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
+  /** An assistant turn's function calls (its content may then be empty). */
+  toolCalls?: ToolCall[];
+  /** A tool turn: the id of the call whose result `content` is. */
+  toolCallId?: string;
 }
+
+/** A function call the model made: `arguments` is its JSON text, as OpenAI's wire carries it. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/** A function the model may call; `parameters` is a JSON Schema object (validated at the route). */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+  strict?: boolean;
+}
+
+/** Whether and which function the model must call. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/** Plain text, any JSON object, or JSON conforming to a schema. */
+export type ResponseFormat =
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict?: boolean; description?: string };
 
 /** How hard a reasoning model may think before it answers; each adapter maps it to its provider's control. */
 export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
@@ -23,6 +50,13 @@ export interface CompletionRequest {
   stop?: string[];
   /** Overrides the provider's configured model for this call. */
   model?: string;
+  /** Functions the model may call; absent on a plain request. */
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  /** False: at most one call per turn. */
+  parallelToolCalls?: boolean;
+  /** Absent: plain text. */
+  responseFormat?: ResponseFormat;
 }
 
 /** A provider's token counts; a count it did not give, or gave as something other than a count, is left out. */
@@ -46,7 +80,7 @@ export function usageOf(promptTokens: number | undefined, completionTokens: numb
 export const tokenCount = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 
-export type FinishReason = 'stop' | 'length' | 'content_filter' | 'other';
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'other';
 
 export interface Completion {
   text: string;
@@ -56,6 +90,19 @@ export interface Completion {
   usage?: TokenUsage;
   /** Events of the provider's stream skipped because their data did not parse. */
   skippedEvents?: number;
+  /** The function calls the answer asks for (its text may then be empty). */
+  toolCalls?: ToolCall[];
+}
+
+/**
+ * A piece of a streamed function call, as OpenAI streams them: the first piece of call `index`
+ * has its id and name, later ones only more of its arguments' JSON text.
+ */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  name?: string;
+  arguments?: string;
 }
 
 /**
@@ -66,6 +113,8 @@ export interface Completion {
 export interface CompletionChunk {
   text: string;
   thinking?: true;
+  /** Function-call pieces: like text, the answer itself (the first counts as the first token). */
+  toolCalls?: ToolCallDelta[];
   model?: string;
   finishReason?: FinishReason;
   usage?: TokenUsage;

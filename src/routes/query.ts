@@ -43,7 +43,8 @@ const queryRoute: FastifyPluginAsyncZod = async (app) => {
         response: value.text,
         provider: provider.name,
         model: value.model,
-        finish_reason: value.finishReason,
+        // /query sends no tools, so no answer here calls one.
+        finish_reason: value.finishReason === 'tool_calls' ? ('other' as const) : value.finishReason,
         latency_ms: Math.round(reply.elapsedTime),
         request_id: request.id,
         usage: usageBody(value.usage),

@@ -13,6 +13,12 @@ export const DEFAULT_MAX_TOKENS = 1024;
 export const MAX_MESSAGES = 256;
 export const MAX_EMBEDDING_INPUTS = 100;
 export const MAX_EMBEDDING_INPUT_CHARS = 8000;
+/** At most this many tools in one request (OpenAI's own limit). */
+export const MAX_TOOLS = 128;
+/** At most this many calls in one assistant message. */
+export const MAX_TOOL_CALLS = 64;
+/** A function or schema name, as OpenAI allows it. */
+const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 export const modelField = z
   .string()
@@ -30,10 +36,18 @@ const contentPart = z
   })
   .describe('A content part; only {type: "text", text} is supported');
 
+const toolCallSchema = z
+  .object({
+    id: z.string().min(1).max(32_768).describe('The call\'s id, sent back verbatim (a Gemini call\'s id carries its thought signature)'),
+    type: z.literal('function', { error: 'only function tool calls are supported' }),
+    function: z.object({ name: z.string().regex(NAME, 'must be 1 to 64 letters, digits, _ or -'), arguments: z.string().max(32_768).describe('JSON text') }),
+  })
+  .describe('A function call the model made');
+
 const messageSchema = z
   .object({
-    role: z.enum(['system', 'developer', 'user', 'assistant'], {
-      error: 'must be system, developer, user or assistant (tool messages are not supported)',
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool'], {
+      error: 'must be system, developer, user, assistant or tool',
     }),
     content: z
       .union([z.string(), z.array(contentPart).min(1)], { error: 'must be a string or a non-empty array of text parts' })
@@ -42,7 +56,8 @@ const messageSchema = z
     name: z.string().max(256).nullish().describe('Accepted and ignored'),
     // Fields an assistant message carries when a client sends a previous answer back.
     refusal: z.string().nullish().describe('Stands for the content of an assistant message whose content is null; otherwise ignored'),
-    tool_calls: z.array(z.unknown()).nullish().describe('Not supported unless empty'),
+    tool_calls: z.array(toolCallSchema).max(MAX_TOOL_CALLS).nullish().describe(`An assistant message's function calls (at most ${MAX_TOOL_CALLS})`),
+    tool_call_id: z.string().min(1).max(32_768).nullish().describe('A tool message: the id of the call whose result it is'),
     function_call: z.unknown().optional().describe('Not supported unless null'),
     audio: z.unknown().optional().describe('Not supported unless null'),
   })
@@ -52,14 +67,104 @@ const messageSchema = z
     path: ['content'],
     error: 'must be a string or a non-empty array of text parts',
   })
-  .describe('A chat message; "developer" is treated as "system"');
+  .describe('A chat message; "developer" is treated as "system"; "tool" carries a function\'s result');
+
+/** A JSON Schema as the route accepts it: an object (checked further by schemaProblem). */
+const jsonSchemaObject = z.record(z.string(), z.unknown());
+
+const toolSchema = z
+  .object({
+    type: z.literal('function', { error: 'only function tools are supported' }),
+    function: z.object({
+      name: z.string().regex(NAME, 'must be 1 to 64 letters, digits, _ or -'),
+      description: z.string().max(4096).nullish(),
+      parameters: jsonSchemaObject.nullish().describe('A JSON Schema of type "object"'),
+      strict: z.boolean().nullish(),
+    }),
+  })
+  .describe('A function the model may call');
+
+const toolChoiceSchema = z
+  .union(
+    [
+      z.enum(['none', 'auto', 'required']),
+      z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1).max(64) }) }),
+    ],
+    { error: 'must be "none", "auto", "required" or {"type": "function", "function": {"name": …}}' },
+  )
+  .describe('"auto" (default), "none", "required", or one named function');
+
+const responseFormatSchema = z
+  .discriminatedUnion(
+    'type',
+    [
+      z.object({ type: z.literal('text') }),
+      z.object({ type: z.literal('json_object') }),
+      z.object({
+        type: z.literal('json_schema'),
+        json_schema: z.object({
+          name: z.string().regex(NAME, 'must be 1 to 64 letters, digits, _ or -'),
+          description: z.string().max(4096).nullish(),
+          schema: jsonSchemaObject.nullish(),
+          strict: z.boolean().nullish(),
+        }),
+      }),
+    ],
+    { error: 'type must be "text", "json_object" or "json_schema"' },
+  )
+  .describe('"text", "json_object" (any JSON object) or "json_schema" (JSON conforming to json_schema.schema)');
+
+const SCHEMA_TYPES = new Set(['object', 'array', 'string', 'number', 'integer', 'boolean', 'null']);
+/** Keywords whose value is one schema, a map of schemas, or a list of schemas. */
+const ONE_SCHEMA = ['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems'];
+const SCHEMA_MAPS = ['properties', '$defs', 'definitions', 'patternProperties', 'dependentSchemas'];
+const SCHEMA_LISTS = ['anyOf', 'oneOf', 'allOf', 'prefixItems'];
+const MAX_SCHEMA_DEPTH = 32;
+
+/** What is wrong with a JSON Schema, as [path below it, reason]; undefined when it is well formed. */
+export function schemaProblem(schema: unknown, depth = 0): [Array<string | number>, string] | undefined {
+  if (typeof schema === 'boolean') return undefined;
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return [[], 'must be a JSON Schema object'];
+  if (depth > MAX_SCHEMA_DEPTH) return [[], `is nested more than ${MAX_SCHEMA_DEPTH} levels deep`];
+  const node = schema as Record<string, unknown>;
+  const types = Array.isArray(node.type) ? node.type : node.type === undefined ? [] : [node.type];
+  if (!types.every((t) => typeof t === 'string' && SCHEMA_TYPES.has(t))) return [['type'], 'must be object, array, string, number, integer, boolean or null'];
+  if (node.required !== undefined && !(Array.isArray(node.required) && node.required.every((r) => typeof r === 'string'))) return [['required'], 'must be a list of property names'];
+  if (node.enum !== undefined && !(Array.isArray(node.enum) && node.enum.length > 0)) return [['enum'], 'must be a non-empty list'];
+  const nested = (path: Array<string | number>, value: unknown): [Array<string | number>, string] | undefined => {
+    const found = schemaProblem(value, depth + 1);
+    return found && [[...path, ...found[0]], found[1]];
+  };
+  for (const key of ONE_SCHEMA) {
+    if (node[key] === undefined) continue;
+    const found = nested([key], node[key]);
+    if (found) return found;
+  }
+  for (const key of SCHEMA_MAPS) {
+    const map = node[key];
+    if (map === undefined) continue;
+    if (typeof map !== 'object' || map === null || Array.isArray(map)) return [[key], 'must be an object of schemas'];
+    for (const [name, value] of Object.entries(map)) {
+      const found = nested([key, name], value);
+      if (found) return found;
+    }
+  }
+  for (const key of SCHEMA_LISTS) {
+    const list = node[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.length === 0) return [[key], 'must be a non-empty list of schemas'];
+    for (const [i, value] of list.entries()) {
+      const found = nested([key, i], value);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
 
 /** Present in the schema only so a request using them gets a clear 400 naming the field. */
 const UNSUPPORTED_FIELDS = {
-  tools: 'tool calling is not supported by this gateway',
-  tool_choice: 'tool calling is not supported by this gateway',
-  functions: 'function calling is not supported by this gateway',
-  function_call: 'function calling is not supported by this gateway',
+  functions: 'the deprecated functions field is not supported; send tools',
+  function_call: 'the deprecated function_call field is not supported; send tool_choice',
   top_logprobs: 'logprobs are not supported by this gateway',
   audio: 'audio output is not supported by this gateway',
   prediction: 'predicted outputs are not supported by this gateway',
@@ -98,10 +203,7 @@ const chatFields = {
     .refine((bias) => Object.keys(bias).length === 0, 'is not supported; only {} is accepted')
     .nullish()
     .describe('Only {}'),
-  response_format: z
-    .object({ type: z.literal('text', { error: 'only {"type": "text"} is supported' }) })
-    .nullish()
-    .describe('Only {"type": "text"}'),
+  response_format: responseFormatSchema.nullish(),
   modalities: z
     .array(z.literal('text', { error: 'only text output is supported' }))
     .nullish()
@@ -109,9 +211,9 @@ const chatFields = {
   seed: z.int().nullish().describe('Accepted and ignored (OpenAI treats it as best effort too)'),
   store: z.boolean().nullish().describe('Accepted and ignored: nothing is stored'),
   metadata: z.record(z.string(), z.string()).nullish().describe('Accepted and ignored'),
-  parallel_tool_calls: z.boolean().nullish().describe('Accepted and ignored (no tools)'),
-  tools: unsupported(UNSUPPORTED_FIELDS.tools),
-  tool_choice: unsupported(UNSUPPORTED_FIELDS.tool_choice),
+  tools: z.array(toolSchema).min(1).max(MAX_TOOLS, `at most ${MAX_TOOLS} tools`).nullish().describe(`Functions the model may call (1 to ${MAX_TOOLS})`),
+  tool_choice: toolChoiceSchema.nullish(),
+  parallel_tool_calls: z.boolean().nullish().describe('false: at most one call per answer'),
   functions: unsupported(UNSUPPORTED_FIELDS.functions),
   function_call: unsupported(UNSUPPORTED_FIELDS.function_call),
   top_logprobs: unsupported(UNSUPPORTED_FIELDS.top_logprobs),
@@ -138,9 +240,20 @@ export const chatCompletionBodySchema = compiled(
       if (body.max_tokens != null && body.max_completion_tokens != null && body.max_tokens !== body.max_completion_tokens) {
         ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'differs from max_completion_tokens; send one of them' });
       }
+      checkTools(body, ctx);
+      const calls = new Set<string>();
       for (const [i, message] of body.messages.entries()) {
         if (message.tool_calls != null && message.tool_calls.length > 0) {
-          ctx.addIssue({ code: 'custom', path: ['messages', i, 'tool_calls'], message: 'tool calling is not supported by this gateway' });
+          if (message.role !== 'assistant') ctx.addIssue({ code: 'custom', path: ['messages', i, 'tool_calls'], message: 'only an assistant message may carry tool_calls' });
+          for (const call of message.tool_calls) calls.add(call.id);
+        }
+        if (message.role === 'tool') {
+          if (message.tool_call_id == null) ctx.addIssue({ code: 'custom', path: ['messages', i, 'tool_call_id'], message: 'a tool message needs the tool_call_id of the call it answers' });
+          else if (!calls.has(message.tool_call_id)) {
+            ctx.addIssue({ code: 'custom', path: ['messages', i, 'tool_call_id'], message: 'answers no tool call of an earlier assistant message' });
+          }
+        } else if (message.tool_call_id != null) {
+          ctx.addIssue({ code: 'custom', path: ['messages', i, 'tool_call_id'], message: 'only a tool message may carry tool_call_id' });
         }
         for (const field of ['function_call', 'audio'] as const) {
           if (message[field] != null) {
@@ -166,6 +279,35 @@ export const chatCompletionBodySchema = compiled(
 
 export type ChatCompletionBody = z.output<typeof chatCompletionBodySchema>;
 
+type ChatFields = z.output<z.ZodObject<typeof chatFields>>;
+
+/** Tool names unique, tool_choice naming one of them, and every schema well formed. */
+function checkTools(body: ChatFields, ctx: z.RefinementCtx): void {
+  const names = new Set<string>();
+  for (const [i, tool] of (body.tools ?? []).entries()) {
+    const { name, parameters } = tool.function;
+    if (names.has(name)) ctx.addIssue({ code: 'custom', path: ['tools', i, 'function', 'name'], message: 'names a function an earlier tool already names' });
+    names.add(name);
+    if (parameters == null) continue;
+    const problem = schemaProblem(parameters);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['tools', i, 'function', 'parameters', ...problem[0]], message: problem[1] });
+    else if (parameters.type !== undefined && parameters.type !== 'object') {
+      ctx.addIssue({ code: 'custom', path: ['tools', i, 'function', 'parameters', 'type'], message: 'a function\'s parameters must be a schema of type "object"' });
+    }
+  }
+  const choice = body.tool_choice;
+  if (choice != null && body.tools == null && choice !== 'none') {
+    ctx.addIssue({ code: 'custom', path: ['tool_choice'], message: 'needs tools to choose from' });
+  } else if (typeof choice === 'object' && choice !== null && !names.has(choice.function.name)) {
+    ctx.addIssue({ code: 'custom', path: ['tool_choice', 'function', 'name'], message: 'names no function in tools' });
+  }
+  const format = body.response_format;
+  if (format?.type === 'json_schema' && format.json_schema.schema != null) {
+    const problem = schemaProblem(format.json_schema.schema);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['response_format', 'json_schema', 'schema', ...problem[0]], message: problem[1] });
+  }
+}
+
 const openAiUsageSchema = z.object({
   prompt_tokens: z.int(),
   completion_tokens: z.int().describe('Includes the reasoning tokens'),
@@ -175,7 +317,7 @@ const openAiUsageSchema = z.object({
     .describe("OpenAI's breakdown of completion_tokens"),
 });
 
-export const OPENAI_FINISH_REASONS = ['stop', 'length', 'content_filter'] as const;
+export const OPENAI_FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls'] as const;
 
 export const chatCompletionSchema = z
   .object({
@@ -186,7 +328,12 @@ export const chatCompletionSchema = z
     choices: z.array(
       z.object({
         index: z.int(),
-        message: z.object({ role: z.literal('assistant'), content: z.string(), refusal: z.null() }),
+        message: z.object({
+          role: z.literal('assistant'),
+          content: z.string().nullable().describe('null when the answer only calls functions'),
+          refusal: z.null(),
+          tool_calls: z.array(toolCallSchema).optional().describe('The functions the model calls; finish_reason is then "tool_calls"'),
+        }),
         logprobs: z.null(),
         finish_reason: z.enum(OPENAI_FINISH_REASONS),
       }),
@@ -195,7 +342,8 @@ export const chatCompletionSchema = z
   })
   .describe(
     'ChatCompletion. With stream: true the 200 is instead text/event-stream: data: lines with chat.completion.chunk objects ' +
-      '(the first with delta.role "assistant"), ending with data: [DONE]. If the provider fails after the stream began, ' +
+      '(the first with delta.role "assistant"), ending with data: [DONE]. Function calls come as delta.tool_calls pieces ' +
+      '(index, id and name first, then arguments in pieces) and finish_reason "tool_calls". If the provider fails after the stream began, ' +
       'the last event is data: {"error": {…}} and there is no [DONE].',
   );
 

@@ -128,8 +128,9 @@ export const thoughtPart = (text: string) => ({ text, thought: true });
  * One GenerateContentResponse: a whole answer, or one streamed delta when finishReason is absent.
  * Empty text and no thoughts is a candidate with no parts, as a budget spent on thinking leaves it.
  */
-export function contentResponse(model: string, text: string, finishReason?: string, tokens?: Usage, thoughts: Array<{ text: string; thought: boolean }> = []): unknown {
-  const parts = [...thoughts, ...(text === '' ? [] : [{ text }])];
+export function contentResponse(model: string, text: string, finishReason?: string, tokens?: Usage, extraParts: object[] = []): unknown {
+  // Thoughts come before the text, function calls after it.
+  const parts = [...extraParts.filter((p) => 'thought' in p), ...(text === '' ? [] : [{ text }]), ...extraParts.filter((p) => !('thought' in p))];
   const content = parts.length > 0 ? { role: 'model', parts } : { role: 'model' };
   return {
     candidates: [{ content, ...(finishReason ? { finishReason } : {}), index: 0 }],

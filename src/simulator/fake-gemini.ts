@@ -28,6 +28,7 @@ import {
   usage,
 } from './fake-gemini-wire.ts';
 import { refusesTrailingModelTurn, thinkingFor } from './fake-gemini-thinking.ts';
+import { toolOutcome } from './fake-gemini-tools.ts';
 
 export interface FakeGeminiOptions {
   apiKey: string;
@@ -143,7 +144,11 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   if (typeof prompt === 'string') return invalid(ctx, prompt);
   const thinking = thinkingFor(model, prompt.thinkingConfig);
   if (typeof thinking === 'string') return invalid(ctx, thinking);
-  let text = ctx.fault.words === undefined ? simulatedAnswer('gemini', model, prompt.lastUserText) : numberedWords(ctx.fault.words);
+  const plain = ctx.fault.words === undefined ? simulatedAnswer('gemini', model, prompt.lastUserText) : numberedWords(ctx.fault.words);
+  const tools = toolOutcome(record(ctx.request.body), model, plain);
+  if (typeof tools === 'string') return invalid(ctx, tools);
+  let text = tools !== undefined && 'text' in tools ? tools.text : plain;
+  const calls = tools !== undefined && 'calls' in tools ? tools.calls : [];
   // A trailing model turn is an answer begun: the model goes on from where it stops.
   if (prompt.prefill !== undefined && text.startsWith(prompt.prefill)) text = text.slice(prompt.prefill.length);
   // An odd finish (OTHER, MALFORMED_FUNCTION_CALL, ...) comes with what text there was, in one event.
@@ -151,14 +156,15 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   // Loosely like the real limit: thinking first, then the answer cut at about what is left of maxOutputTokens.
   const thoughtTokens = prompt.maxOutputTokens === undefined ? thinking.tokens : Math.min(thinking.tokens, prompt.maxOutputTokens);
   const left = prompt.maxOutputTokens === undefined ? undefined : prompt.maxOutputTokens - thoughtTokens;
-  if (left !== undefined && countTokens(text) > left) {
+  if (calls.length > 0) text = '';
+  else if (left !== undefined && countTokens(text) > left) {
     text = left <= 0 ? '' : text.slice(0, Math.max(1, left * 4));
     finishReason = 'MAX_TOKENS';
   }
   const tokens = usage(prompt.promptTokens, countTokens(text), thoughtTokens);
   const thoughts = thinking.include && thoughtTokens > 0 ? [thoughtPart(`**Thinking about it**\n\nThe user wants: ${prompt.lastUserText.slice(0, 40)}`)] : [];
   if (!stream) {
-    return answer(ctx, contentResponse(model, text, finishReason, tokens, thoughts), emptyResponse(model, prompt.promptTokens), blockedResponse(model, prompt.promptTokens));
+    return answer(ctx, contentResponse(model, text, finishReason, tokens, [...thoughts, ...calls]), emptyResponse(model, prompt.promptTokens), blockedResponse(model, prompt.promptTokens));
   }
 
   const { fault, res } = ctx;
@@ -171,7 +177,11 @@ async function generate(ctx: FakeContext, model: string, stream: boolean): Promi
   // ends in one event with no parts.
   const events = [
     ...thoughts.map((thought) => contentResponse(model, '', undefined, undefined, [thought])),
-    ...(deltas.length === 0
+    // Function calls come whole, one event each, the last with the finish reason.
+    ...calls.map((call, i) => contentResponse(model, '', i === calls.length - 1 ? finishReason : undefined, i === calls.length - 1 ? tokens : undefined, [call])),
+    ...(calls.length > 0
+      ? []
+      : deltas.length === 0
       ? [contentResponse(model, '', finishReason, tokens)]
       : deltas.map((delta, i) => (i === deltas.length - 1 ? contentResponse(model, delta, finishReason, tokens) : contentResponse(model, delta)))),
   ];
@@ -218,7 +228,7 @@ function readPrompt(body: unknown, model: string): Prompt | string {
   for (const [i, content] of contents.entries()) {
     const parts = Array.isArray(content?.parts) ? content.parts.map(record) : [];
     if (parts.length === 0) return `* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`;
-    const empty = parts.findIndex((part) => part?.text === '' || part?.text === undefined);
+    const empty = parts.findIndex((part) => (part?.text === '' || part?.text === undefined) && part?.functionCall === undefined && part?.functionResponse === undefined);
     if (empty >= 0) return `* GenerateContentRequest.contents[${i}].parts[${empty}].data: required oneof field 'data' must have one initialized field\n`;
   }
   if (contents.at(-1)?.role === 'model' && refusesTrailingModelTurn(model)) return 'Requests ending with a model turn are not supported.';

@@ -12,6 +12,8 @@ import {
   withheld,
   sized,
   continued,
+  withTools,
+  toolCallDeltas,
   randomId,
   readChatRequest,
   sendBrokenJson,
@@ -89,7 +91,8 @@ async function chat(ctx: FakeContext, models: string[], headers: Headers): Promi
   if (typeof reasoning === 'string') return sendJson(res, 400, groqError(reasoning, 'invalid_request_error'), headers);
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
-  const answer = continued(sized(draftAnswer('groq', request.model, request, reasoning), fault), request);
+  const answer = withTools(continued(sized(draftAnswer('groq', request.model, request, reasoning), fault), request), request.fields);
+  if (typeof answer === 'string') return sendJson(res, 400, groqError(answer, 'invalid_request_error'), headers);
   const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   if (request.stream) return streamAnswer(ctx, request, draft, headers);
   if (fault.kind === 'malformed') return sendBrokenJson(res, headers);
@@ -208,6 +211,8 @@ async function streamAnswer(ctx: FakeContext, request: ChatRequest, draft: Draft
     if (gapMs > 0 && !(await ctx.wait(gapMs))) return;
     writeEvent(res, chunk({ reasoning: piece }, null));
   }
+  // Groq sends each function call whole, in one delta.
+  for (const delta of toolCallDeltas(draft, true)) writeEvent(res, chunk(delta, null));
   const deltas = toDeltas(draft.text);
   const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
   const brokenAfter = fault.kind === 'malformed_event' ? (fault.afterChunks ?? 10) : -1;

@@ -9,6 +9,8 @@ import {
   chunkChoice,
   completionBody,
   draftAnswer,
+  toolCallDeltas,
+  withTools,
   randomId,
   readChatRequest,
   sendBrokenJson,
@@ -62,7 +64,8 @@ async function chat(ctx: FakeContext, options: FakeLocalRuntimeOptions): Promise
   }
   if (failWithStatus(ctx)) return;
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
-  const answer = draftAnswer(options.name, request.model, request);
+  const answer = withTools(draftAnswer(options.name, request.model, request), request.fields);
+  if (typeof answer === 'string') return sendJson(res, 400, localError(answer, 'invalid_request_error'));
   const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   if (request.stream) return streamAnswer(ctx, request, draft);
   if (fault.kind === 'malformed') return sendBrokenJson(res);
@@ -96,6 +99,8 @@ async function streamAnswer(ctx: FakeContext, request: ChatRequest, draft: Draft
   }
   const gapMs = fault.kind === 'trickle' ? (fault.delayMs ?? 50) : 0;
   let sent = 0;
+  // Like Ollama, each function call comes whole in one delta.
+  for (const delta of toolCallDeltas(draft, true)) writeEvent(res, chunkBody(id, request.model, [chunkChoice({ role: 'assistant', ...delta }, null)], { system_fingerprint: 'fp_ollama' }));
   for (const delta of toDeltas(draft.text)) {
     if (gapMs > 0 && sent > 0 && !(await ctx.wait(gapMs))) return;
     if (ctx.clientGone) return;

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { countTokens, numberedWords, simulatedAnswer, type Fault } from './fake-server.ts';
+import { afterToolsText, decideCalls, jsonAnswer, type FakeChoice } from './fake-tools.ts';
 
 export interface ChatRequest {
   model: string;
@@ -55,7 +56,9 @@ function isMessage(value: unknown): value is { role: string; content: string } {
 
 export interface Draft {
   text: string;
-  finishReason: 'stop' | 'length' | 'content_filter';
+  finishReason: 'stop' | 'length' | 'content_filter' | 'tool_calls';
+  /** Function calls, with their arguments' JSON text. */
+  toolCalls?: Array<{ id: string; name: string; arguments: string }>;
   promptTokens: number;
   /** Includes reasoningTokens, as the real providers count them. */
   completionTokens: number;
@@ -109,6 +112,56 @@ export function draftAnswer(provider: string, servedModel: string, request: Chat
   };
 }
 
+/**
+ * The draft as a model with tools or a JSON response format answers (fake-tools.ts decides), or an
+ * error message when the request breaks the wire's rules: a tool result answering no call.
+ */
+export function withTools(draft: Draft, fields: Record<string, unknown>): Draft | string {
+  const messages = (Array.isArray(fields.messages) ? fields.messages : []) as Array<{ role?: unknown; content?: unknown; tool_call_id?: unknown; tool_calls?: unknown }>;
+  const callIds = new Set<string>();
+  for (const [i, message] of messages.entries()) {
+    for (const call of Array.isArray(message.tool_calls) ? (message.tool_calls as Array<{ id?: unknown }>) : []) if (typeof call.id === 'string') callIds.add(call.id);
+    if (message.role === 'tool' && !callIds.has(String(message.tool_call_id))) return `'messages.${i}' : tool_call_id does not match any tool call`;
+  }
+  const tools = (Array.isArray(fields.tools) ? fields.tools : []) as Array<{ function?: { name?: unknown; parameters?: unknown } }>;
+  const last = messages.at(-1);
+  if (last?.role === 'tool') {
+    const results = messages.slice(messages.findLastIndex((m) => m.role !== 'tool') + 1).map((m) => String(m.content));
+    const text = afterToolsText(results);
+    return { ...draft, text, finishReason: 'stop', completionTokens: countTokens(text) };
+  }
+  const choice = fields.tool_choice as { function?: { name?: unknown } } | string | undefined;
+  const calls = decideCalls(
+    tools.map((t) => ({ name: String(t.function?.name), schema: t.function?.parameters })),
+    typeof choice === 'object' && choice !== null ? { name: String(choice.function?.name) } : ((choice as FakeChoice | undefined) ?? 'auto'),
+    fields.parallel_tool_calls !== false,
+    last?.role === 'user' && typeof last.content === 'string' ? last.content : undefined,
+  );
+  if (calls.length > 0) {
+    const toolCalls = calls.map((call) => ({ id: randomId('call_'), name: call.name, arguments: JSON.stringify(call.args) }));
+    return { ...draft, text: '', toolCalls, finishReason: 'tool_calls', completionTokens: 12 * calls.length };
+  }
+  const format = fields.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
+  if (format?.type === 'json_object' || format?.type === 'json_schema') {
+    const text = jsonAnswer(format.json_schema?.schema, draft.text);
+    return { ...draft, text, finishReason: 'stop', completionTokens: countTokens(text) };
+  }
+  return draft;
+}
+
+/** A draft's calls as stream deltas: each call's id and name first, then its arguments in two pieces. */
+export function toolCallDeltas(draft: Draft, whole = false): Array<Record<string, unknown>> {
+  return (draft.toolCalls ?? []).flatMap((call, index) => {
+    if (whole) return [{ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }] }];
+    const half = Math.ceil(call.arguments.length / 2);
+    return [
+      { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] },
+      { tool_calls: [{ index, function: { arguments: call.arguments.slice(0, half) } }] },
+      { tool_calls: [{ index, function: { arguments: call.arguments.slice(half) } }] },
+    ];
+  });
+}
+
 export function basicUsage(draft: Draft) {
   return {
     prompt_tokens: draft.promptTokens,
@@ -140,7 +193,12 @@ export function completionBody(
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: draft.text, ...(draft.reasoning !== '' && { reasoning: draft.reasoning }) },
+        message: {
+          role: 'assistant',
+          content: draft.toolCalls ? null : draft.text,
+          ...(draft.reasoning !== '' && { reasoning: draft.reasoning }),
+          ...(draft.toolCalls && { tool_calls: draft.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }),
+        },
         logprobs: null,
         finish_reason: draft.finishReason,
         ...choiceExtra,

@@ -12,6 +12,8 @@ import {
   withheld,
   sized,
   continued,
+  withTools,
+  toolCallDeltas,
   randomId,
   readChatRequest,
   sendBrokenJson,
@@ -129,7 +131,8 @@ async function chat(ctx: FakeContext, models: string[]): Promise<void> {
   if (fault.kind === 'ok' && fault.delayMs && !(await ctx.wait(fault.delayMs))) return;
 
   const model = servedModel(request.model, models);
-  const answer = continued(sized(draftAnswer('openrouter', model, request, routerReasoning(model, request.fields)), fault), request);
+  const answer = withTools(continued(sized(draftAnswer('openrouter', model, request, routerReasoning(model, request.fields)), fault), request), request.fields);
+  if (typeof answer === 'string') return sendJson(res, 400, routerError(400, answer));
   const draft = fault.kind === 'blocked' ? withheld(answer) : answer;
   const id = randomId('gen-');
   const headers = { 'x-generation-id': id };
@@ -252,6 +255,7 @@ async function streamAnswer(ctx: FakeContext, model: string, draft: Draft, id: s
   const gapMs = fault.kind === 'trickle' ? (fault.delayMs ?? 50) : 0;
   // Reasoning, unless excluded, comes first in `reasoning` deltas.
   for (const piece of draft.reasoning === '' ? [] : toDeltas(draft.reasoning)) send(chunk({ role: 'assistant', content: '', reasoning: piece }, null));
+  for (const delta of toolCallDeltas(draft)) send(chunk({ role: 'assistant', ...delta }, null));
   const deltas = toDeltas(draft.text);
   const cutAfter = fault.kind === 'stream_cut' ? Math.min(fault.afterChunks ?? 2, deltas.length) : Infinity;
   const brokenAfter = fault.kind === 'malformed_event' ? (fault.afterChunks ?? 10) : -1;

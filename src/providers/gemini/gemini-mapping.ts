@@ -1,19 +1,31 @@
 // Pure translation between our types and Gemini's wire shapes (v1beta generateContent); no I/O.
 import { ProviderError, emptyAnswerError } from '../provider-error.ts';
 import type { ReasoningSetting } from '../registry.ts';
-import { tokenCount, usageOf, type Completion, type CompletionRequest, type FinishReason, type TokenUsage } from '../types.ts';
+import { tokenCount, usageOf, type Completion, type CompletionRequest, type FinishReason, type TokenUsage, type ToolCall } from '../types.ts';
+import {
+  callNames,
+  functionCallParts,
+  functionResponsePart,
+  readFunctionCall,
+  toGeminiOutput,
+  toGeminiTools,
+  type FunctionCallPart,
+  type FunctionResponsePart,
+  type GeminiOutputFields,
+  type GeminiToolFields,
+} from './gemini-tools.ts';
 import { refusesTrailingModelTurn, thinkingConfig, type ThinkingConfig } from './gemini-models.ts';
 
 interface GeminiContent {
   role: string;
-  parts: Array<{ text: string }>;
+  parts: Array<{ text: string } | FunctionCallPart | FunctionResponsePart>;
 }
 
 /** The body of generateContent and streamGenerateContent, as we send it. */
-export interface GenerateContentRequest {
+export interface GenerateContentRequest extends GeminiToolFields {
   contents: GeminiContent[];
   systemInstruction?: GeminiContent;
-  generationConfig: {
+  generationConfig: GeminiOutputFields & {
     maxOutputTokens: number;
     temperature?: number;
     topP?: number;
@@ -49,12 +61,20 @@ export interface GenerateContentResponse {
 export function toGeminiRequest(request: CompletionRequest, modelId: string, defaultEffort: ReasoningSetting = 'default'): GenerateContentRequest {
   let system = request.messages.filter((m) => m.role === 'system' && m.content !== '').map((m) => m.content);
   const contents: GeminiContent[] = [];
+  const signs = refusesTrailingModelTurn(modelId);
+  const names = request.tools === undefined && !request.messages.some((m) => m.role === 'tool') ? undefined : callNames(request.messages);
   for (const message of request.messages) {
-    if (message.role === 'system' || message.content === '') continue;
+    if (message.role === 'system') continue;
+    // A tool's result is a functionResponse in a user turn; an assistant's calls, functionCall parts.
+    const parts: GeminiContent['parts'] =
+      message.role === 'tool'
+        ? [functionResponsePart(message, names ?? new Map())]
+        : [...(message.content === '' ? [] : [{ text: message.content }]), ...functionCallParts(message.toolCalls ?? [], signs)];
+    if (parts.length === 0) continue;
     const role = message.role === 'assistant' ? 'model' : 'user';
     const last = contents.at(-1);
-    if (last?.role === role) last.parts.push({ text: message.content });
-    else contents.push({ role, parts: [{ text: message.content }] });
+    if (last?.role === role) last.parts.push(...parts);
+    else contents.push({ role, parts });
   }
   // Gemini refuses an empty `contents`, while OpenAI answers a conversation of system messages
   // alone: their text becomes the one user turn.
@@ -71,7 +91,9 @@ export function toGeminiRequest(request: CompletionRequest, modelId: string, def
   const thinking = thinkingConfig(modelId, request.reasoningEffort ?? defaultEffort);
   return {
     contents,
+    ...toGeminiTools(request),
     generationConfig: {
+      ...toGeminiOutput(request),
       maxOutputTokens: request.maxTokens,
       ...(request.temperature !== undefined && { temperature: request.temperature }),
       ...(request.topP === undefined ? {} : { topP: request.topP }),
@@ -87,20 +109,24 @@ export function toCompletion(response: unknown, modelId: string): Completion {
   const read = readResponse(response);
   if (read.blockReason) throw blockedPrompt(read.blockReason);
   if (!read.hasCandidate) throw new ProviderError('gemini', 'bad_response', 'Gemini returned no candidates');
-  if (read.text === '') throw noText(read.finishReason);
+  if (read.text === '' && read.toolCalls.length === 0) throw noText(read.finishReason);
   const failed = failedFinish(read.finishReason);
   if (failed) throw failed;
   return {
     text: read.text,
     model: read.model ?? modelId,
-    finishReason: mapFinishReason(read.finishReason),
+    // Gemini ends an answer that calls functions with STOP; OpenAI's clients look for tool_calls.
+    finishReason: read.toolCalls.length > 0 ? 'tool_calls' : mapFinishReason(read.finishReason),
     ...(read.usage ? { usage: read.usage } : {}),
+    ...(read.toolCalls.length > 0 && { toolCalls: read.toolCalls }),
   };
 }
 
 interface ReadResponse {
   hasCandidate: boolean;
   text: string;
+  /** The function calls among the parts, in order. */
+  toolCalls: ToolCall[];
   finishReason: string | undefined;
   blockReason: string | undefined;
   model: string | undefined;
@@ -117,10 +143,12 @@ export function readResponse(body: unknown): ReadResponse {
   // A thought (`thought: true`, sent when thoughts are asked for) is never text of the answer.
   const answerText = (part: { text?: unknown; thought?: unknown } | null) => (typeof part?.text === 'string' && part.thought !== true ? part.text : '');
   const text = Array.isArray(parts) ? parts.map(answerText).join('') : '';
+  const toolCalls = Array.isArray(parts) ? parts.map(readFunctionCall).filter((call) => call !== undefined) : [];
   // The API adds finish and block reasons over time: treat them as open strings.
   return {
     hasCandidate: candidate !== undefined,
     text,
+    toolCalls,
     finishReason: stringOr(candidate?.finishReason),
     blockReason: stringOr(response.promptFeedback?.blockReason),
     model: stringOr(response.modelVersion),

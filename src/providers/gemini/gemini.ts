@@ -75,7 +75,7 @@ export function createGeminiProvider(settings: GeminiSettings): Provider {
       const path = `${root}${resource(modelId)}:streamGenerateContent?alt=sse`;
       return readEventStream(
         async () => (await post(path, toGeminiRequest(request, modelId, settings.reasoningEffort), streamHeaders, signal)).body,
-        new GeminiStreamReader(modelId, signal),
+        new GeminiStreamReader(modelId, signal, request.parallelToolCalls === false),
         { name: 'gemini' },
       );
     },
@@ -117,12 +117,18 @@ class GeminiStreamReader implements EventReader<CompletionChunk> {
   #sawText = false;
   #finished = false;
   readonly #skipped = new SkippedEvents();
+  /** Calls so far: Gemini sends each whole, so each is one delta at the next index. */
+  #calls = 0;
   /** Lines that are not server-sent events: Gemini can write a bare JSON error into a 200 stream. */
   #stray = '';
 
-  constructor(modelId: string, signal: AbortSignal) {
+  /** parallel_tool_calls false: Gemini has no such switch, so calls after the first are dropped. */
+  readonly #oneCall: boolean;
+
+  constructor(modelId: string, signal: AbortSignal, oneCall = false) {
     this.#modelId = modelId;
     this.#signal = signal;
+    this.#oneCall = oneCall;
   }
 
   event(data: string): CompletionChunk | undefined {
@@ -136,12 +142,17 @@ class GeminiStreamReader implements EventReader<CompletionChunk> {
     if (read.blockReason) throw blockedPrompt(read.blockReason);
     this.#sawText ||= read.text !== '';
     const model = read.model ?? this.#modelId;
-    if (read.finishReason === undefined) return read.text === '' ? undefined : { text: read.text, model };
-    if (!this.#sawText) throw noText(read.finishReason);
+    const wanted = this.#oneCall ? read.toolCalls.slice(0, Math.max(0, 1 - this.#calls)) : read.toolCalls;
+    const toolCalls = wanted.map((call) => ({ index: this.#calls++, id: call.id, name: call.name, arguments: call.arguments }));
+    const calls = toolCalls.length > 0 ? { toolCalls } : {};
+    if (read.finishReason === undefined) return read.text === '' && toolCalls.length === 0 ? undefined : { text: read.text, model, ...calls };
+    if (!this.#sawText && this.#calls === 0) throw noText(read.finishReason);
     const failed = failedFinish(read.finishReason);
     if (failed) throw failed;
     this.#finished = true;
-    return { text: read.text, model, finishReason: mapFinishReason(read.finishReason), ...(read.usage ? { usage: read.usage } : {}), ...this.#skipped.field };
+    // Gemini ends an answer that calls functions with STOP; OpenAI's clients look for tool_calls.
+    const finishReason = this.#calls > 0 ? 'tool_calls' : mapFinishReason(read.finishReason);
+    return { text: read.text, model, finishReason, ...calls, ...(read.usage ? { usage: read.usage } : {}), ...this.#skipped.field };
   }
 
   /**

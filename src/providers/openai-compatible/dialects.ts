@@ -8,6 +8,12 @@ export interface ChatDialect {
   maxTokensField: 'max_tokens' | 'max_completion_tokens';
   /** The body fields that set the model's reasoning, for this model and effort ("default": none). */
   reasoning(model: string, effort: ReasoningSetting): Record<string, unknown> | undefined;
+  /** The provider's name, for a refusal before any call. */
+  name?: string;
+  /** False when the model cannot honour a json_schema response_format (undefined: assume it can). */
+  honoursSchema?(model: string): boolean;
+  /** Fields added to a request that has tools or a response_format. */
+  toolExtras?: Record<string, unknown>;
 }
 
 /** Any OpenAI-compatible server (Ollama, llama-server, vLLM): OpenAI's own field, when asked for. */
@@ -17,6 +23,9 @@ export const GENERIC_DIALECT: ChatDialect = {
   reasoning: (_model, effort) => (effort === 'default' ? undefined : { reasoning_effort: effort === 'minimal' ? 'low' : effort }),
 };
 
+/** Groq models that honour response_format json_schema (its structured-outputs page; README, "Tool calling and structured output"). */
+export const GROQ_SCHEMA_MODELS = ['openai/gpt-oss-', 'moonshotai/kimi-k2', 'meta-llama/llama-4-'];
+
 /**
  * Groq: gpt-oss takes low, medium or high (medium by default; not none), and include_reasoning
  * false keeps its reasoning out of the answer (reasoning_format is not supported on gpt-oss);
@@ -24,6 +33,10 @@ export const GENERIC_DIALECT: ChatDialect = {
  */
 export const GROQ_DIALECT: ChatDialect = {
   maxTokensField: 'max_completion_tokens',
+  name: 'groq',
+  // Groq's structured-outputs page lists the models that take json_schema; the others take
+  // json_object only, so a schema goes to the next provider rather than be ignored.
+  honoursSchema: (model) => GROQ_SCHEMA_MODELS.some((prefix) => model.startsWith(prefix)),
   reasoning(model, effort) {
     if (effort === 'default') return undefined;
     if (model.startsWith('openai/gpt-oss')) {
@@ -41,5 +54,9 @@ export const GROQ_DIALECT: ChatDialect = {
  */
 export const OPENROUTER_DIALECT: ChatDialect = {
   maxTokensField: 'max_tokens',
+  name: 'openrouter',
+  // Only route to upstream providers that support every parameter sent (tools, response_format):
+  // without it OpenRouter may pick one that silently drops them.
+  toolExtras: { provider: { require_parameters: true } },
   reasoning: (_model, effort) => (effort === 'default' ? undefined : { reasoning: { effort: effort === 'none' ? 'minimal' : effort, exclude: true } }),
 };

@@ -22,11 +22,14 @@ import {
   type FinishReason,
   type Provider,
   type TokenUsage,
+  type ToolCall,
+  type ToolCallDelta,
 } from '../types.ts';
+import { splitToolCallId } from '../tool-call-id.ts';
 
 export interface ChatBody {
   model: string;
-  messages: ChatMessage[];
+  messages: WireMessage[];
   max_tokens?: number;
   max_completion_tokens?: number;
   temperature?: number;
@@ -101,27 +104,93 @@ export function providerOver(name: ProviderName, model: string, transport: ChatC
         },
       }),
     async complete(request, signal) {
-      const body = toChatBody(request, request.model ?? model, false, shape);
       try {
+        const body = toChatBody(request, request.model ?? model, false, shape);
         return readCompletion(name, await transport.complete(body, signal), body.model);
       } catch (error) {
         throw toProviderError(name, error, signal);
       }
     },
     stream(request, signal) {
-      return transport.stream(toChatBody(request, request.model ?? model, true, shape), signal, new ChatStreamReader(name, signal));
+      let body: ChatBody;
+      try {
+        body = toChatBody(request, request.model ?? model, true, shape);
+      } catch (error) {
+        return failed(toProviderError(name, error, signal));
+      }
+      return transport.stream(body, signal, new ChatStreamReader(name, signal));
     },
     close: () => transport.close(),
   };
 }
 
+/** A message on the wire: text, an assistant turn's calls, or a tool's result. */
+type WireMessage =
+  | { role: ChatMessage['role']; content: string }
+  | { role: 'assistant'; content: string | null; tool_calls: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }> }
+  | { role: 'tool'; tool_call_id: string; content: string };
+
+/**
+ * One message as OpenAI's wire has it. Ids lose Gemini's signature (tool-call-id.ts): only
+ * Gemini reads it, and a call and its result keep the same bare id.
+ */
+function toWireMessage(message: ChatMessage): WireMessage {
+  const { role, content, toolCalls, toolCallId } = message;
+  if (role === 'tool') return { role, tool_call_id: splitToolCallId(toolCallId ?? '').id, content };
+  if (role === 'assistant' && toolCalls !== undefined && toolCalls.length > 0) {
+    return {
+      role,
+      content: content === '' ? null : content,
+      tool_calls: toolCalls.map((call) => ({ id: splitToolCallId(call.id).id, type: 'function', function: { name: call.name, arguments: call.arguments } })),
+    };
+  }
+  return { role, content };
+}
+
+/** tools, tool_choice, parallel_tool_calls and response_format, as OpenAI's wire has them; nothing on a plain request. */
+function toolFields(request: CompletionRequest): Record<string, unknown> | undefined {
+  if (request.tools === undefined && request.responseFormat === undefined) return undefined;
+  const { tools, toolChoice, parallelToolCalls, responseFormat } = request;
+  return {
+    ...(tools !== undefined && {
+      tools: tools.map(({ name, description, parameters, strict }) => ({
+        type: 'function',
+        function: { name, ...(description !== undefined && { description }), ...(parameters !== undefined && { parameters }), ...(strict !== undefined && { strict }) },
+      })),
+    }),
+    ...(toolChoice !== undefined && { tool_choice: typeof toolChoice === 'string' ? toolChoice : { type: 'function', function: { name: toolChoice.name } } }),
+    ...(parallelToolCalls !== undefined && { parallel_tool_calls: parallelToolCalls }),
+    ...(responseFormat !== undefined && {
+      response_format:
+        responseFormat.type === 'json_object'
+          ? { type: 'json_object' }
+          : {
+              type: 'json_schema',
+              json_schema: {
+                name: responseFormat.name,
+                schema: responseFormat.schema,
+                ...(responseFormat.strict !== undefined && { strict: responseFormat.strict }),
+                ...(responseFormat.description !== undefined && { description: responseFormat.description }),
+              },
+            },
+    }),
+  };
+}
+
 export function toChatBody(request: CompletionRequest, model: string, stream: boolean, shape: ChatShape = GENERIC_SHAPE): ChatBody {
   const reasoning = shape.dialect.reasoning(model, request.reasoningEffort ?? shape.reasoningEffort);
+  const tools = toolFields(request);
+  if (tools !== undefined && request.responseFormat?.type === 'json_schema' && shape.dialect.honoursSchema?.(model) === false) {
+    // Sent anyway, the schema would be ignored or refused: the cascade asks the next provider.
+    throw new ProviderError(shape.dialect.name ?? 'provider', 'rejected', `${model} cannot honour a JSON schema`);
+  }
   return {
     model,
-    messages: request.messages.map(({ role, content }) => ({ role, content })),
+    messages: request.messages.map(toWireMessage),
     [shape.dialect.maxTokensField]: request.maxTokens,
     ...reasoning,
+    ...tools,
+    ...(tools !== undefined && shape.dialect.toolExtras),
     ...(request.temperature !== undefined && { temperature: request.temperature }),
     ...(request.topP !== undefined && { top_p: request.topP }),
     ...(request.stop !== undefined && request.stop.length > 0 && { stop: request.stop }),
@@ -138,9 +207,9 @@ interface WireUsage {
   completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
 interface WireChoice {
-  message?: { content?: string | null };
+  message?: { content?: string | null; tool_calls?: unknown };
   /** Reasoning comes apart from the answer: `reasoning` (Groq, OpenRouter, Ollama) or `reasoning_content` (vLLM, llama-server). */
-  delta?: { content?: string | null; reasoning?: unknown; reasoning_content?: unknown };
+  delta?: { content?: string | null; reasoning?: unknown; reasoning_content?: unknown; tool_calls?: unknown };
   finish_reason?: string | null;
   error?: unknown;
 }
@@ -181,13 +250,55 @@ export function readCompletion(name: ProviderName, body: unknown, requestedModel
     throw new ProviderError(name, kind, `${name} returned an error inside a 200 response`, { cause: error ?? choice?.error });
   }
   const text = choice?.message?.content;
-  if (typeof text !== 'string' || text === '') throw noAnswer(name, choice?.finish_reason);
+  const toolCalls = readToolCalls(name, choice?.message?.tool_calls);
+  if ((typeof text !== 'string' || text === '') && toolCalls.length === 0) throw noAnswer(name, choice?.finish_reason);
   return {
-    text,
+    text: typeof text === 'string' ? text : '',
     model: typeof model === 'string' && model !== '' ? model : requestedModel,
     finishReason: toFinishReason(choice?.finish_reason),
     usage: toUsage(usage),
+    ...(toolCalls.length > 0 && { toolCalls }),
   };
+}
+
+/** A message's `tool_calls`: each must have an id, a name and its arguments' text. */
+function readToolCalls(name: ProviderName, value: unknown): ToolCall[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new ProviderError(name, 'bad_response', `${name} sent tool_calls that are not a list`);
+  return value.map((item: { id?: unknown; function?: { name?: unknown; arguments?: unknown } } | null) => {
+    const { id } = item ?? {};
+    const fn = item?.function;
+    if (typeof id !== 'string' || id === '' || typeof fn?.name !== 'string' || fn.name === '') {
+      throw new ProviderError(name, 'bad_response', `${name} sent a tool call without an id or a name`);
+    }
+    return { id, name: fn.name, arguments: typeof fn.arguments === 'string' ? fn.arguments : '' };
+  });
+}
+
+/** A stream delta's `tool_calls`: pieces with an index, the first of each call with its id and name. */
+function readToolCallDeltas(name: ProviderName, value: unknown): ToolCallDelta[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw new ProviderError(name, 'bad_response', `${name} sent tool_calls that are not a list`);
+  const deltas = value.map((item: { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } } | null, position) => {
+    const index = typeof item?.index === 'number' && Number.isSafeInteger(item.index) && item.index >= 0 && item.index < MAX_TOOL_CALLS ? item.index : undefined;
+    if (index === undefined && item?.index !== undefined) throw new ProviderError(name, 'bad_response', `${name} sent a tool call delta with a bad index`);
+    const fn = item?.function;
+    return {
+      index: index ?? position,
+      ...(typeof item?.id === 'string' && item.id !== '' && { id: item.id }),
+      ...(typeof fn?.name === 'string' && fn.name !== '' && { name: fn.name }),
+      ...(typeof fn?.arguments === 'string' && fn.arguments !== '' && { arguments: fn.arguments }),
+    };
+  });
+  return deltas.length > 0 ? deltas : undefined;
+}
+
+/** More calls than this in one answer is not an answer. */
+const MAX_TOOL_CALLS = 128;
+
+/** A stream that fails when read: the adapter's refusal of a request, before any call. */
+async function* failed(error: ProviderError): AsyncGenerator<CompletionChunk> {
+  throw error;
 }
 
 /**
@@ -227,7 +338,12 @@ export class ChatStreamReader implements ChunkReader<CompletionChunk> {
     if (choice === undefined) return undefined;
     if (choice.finish_reason === 'error') throw new ProviderError(name, 'bad_response', `${name} stream ended with an error`);
     if (choice.finish_reason) this.#finishReason = toFinishReason(choice.finish_reason);
+    const toolCalls = readToolCallDeltas(name, choice.delta?.tool_calls);
     const text = choice.delta?.content;
+    if (toolCalls !== undefined) {
+      this.#answered = true;
+      return { text: typeof text === 'string' ? text : '', toolCalls, model: this.#model };
+    }
     if (typeof text !== 'string' || text === '') {
       // The model is thinking: never text of the answer, but a sign of life.
       const reasoning = choice.delta?.reasoning ?? choice.delta?.reasoning_content;
@@ -263,7 +379,7 @@ function noAnswer(name: ProviderName, finishReason: string | null | undefined): 
 }
 
 function toFinishReason(reason: string | null | undefined): FinishReason {
-  if (reason === 'stop' || reason === 'length' || reason === 'content_filter') return reason;
+  if (reason === 'stop' || reason === 'length' || reason === 'content_filter' || reason === 'tool_calls') return reason;
   return 'other';
 }
 

@@ -2,10 +2,12 @@
 // answer or, with stream: true, as server-sent events (time limits: gateway/stream-answer.ts).
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { openAiErrorBody } from '../../errors.ts';
+import { GatewayError, openAiErrorBody } from '../../errors.ts';
+import { inexpressible } from '../../providers/gemini/gemini-tools.ts';
+import type { CompletionRequest, Provider } from '../../providers/types.ts';
 import type { StreamSink } from '../../gateway/stream-answer.ts';
 import { chatCompletionBodySchema, chatCompletionSchema, openAiErrorResponses } from '../../schemas/openai.ts';
-import { completionId, publicModel, StreamChunks, toCompletionRequest, toOpenAiFinishReason, toOpenAiUsage, unixSeconds } from './openai-mapping.ts';
+import { completionId, publicModel, StreamChunks, toCompletionRequest, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage, unixSeconds } from './openai-mapping.ts';
 import { SseWriter } from './sse.ts';
 
 const chatCompletionsRoute: FastifyPluginAsyncZod = async (app) => {
@@ -26,6 +28,7 @@ const chatCompletionsRoute: FastifyPluginAsyncZod = async (app) => {
       const { body } = request;
       const route = gateway.chatRoute(body.model);
       const completion = toCompletionRequest(body, route.exactModel);
+      refuseInexpressible(route.providers, completion);
       if (body.stream === true) {
         return gateway.stream(request, reply, route, completion, chatChunkSink(reply, request.id, body.stream_options?.include_usage === true));
       }
@@ -37,7 +40,13 @@ const chatCompletionsRoute: FastifyPluginAsyncZod = async (app) => {
         choices: [
           {
             index: 0,
-            message: { role: 'assistant' as const, content: value.text, refusal: null },
+            message: {
+              role: 'assistant' as const,
+              // OpenAI's answer that only calls functions has null content.
+              content: value.text === '' && value.toolCalls ? null : value.text,
+              refusal: null,
+              ...(value.toolCalls && { tool_calls: toOpenAiToolCalls(value.toolCalls) }),
+            },
             logprobs: null,
             finish_reason: toOpenAiFinishReason(value.finishReason),
           },
@@ -48,19 +57,37 @@ const chatCompletionsRoute: FastifyPluginAsyncZod = async (app) => {
   );
 };
 
+/**
+ * When Gemini is the only provider the request may go to, a schema it cannot express is the
+ * caller's 400, naming the field; with others behind it, the cascade moves on to them instead.
+ */
+function refuseInexpressible(providers: readonly Provider[], completion: CompletionRequest): void {
+  if (providers.length !== 1 || providers[0]?.name !== 'gemini') return;
+  const problem =
+    completion.tools?.map((tool, i) => inexpressible(tool.parameters, `tools.${i}.function.parameters`)).find((found) => found !== undefined) ??
+    (completion.responseFormat?.type === 'json_schema' ? inexpressible(completion.responseFormat.schema, 'response_format.json_schema.schema') : undefined);
+  if (problem === undefined) return;
+  const param = problem.replace(/\[(\d+)\]/g, '.$1');
+  throw new GatewayError('invalid_request', { message: `Gemini cannot express ${param} (JSON Schema's not, if/then/else, patternProperties, dependent*, unevaluated* and contains are not supported).`, param });
+}
+
 /** The answer as `chat.completion.chunk` events, ending in [DONE], or in an error event when cut short. */
 function chatChunkSink(reply: FastifyReply, requestId: string, includeUsage: boolean): StreamSink {
   return async ({ provider, first, model, clientGone }) => {
     const identity = { id: completionId(), created: unixSeconds(), model: publicModel(provider.name, model), includeUsage };
     const chunks = new StreamChunks(identity);
     const sse = new SseWriter(reply);
-    // The role chunk and the first text leave together, with the response headers.
-    await sse.sendAll([chunks.role(), chunks.text(first.text)], clientGone);
+    // The role chunk and the first text (or function-call piece) leave together, with the response headers.
+    const opening = [chunks.role()];
+    if (first.toolCalls !== undefined && first.toolCalls.length > 0) opening.push(chunks.toolCalls(first.toolCalls));
+    if (first.text !== '') opening.push(chunks.text(first.text));
+    await sse.sendAll(opening, clientGone);
     return {
       get open() {
         return sse.open;
       },
       text: (text) => sse.send(chunks.text(text), clientGone),
+      toolCalls: (deltas) => sse.send(chunks.toolCalls(deltas), clientGone),
       finish: ({ finishReason, usage, continuedBy }) => {
         // An answer another provider finished (STREAM_RESUME): the last chunks name both models.
         const last = continuedBy === undefined ? chunks : new StreamChunks({ ...identity, model: `${identity.model},${publicModel(continuedBy.provider.name, continuedBy.model)}` });

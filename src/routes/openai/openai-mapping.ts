@@ -1,6 +1,6 @@
 // Translation between OpenAI's chat wire shapes and the providers' own types; no I/O here.
 import { randomUUID } from 'node:crypto';
-import type { ChatMessage, CompletionRequest, FinishReason, ReasoningEffort, TokenUsage } from '../../providers/types.ts';
+import type { ChatMessage, CompletionRequest, FinishReason, ReasoningEffort, TokenUsage, ToolCall, ToolCallDelta } from '../../providers/types.ts';
 import {
   DEFAULT_MAX_TOKENS,
   OPENAI_FINISH_REASONS,
@@ -17,6 +17,7 @@ export function toCompletionRequest(body: ChatCompletionBody, exactModel: string
     ...(stop.length > 0 && { stop }),
     ...(body.reasoning_effort != null && { reasoningEffort: toReasoningEffort(body.reasoning_effort) }),
     ...(exactModel !== undefined && { model: exactModel }),
+    ...toolRequest(body),
   };
 }
 
@@ -24,13 +25,52 @@ export function toCompletionRequest(body: ChatCompletionBody, exactModel: string
 const toReasoningEffort = (effort: NonNullable<ChatCompletionBody['reasoning_effort']>): ReasoningEffort =>
   effort === 'xhigh' || effort === 'max' ? 'high' : effort;
 
-/** One message as ours; an assistant message with no content keeps its refusal, or is left out. */
+/** tools, tool_choice, parallel_tool_calls and a JSON response_format, as ours; nothing for a plain request. */
+function toolRequest(body: ChatCompletionBody): Pick<CompletionRequest, 'tools' | 'toolChoice' | 'parallelToolCalls' | 'responseFormat'> {
+  const { tools, tool_choice: choice, parallel_tool_calls: parallel, response_format: format } = body;
+  return {
+    ...(tools != null && {
+      tools: tools.map(({ function: fn }) => ({
+        name: fn.name,
+        ...(fn.description != null && { description: fn.description }),
+        ...(fn.parameters != null && { parameters: fn.parameters }),
+        ...(fn.strict != null && { strict: fn.strict }),
+      })),
+    }),
+    ...(tools != null && choice != null && { toolChoice: typeof choice === 'string' ? choice : { name: choice.function.name } }),
+    ...(tools != null && parallel != null && { parallelToolCalls: parallel }),
+    ...(format?.type === 'json_object' && { responseFormat: { type: 'json_object' as const } }),
+    ...(format?.type === 'json_schema' && {
+      responseFormat: {
+        type: 'json_schema' as const,
+        name: format.json_schema.name,
+        // No schema: any JSON object, as OpenAI reads it.
+        schema: format.json_schema.schema ?? { type: 'object' },
+        ...(format.json_schema.strict != null && { strict: format.json_schema.strict }),
+        ...(format.json_schema.description != null && { description: format.json_schema.description }),
+      },
+    }),
+  };
+}
+
+/** One message as ours; an assistant message with no content keeps its refusal or its calls, or is left out. */
 function toChatMessage(message: ChatCompletionBody['messages'][number]): ChatMessage[] {
   const role = message.role === 'developer' ? 'system' : message.role;
-  if (message.content == null) return message.refusal ? [{ role, content: message.refusal }] : [];
+  const toolCalls = message.tool_calls?.map((call) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments }));
+  const calls = toolCalls !== undefined && toolCalls.length > 0 ? { toolCalls } : {};
+  const answers = role === 'tool' && message.tool_call_id != null ? { toolCallId: message.tool_call_id } : {};
+  if (message.content == null) {
+    if (message.refusal) return [{ role, content: message.refusal, ...calls }];
+    return calls.toolCalls ? [{ role, content: '', ...calls }] : [];
+  }
   // Text parts only (the schema rejects the others), joined as separate lines.
   const content = typeof message.content === 'string' ? message.content : message.content.map((part) => part.text ?? '').join('\n');
-  return [{ role, content }];
+  return [{ role, content, ...calls, ...answers }];
+}
+
+/** Our calls as OpenAI's message.tool_calls. */
+export function toOpenAiToolCalls(calls: readonly ToolCall[]) {
+  return calls.map((call) => ({ id: call.id, type: 'function' as const, function: { name: call.name, arguments: call.arguments } }));
 }
 
 export type OpenAiFinishReason = (typeof OPENAI_FINISH_REASONS)[number];
@@ -95,6 +135,16 @@ export class StreamChunks {
 
   text(content: string): string {
     return this.#textOpen + JSON.stringify(content) + this.#textClose;
+  }
+
+  /** Function-call pieces: the first of a call with its id, type and name; then pieces of its arguments. */
+  toolCalls(deltas: readonly ToolCallDelta[]): string {
+    const toolCalls = deltas.map((delta) => ({
+      index: delta.index,
+      ...(delta.id !== undefined && { id: delta.id, type: 'function' }),
+      function: { ...(delta.name !== undefined && { name: delta.name }), arguments: delta.arguments ?? '' },
+    }));
+    return this.#choice(JSON.stringify({ tool_calls: toolCalls }), null);
   }
 
   /** The last chunk with a choice: an empty delta and the finish reason. */
