@@ -28,6 +28,8 @@ export interface StreamCascadeSettings {
   /** Then the longest silence allowed while it reasons. */
   stallTimeoutMs: (provider: Provider) => number;
   random?: () => number;
+  /** See CascadeSettings.hedgeAfterMs. */
+  hedgeAfterMs?: number | undefined;
 }
 
 /** Runs the cascade until one provider has sent text; wrap lets the caller adjust each attempt. */
@@ -46,6 +48,7 @@ export function runStreamCascade(
       attemptTimeoutMs: settings.firstTokenTimeoutMs,
       stallTimeoutMs: settings.stallTimeoutMs,
       ...(settings.random ? { random: settings.random } : {}),
+      hedgeAfterMs: settings.hedgeAfterMs,
     },
     context,
   );

@@ -2,6 +2,7 @@
 // the cascade never sees a provider-specific exception.
 import type { ProviderName } from './types.ts';
 import type { FinishReason } from './types.ts';
+import type { QuotaWindow } from '../state/quota-store.ts';
 
 export type ProviderErrorKind =
   /** 429 or quota: cool the provider down until retryAfterMs, try the next one. */
@@ -48,6 +49,8 @@ export interface ProviderErrorOptions {
   retryAfterMs?: number;
   /** The provider said it has no such model (whatever its status: OpenRouter answers 400). */
   modelNotFound?: boolean;
+  /** A 429 that named the quota window it spent (Gemini's QuotaFailure, OpenRouter's daily limit), and its limit when given. */
+  quota?: { window: QuotaWindow; limit?: number | undefined };
   cause?: unknown;
 }
 
@@ -59,6 +62,7 @@ export class ProviderError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly retryable: boolean;
   readonly modelNotFound: boolean;
+  readonly quota: ProviderErrorOptions['quota'];
 
   constructor(provider: ProviderName, kind: ProviderErrorKind, message: string, options: ProviderErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -67,6 +71,7 @@ export class ProviderError extends Error {
     this.status = options.status;
     this.modelNotFound = options.modelNotFound ?? false;
     this.retryAfterMs = options.retryAfterMs;
+    this.quota = options.quota;
     this.retryable = RETRYABLE.has(kind);
   }
 }

@@ -1,5 +1,6 @@
 // The one interface every provider adapter implements. A provider kind is a row in registry.ts
 // whose factory returns a Provider.
+import type { IncomingHttpHeaders } from 'node:http';
 
 /** A provider's name: a built-in one ("groq") or one EXTRA_PROVIDERS names ("ollama"). */
 export type ProviderName = string;
@@ -93,6 +94,11 @@ export interface Provider {
    */
   stream(request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk>;
   embed?(request: EmbeddingRequest, signal: AbortSignal): Promise<Embeddings>;
+  /** Set when the provider's answers carry headers worth reading (rate limits): see HeadersWatcher. */
+  watchHeaders?(watcher: HeadersWatcher): void;
   /** Releases the provider's connection pool. */
   close(): Promise<void>;
 }
+
+/** Sees each upstream answer's status and headers, with the model the call asked for. */
+export type HeadersWatcher = (headers: IncomingHttpHeaders, status: number, model: string | undefined) => void;

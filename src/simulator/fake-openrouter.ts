@@ -152,7 +152,8 @@ async function chat(ctx: FakeContext, models: string[]): Promise<void> {
 function failWithStatus(ctx: FakeContext, streaming: boolean): boolean {
   const { fault, res } = ctx;
   if (fault.kind === 'rate_limited') {
-    const limits = { 'X-RateLimit-Limit': '20', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Date.now() + 60_000) };
+    const now = ctx.quota?.limits.now?.() ?? Date.now();
+    const limits = { 'X-RateLimit-Limit': String(fault.limit ?? 20), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(now + (fault.retryAfterSeconds ?? 60) * 1000) };
     const message = 'Rate limit exceeded: free-models-per-min. ';
     const body = { ...routerError(429, message, { headers: limits, provider_name: null }), user_id: 'user_local' };
     sendJson(res, 429, body, { ...limits, 'retry-after': String(fault.retryAfterSeconds ?? 30) });
@@ -160,9 +161,10 @@ function failWithStatus(ctx: FakeContext, streaming: boolean): boolean {
   }
   if (fault.kind === 'daily_limit') {
     // The free-model daily limit resets at 00:00 UTC, and often comes without Retry-After.
-    const reset = new Date();
+    const now = ctx.quota?.limits.now?.() ?? Date.now();
+    const reset = new Date(now);
     reset.setUTCHours(24, 0, 0, 0);
-    const limits = { 'X-RateLimit-Limit': String(FREE_REQUESTS_PER_DAY), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(reset.getTime()) };
+    const limits = { 'X-RateLimit-Limit': String(fault.limit ?? FREE_REQUESTS_PER_DAY), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(reset.getTime()) };
     const message = 'Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day';
     sendJson(res, 429, { ...routerError(429, message, { headers: limits, provider_name: null }), user_id: 'user_local' });
     return true;

@@ -2,7 +2,7 @@
 // (EXTRA_PROVIDERS): the request body, reading a completion or a stream, and mapping failures to
 // ProviderError. A registry row only says where to send it (URL, key, extra headers); everything
 // an answer can do wrong is handled here, once.
-import type { ProviderName } from '../types.ts';
+import type { HeadersWatcher, ProviderName } from '../types.ts';
 import type { ReasoningSetting } from '../registry.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
 import { GENERIC_DIALECT, type ChatDialect } from './dialects.ts';
@@ -96,6 +96,7 @@ export function providerOver(name: ProviderName, model: string, transport: ChatC
     stream(request, signal) {
       return transport.stream(toChatBody(request, request.model ?? model, true, shape), signal, new ChatStreamReader(name, signal));
     },
+    ...(transport.watchHeaders !== undefined && { watchHeaders: (watcher: HeadersWatcher) => transport.watchHeaders?.(watcher) }),
     close: () => transport.close(),
   };
 }
