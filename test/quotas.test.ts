@@ -160,6 +160,23 @@ describe('quota-aware routing', () => {
     expect((await health(gateway, 'groq')).quota).toContainEqual(expect.objectContaining({ window: 'rpd', limit: 3, remaining: 0 }));
   });
 
+  it("learns OpenRouter's per-minute limit from the X-RateLimit headers of its one 429", async () => {
+    const clock = startOfMinute();
+    gateway = await startGateway({ PROVIDER_ORDER: 'openrouter,groq', OPENROUTER_LIMITS: 'rpd=1000', GROQ_LIMITS: 'none', MAX_RETRIES: '0' }, { clock });
+    gateway.fakes.openrouter.setLimits({ rpm: 3, now: clock.now });
+    const served: string[] = [];
+    for (let i = 0; i < 6; i += 1) served.push((await json(query(gateway, { prompt: `router ${i}` }))).provider);
+    expect(served).toEqual(['openrouter', 'openrouter', 'openrouter', 'groq', 'groq', 'groq']);
+    expect(calls(gateway, 'openrouter')).toBe(4);
+    expect(gateway.fakes.openrouter.limitRefusals).toBe(1);
+    // Its reset is X-RateLimit-Reset: the fake gives the next whole second at or after the minute's turn.
+    const turn = (Math.floor(clock.now() / 60_000) + 1) * 60_000;
+    const rpm = (await health(gateway, 'openrouter')).quota.find((w: { window: string }) => w.window === 'rpm');
+    expect(rpm).toMatchObject({ limit: 3, remaining: 0 });
+    expect(Date.parse(rpm.reset)).toBeGreaterThanOrEqual(turn);
+    expect(Date.parse(rpm.reset)).toBeLessThan(turn + 1000);
+  });
+
   it('tracks nothing for a provider set to none', async () => {
     gateway = await startGateway({ PROVIDER_ORDER: 'groq,openrouter', GROQ_LIMITS: 'none', MAX_RETRIES: '0' });
     gateway.fakes.groq.setLimits({ rpd: 1 });

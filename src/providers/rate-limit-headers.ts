@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { WindowCorrection } from '../state/quota-store.ts';
 
 const count = (value: string | string[] | undefined): number | undefined => {
-  if (typeof value !== 'string' || !/^\d{1,12}$/.test(value.trim())) return undefined;
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value.trim())) return undefined;
   return Number(value.trim());
 };
 
