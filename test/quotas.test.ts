@@ -1,7 +1,7 @@
 // Quota-aware routing through real HTTP: fakes that enforce limits the way their providers do (each
 // one's own 429 body and headers), on a clock the test moves, and the gateway routing around a
 // limit before the provider refuses.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { errorOf, json, query, startGateway, type TestGateway } from './helpers/gateway.ts';
 import { movingClock, type MovingClock } from './helpers/moving-clock.ts';
 
@@ -175,6 +175,15 @@ describe('quota-aware routing', () => {
     expect(rpm).toMatchObject({ limit: 3, remaining: 0 });
     expect(Date.parse(rpm.reset)).toBeGreaterThanOrEqual(turn);
     expect(Date.parse(rpm.reset)).toBeLessThan(turn + 1000);
+  });
+
+  it("reads what is left of OpenRouter's free-model day from its key endpoint at start", async () => {
+    gateway = await startGateway({ PROVIDER_ORDER: 'openrouter,groq', OPENROUTER_LIMITS: 'rpm=20,rpd=7' });
+    const keyRead = () => gateway.fakes.openrouter.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/key');
+    await vi.waitFor(() => expect(keyRead()).toHaveLength(1));
+    expect(keyRead()[0]?.headers.authorization).toBe(`Bearer ${gateway.config.providers.get('openrouter')!.apiKey}`);
+    // The account's own figure (50 a UTC day) replaces the configured 7.
+    await vi.waitFor(async () => expect((await health(gateway, 'openrouter')).quota).toContainEqual(expect.objectContaining({ window: 'rpd', limit: 50, remaining: 50 })));
   });
 
   it('tracks nothing for a provider set to none', async () => {

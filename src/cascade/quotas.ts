@@ -29,6 +29,9 @@ export const estimateTokens = (messages: readonly ChatMessage[], maxTokens: numb
   return Math.ceil(characters / 4) + maxTokens;
 };
 
+/** How long the start-up question to a provider about its quota may take. */
+const QUOTA_READ_MS = 5000;
+
 export class Quotas {
   readonly store: QuotaStore;
   readonly #plans: ReadonlyMap<ProviderName, QuotaPlan>;
@@ -51,6 +54,13 @@ export class Quotas {
       await this.store.define(key, plan.limits, plan.day);
       this.#defined.add(key);
       provider.watchHeaders?.((headers, _status, model) => this.#fromHeaders(provider.name, model ?? provider.model, headers));
+      // Asked once, in the background: a start never waits on a provider.
+      if (provider.readQuota !== undefined) {
+        void provider
+          .readQuota(AbortSignal.timeout(QUOTA_READ_MS), this.#clock.now())
+          .then((corrections) => this.store.correct(key, corrections, this.#clock.now()))
+          .catch(() => undefined);
+      }
     }
   }
 

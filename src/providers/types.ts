@@ -1,6 +1,7 @@
 // The one interface every provider adapter implements. A provider kind is a row in registry.ts
 // whose factory returns a Provider.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { WindowCorrection } from '../state/quota-store.ts';
 
 /** A provider's name: a built-in one ("groq") or one EXTRA_PROVIDERS names ("ollama"). */
 export type ProviderName = string;
@@ -94,6 +95,8 @@ export interface Provider {
    */
   stream(request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk>;
   embed?(request: EmbeddingRequest, signal: AbortSignal): Promise<Embeddings>;
+  /** Set when the provider can say what is left of its quota (OpenRouter's key endpoint). */
+  readQuota?(signal: AbortSignal, now: number): Promise<WindowCorrection[]>;
   /** Set when the provider's answers carry headers worth reading (rate limits): see HeadersWatcher. */
   watchHeaders?(watcher: HeadersWatcher): void;
   /** Releases the provider's connection pool. */

@@ -1,7 +1,7 @@
 // A local OpenRouter under /api/v1 as OpenAI-style clients call it: numeric error codes, errors inside
 // a 200, keep-alive comments in streams, and a usage-only chunk before [DONE].
 import { http } from '../http/http-modules.ts';
-import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer } from './fake-server.ts';
+import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer, type FakeQuota } from './fake-server.ts';
 import {
   BROKEN_EVENT,
   basicUsage,
@@ -65,7 +65,7 @@ export function startFakeOpenRouter(options: FakeOpenRouterOptions): Promise<Fak
     }
     if (route === 'GET /api/v1/key') {
       if (failWithStatus(ctx, false)) return;
-      return sendJson(res, 200, { data: keyInfo(usage.chats) });
+      return sendJson(res, 200, { data: keyInfo(usage.chats, ctx.quota) });
     }
     return sendJson(res, 404, routerError(404, 'Not Found'));
   });
@@ -82,7 +82,10 @@ function describeModel(id: string) {
   };
 }
 
-function keyInfo(used: number) {
+/** With a daily limit set on the fake, its free-model counts are the limit's. */
+function keyInfo(chats: number, quota: FakeQuota | undefined) {
+  const limit = quota?.limits.rpd ?? FREE_REQUESTS_PER_DAY;
+  const used = quota?.limits.rpd === undefined ? chats : quota.usedToday;
   return {
     label: 'sk-or-v1-loc...al',
     limit: null,
@@ -91,7 +94,7 @@ function keyInfo(used: number) {
     usage: 0,
     usage_daily: 0,
     is_free_tier: true,
-    free_model_daily_requests: { limit: FREE_REQUESTS_PER_DAY, remaining: Math.max(0, FREE_REQUESTS_PER_DAY - used), used },
+    free_model_daily_requests: { limit, remaining: Math.max(0, limit - used), used },
   };
 }
 

@@ -167,8 +167,8 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
   let limitRefusals = 0;
   const counted = { minute: -1, inMinute: 0, day: -1, inDay: 0 };
 
-  /** Counts a call against the limits; the provider's own 429 when it passes one. */
-  function enforce(): { fault: Fault | undefined; quota: FakeQuota | undefined } {
+  /** Counts a call against the limits (a POST), or only reads them; the provider's own 429 when a call passes one. */
+  function enforce(counts: boolean): { fault: Fault | undefined; quota: FakeQuota | undefined } {
     if (limits === null) return { fault: undefined, quota: undefined };
     const now = (limits.now ?? Date.now)();
     const minute = Math.floor(now / 60_000);
@@ -177,6 +177,7 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
     if (minute !== counted.minute) Object.assign(counted, { minute, inMinute: 0 });
     if (day !== counted.day) Object.assign(counted, { day, inDay: 0 });
     const quota = (): FakeQuota => ({ limits: limits as FakeLimits, usedToday: counted.inDay, dayResetMs: dayReset - now });
+    if (!counts) return { fault: undefined, quota: quota() };
     if (limits.rpd !== undefined && counted.inDay >= limits.rpd) {
       limitRefusals += 1;
       return { fault: { kind: 'daily_limit', limit: limits.rpd }, quota: quota() };
@@ -201,7 +202,7 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
     };
     requests.push(request);
     // Only calls (chat, embeddings) count against limits; listing models or reading the key does not.
-    const limited = request.method === 'POST' ? enforce() : { fault: undefined, quota: undefined };
+    const limited = enforce(request.method === 'POST');
     const fault = limited.fault ?? queue.shift() ?? chooser?.() ?? fallback;
 
     let clientGone = false;

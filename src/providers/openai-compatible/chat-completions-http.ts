@@ -47,6 +47,8 @@ export interface ChatCompletionsTransport {
   stream<T>(body: object, signal: AbortSignal, reader: ChunkReader<T>): AsyncIterable<T>;
   /** The parsed body of a 2xx answer from the embeddings endpoint. */
   embed?(body: object, signal: AbortSignal): Promise<unknown>;
+  /** The parsed body of a 2xx answer to a GET beside the chat endpoint (`key` for `.../key`). */
+  getJson?(relativePath: string, signal: AbortSignal): Promise<unknown>;
   /** Hands every answer's status and headers (errors included) to `watcher`, before its body is read. */
   watchHeaders?(watcher: HeadersWatcher): void;
   close(): Promise<void>;
@@ -120,6 +122,16 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
     watchHeaders(next) {
       watcher = next;
     },
+    ...(pool.get !== undefined && {
+      async getJson(relativePath: string, signal: AbortSignal) {
+        const answer = await (pool.get as NonNullable<UpstreamPool['get']>)(path.replace(/chat\/completions$/, relativePath), jsonHeaders, signal);
+        if (answer.status < 200 || answer.status >= 300) {
+          discard(answer.body);
+          throw new ProviderError(name, kindForStatus(answer.status), `${name} answered HTTP ${answer.status}`, { status: answer.status });
+        }
+        return readJson(name, answer.body);
+      },
+    }),
     close: () => pool.close(),
   };
 }

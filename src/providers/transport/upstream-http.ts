@@ -27,6 +27,8 @@ export interface UpstreamPool {
    * an error naming the abort when `signal` fires first; an abort later breaks the body instead.
    */
   post(path: string, headers: OutgoingHttpHeaders, body: string, signal: AbortSignal): Promise<UpstreamAnswer>;
+  /** GETs `path`, as post() does (OpenRouter's key endpoint, read once at start). */
+  get?(path: string, headers: OutgoingHttpHeaders, signal: AbortSignal): Promise<UpstreamAnswer>;
   /** Closes every connection, idle or not; later calls are refused. */
   close(): Promise<void>;
 }
@@ -64,57 +66,60 @@ export function createUpstreamPool(baseUrl: string, idleTimeoutMs = IDLE_TIMEOUT
     timeout: idleTimeoutMs,
   };
   const agent = secure ? new https.Agent(options) : new http.Agent(options);
-  const send = secure ? https.request : http.request;
+  const call = secure ? https.request : http.request;
   // Built once: only the path, headers and signal change between calls.
   const target = {
     agent,
     protocol: url.protocol,
     hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
     port: url.port === '' ? undefined : Number(url.port),
-    method: 'POST',
   };
 
   let closed = false;
 
-  return {
-    post(path, headers, body, signal) {
-      return new Promise((resolve, reject) => {
-        // An aborted signal rejects before anything is sent.
-        if (signal.aborted) return reject(signal.reason);
-        if (closed) return reject(new Error('the connection pool is closed'));
-        let answer: IncomingMessage | undefined;
-        // Set once the pool hands the call a connection (a new one may still be connecting).
-        let connection: Socket | undefined;
-        const request = send({ ...target, path, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (response: IncomingMessage) => {
-          answer = response;
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: decode(response, response.headers['content-encoding']) });
-        });
-        request.on('socket', (socket: Socket) => {
-          connection = socket;
-          guard(socket);
-        });
-        // Not Node's `signal` option: that also cuts an answer that has fully arrived and is only
-        // being drained, which loses the connection and can raise an 'error' on a socket the
-        // request has already handed back. Only a call still under way is cut.
-        const abort = () => {
-          if (answer?.complete) return;
-          const reason = signal.reason instanceof Error ? signal.reason : new Error('aborted', { cause: signal.reason });
-          // Still queued for a connection: the provider was never asked, and must not be blamed.
-          const error = connection === undefined ? new QueuedCallAbortedError('aborted while waiting for a pooled connection', { cause: reason }) : reason;
-          // Settled here, not by the request's 'error': a call still queued for one of the
-          // pool's connections hears nothing until a connection frees up, which a pool full of
-          // long streams may not do for minutes.
-          reject(error);
-          request.destroy(error);
-        };
-        signal.addEventListener('abort', abort, { once: true });
-        request.once('close', () => signal.removeEventListener('abort', abort));
-        // Kept for the request's life: an error after the answer started (an abort, a reset)
-        // reaches the body, and must not also be an unhandled 'error' here.
-        request.on('error', reject);
-        request.end(body);
+  function send(method: 'GET' | 'POST', path: string, headers: OutgoingHttpHeaders, body: string | undefined, signal: AbortSignal): Promise<UpstreamAnswer> {
+    return new Promise((resolve, reject) => {
+      // An aborted signal rejects before anything is sent.
+      if (signal.aborted) return reject(signal.reason);
+      if (closed) return reject(new Error('the connection pool is closed'));
+      let answer: IncomingMessage | undefined;
+      // Set once the pool hands the call a connection (a new one may still be connecting).
+      let connection: Socket | undefined;
+      const options = { ...target, method, path, headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) } };
+      const request = call(options, (response: IncomingMessage) => {
+        answer = response;
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: decode(response, response.headers['content-encoding']) });
       });
-    },
+      request.on('socket', (socket: Socket) => {
+        connection = socket;
+        guard(socket);
+      });
+      // Not Node's `signal` option: that also cuts an answer that has fully arrived and is only
+      // being drained, which loses the connection and can raise an 'error' on a socket the
+      // request has already handed back. Only a call still under way is cut.
+      const abort = () => {
+        if (answer?.complete) return;
+        const reason = signal.reason instanceof Error ? signal.reason : new Error('aborted', { cause: signal.reason });
+        // Still queued for a connection: the provider was never asked, and must not be blamed.
+        const error = connection === undefined ? new QueuedCallAbortedError('aborted while waiting for a pooled connection', { cause: reason }) : reason;
+        // Settled here, not by the request's 'error': a call still queued for one of the
+        // pool's connections hears nothing until a connection frees up, which a pool full of
+        // long streams may not do for minutes.
+        reject(error);
+        request.destroy(error);
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      request.once('close', () => signal.removeEventListener('abort', abort));
+      // Kept for the request's life: an error after the answer started (an abort, a reset)
+      // reaches the body, and must not also be an unhandled 'error' here.
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  return {
+    post: (path, headers, body, signal) => send('POST', path, headers, body, signal),
+    get: (path, headers, signal) => send('GET', path, headers, undefined, signal),
     close() {
       closed = true;
       agent.destroy();
