@@ -2,7 +2,7 @@
 // one's own 429 body and headers), on a clock the test moves, and the gateway routing around a
 // limit before the provider refuses.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { errorOf, json, query, startGateway, type TestGateway } from './helpers/gateway.ts';
+import { errorOf, json, KEY, query, startGateway, type TestGateway } from './helpers/gateway.ts';
 import { movingClock, type MovingClock } from './helpers/moving-clock.ts';
 
 /** A burst on a machine shared with other suites must not meet the usual fast test timeouts. */
@@ -184,6 +184,39 @@ describe('quota-aware routing', () => {
     expect(keyRead()[0]?.headers.authorization).toBe(`Bearer ${gateway.config.providers.get('openrouter')!.apiKey}`);
     // The account's own figure (50 a UTC day) replaces the configured 7.
     await vi.waitFor(async () => expect((await health(gateway, 'openrouter')).quota).toContainEqual(expect.objectContaining({ window: 'rpd', limit: 50, remaining: 50 })));
+  });
+
+  it("counts a request's estimated tokens while it runs, then the provider's own count", async () => {
+    const clock = startOfMinute();
+    // Groq's headers say 6000 tokens a minute. Each request is estimated at over 1000 (max_tokens),
+    // so without the real counts replacing the estimates the sixth would not fit.
+    gateway = await startGateway({ PROVIDER_ORDER: 'groq,openrouter', GROQ_LIMITS: 'rpm=100' }, { clock });
+    const served: string[] = [];
+    for (let i = 0; i < 8; i += 1) served.push((await json(query(gateway, { prompt: `tokens ${i}`, max_tokens: 1000 }))).provider);
+    expect(served).toEqual(Array(8).fill('groq'));
+    const tpm = (await health(gateway, 'groq')).quota.find((w: { window: string }) => w.window === 'tpm');
+    expect(tpm.limit).toBe(6000);
+    expect(tpm.remaining).toBeGreaterThan(5000);
+  });
+
+  it('routes streams around a spent quota too', async () => {
+    const clock = startOfMinute();
+    gateway = await startGateway({ PROVIDER_ORDER: 'groq,openrouter', GROQ_LIMITS: 'rpm=2' }, { clock });
+    gateway.fakes.groq.setLimits({ rpm: 2, now: clock.now });
+    const providers: Array<string | null> = [];
+    for (let i = 0; i < 3; i += 1) {
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: `stream ${i}` }] }),
+      });
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain('data: [DONE]');
+      providers.push(response.headers.get('x-llm-provider'));
+    }
+    expect(providers).toEqual(['groq', 'groq', 'openrouter']);
+    expect(calls(gateway, 'groq')).toBe(2);
+    expect(gateway.fakes.groq.limitRefusals).toBe(0);
   });
 
   it('tracks nothing for a provider set to none', async () => {
