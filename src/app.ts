@@ -7,6 +7,8 @@ import { GatewayError } from './errors.ts';
 import { Breakers } from './cascade/breakers.ts';
 import { systemClock, type Clock } from './cascade/clock.ts';
 import { AnswerCache } from './gateway/answer-cache.ts';
+import { Quotas } from './cascade/quotas.ts';
+import { MemoryQuotaStore } from './state/quota-store.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { Preflight } from './gateway/preflight.ts';
 import { openAnswerStore } from './state/open-answer-store.ts';
@@ -109,19 +111,23 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     breakerCooldownMs: config.breakerCooldownMs,
     ...(clock ? { now: clock.now } : {}),
   });
-  const metrics = new GatewayMetrics({ providers, breakers });
-  const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
   const now = clock ?? systemClock;
+  const quotas = new Quotas(new MemoryQuotaStore(), new Map([...config.providers.values()].map((p) => [p.name, p.quota])), now);
+  await quotas.start(providers);
+  const metrics = new GatewayMetrics({ providers, breakers, quotas });
+  const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
   const cache =
     config.cache.ttlS === 0 ? undefined : new AnswerCache(await openAnswerStore(config.cache, config.redisUrl, now, deps.logger), config.cache, now);
   if (cache) app.addHook('onClose', () => cache.store.close());
   const gateway = new Gateway(providers, breakers, {
     cache,
+    quotas,
     maxRetries: config.maxRetries,
     onContentFilter: config.onContentFilter,
     retryAfterWaitMaxMs: config.retryAfterWaitMaxMs,
     streamResume: config.streamResume,
     canPrefill: (provider) => config.providers.get(provider.name)?.row.capabilities.includes('prefill') ?? false,
+    hedgeAfterMs: config.hedgeAfterMs,
     requestTimeoutMs: config.requestTimeoutMs,
     timeouts: (provider) => config.providers.get(provider.name)?.timeouts ?? defaultTimeouts,
     maxStreamMs: MAX_STREAM_MS,

@@ -6,6 +6,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { bool, commaList, FALSY, host, int, modelId, optionalSecret, TRUTHY, url } from './config-fields.ts';
 import { BUILT_IN_NAMES, BUILT_IN_PROVIDERS, envPrefix, openAiCompatibleRow, type ProviderRow } from './providers/registry.ts';
+import type { QuotaPlan } from './cascade/quotas.ts';
+import type { QuotaLimits, QuotaWindow } from './state/quota-store.ts';
 
 export { isSafeModelId } from './config-fields.ts';
 
@@ -42,7 +44,30 @@ const PROVIDER_VARIABLES = {
   timeoutMs: 'TIMEOUT_MS',
   firstTokenTimeoutMs: 'FIRST_TOKEN_TIMEOUT_MS',
   reasoningEffort: 'REASONING_EFFORT',
+  limits: 'LIMITS',
 } as const;
+
+/**
+ * <NAME>_LIMITS: "rpm=30,rpd=1000,tpm=8000,tpd=200000" (any subset), or "none" to track no quota
+ * for the provider. Unset: the row's published free-tier figures for its model, if any.
+ */
+const quotaLimits = z
+  .string()
+  .trim()
+  .transform((value, ctx): QuotaLimits | null => {
+    if (value.toLowerCase() === 'none') return null;
+    const limits: QuotaLimits = {};
+    for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+      const match = /^(rpm|rpd|tpm|tpd)\s*=\s*(\d{1,12})$/i.exec(part);
+      const window = match?.[1]?.toLowerCase() as QuotaWindow | undefined;
+      if (match === null || window === undefined || window in limits || Number(match[2]) < 1) {
+        ctx.addIssue({ code: 'custom', message: `must be none, or a comma-separated list of rpm=, rpd=, tpm=, tpd= with whole numbers from 1, each at most once, such as rpm=30,rpd=1000 ("${part}" is not one)` });
+        return z.NEVER;
+      }
+      limits[window] = Number(match[2]);
+    }
+    return limits;
+  });
 
 /** A provider's reasoning control when the caller names none; "default": send none, the model's own applies. */
 export const REASONING_SETTINGS = ['default', 'none', 'minimal', 'low', 'medium', 'high'] as const;
@@ -55,11 +80,14 @@ const providerSchema = z.object({
   embeddingModel: modelId.optional(),
   timeoutMs: timeoutMs.optional(),
   firstTokenTimeoutMs: timeoutMs.optional(),
+  limits: quotaLimits.optional(),
 });
 
 /** One provider as configured. */
-export interface ProviderSettings extends Omit<z.output<typeof providerSchema>, 'timeoutMs' | 'firstTokenTimeoutMs'> {
+export interface ProviderSettings extends Omit<z.output<typeof providerSchema>, 'timeoutMs' | 'firstTokenTimeoutMs' | 'limits'> {
   name: string;
+  /** Its quota plan: the known limits of its configured model (null: not tracked) and when its day turns. */
+  quota: QuotaPlan;
   row: ProviderRow;
   /** The row's own settings (OPENROUTER_APP_TITLE, ...), by the row's option names. */
   options: Record<string, string | undefined>;
@@ -173,6 +201,7 @@ const baseSchema = z.looseObject({
     REQUEST_TIMEOUT_MS: timeoutMs.default(10_000),
     FIRST_TOKEN_TIMEOUT_MS: timeoutMs.default(4000),
     MAX_RETRIES: int(0, 10).default(1),
+    HEDGE_AFTER_MS: int(0, 600_000).default(0),
     CIRCUIT_BREAKER_THRESHOLD: int(1, 1000).default(3),
     CIRCUIT_BREAKER_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
     SHUTDOWN_GRACE_MS: int(0, 600_000).default(8_000),
@@ -241,6 +270,8 @@ export const envSchema = baseSchema
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       firstTokenTimeoutMs: env.FIRST_TOKEN_TIMEOUT_MS,
       maxRetries: env.MAX_RETRIES,
+      /** Start the next provider beside one silent this long before its first token; undefined: off. */
+      hedgeAfterMs: env.HEDGE_AFTER_MS === 0 ? undefined : env.HEDGE_AFTER_MS,
       breakerThreshold: env.CIRCUIT_BREAKER_THRESHOLD,
       breakerCooldownMs: env.CIRCUIT_BREAKER_COOLDOWN_MS,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
@@ -281,7 +312,7 @@ export type Config = z.output<typeof envSchema>;
  */
 export function providerVariables(row: ProviderRow): string[] {
   const prefix = envPrefix(row.name);
-  const own: Array<keyof typeof PROVIDER_VARIABLES> = ['apiKey', 'model', 'baseUrl', 'reasoningEffort', ...(row.capabilities.includes('embeddings') ? (['embeddingModel'] as const) : [])];
+  const own: Array<keyof typeof PROVIDER_VARIABLES> = ['apiKey', 'model', 'baseUrl', 'reasoningEffort', 'limits', ...(row.capabilities.includes('embeddings') ? (['embeddingModel'] as const) : [])];
   return [...own.map((field) => `${prefix}_${PROVIDER_VARIABLES[field]}`), ...Object.keys(row.options ?? {}).map((option) => `${prefix}_${option}`)];
 }
 
@@ -318,6 +349,7 @@ function providersFrom(env: ProviderEnv, ctx: z.RefinementCtx): Map<string, Prov
       timeoutMs: read('timeoutMs'),
       firstTokenTimeoutMs: read('firstTokenTimeoutMs'),
       reasoningEffort: read('reasoningEffort')?.trim().toLowerCase() ?? row.defaultReasoningEffort,
+      limits: read('limits'),
     };
     const parsed = providerSchema.safeParse(raw);
     const optionNames = Object.keys(row.options ?? {});
@@ -328,7 +360,7 @@ function providersFrom(env: ProviderEnv, ctx: z.RefinementCtx): Map<string, Prov
     }
     for (const issue of options.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: [`${prefix}_${String(issue.path[0])}`], message: issue.message });
     if (!parsed.success || !options.success) continue;
-    const { timeoutMs: attemptMs, firstTokenTimeoutMs, ...settings } = parsed.data;
+    const { timeoutMs: attemptMs, firstTokenTimeoutMs, limits, ...settings } = parsed.data;
     if (firstTokenTimeoutMs !== undefined && firstTokenTimeoutMs > env.REQUEST_TIMEOUT_MS) {
       ctx.addIssue({
         code: 'custom',
@@ -340,6 +372,7 @@ function providersFrom(env: ProviderEnv, ctx: z.RefinementCtx): Map<string, Prov
     providers.set(row.name, {
       name: row.name,
       row,
+      quota: { limits: limits === undefined ? (row.quota?.defaults(settings.model) ?? {}) : limits, day: row.quota?.day ?? 'utc' },
       ...settings,
       options: options.data as Record<string, string | undefined>,
       timeouts: { attemptMs: attemptMs ?? env.PROVIDER_TIMEOUT_MS, firstTokenMs: firstTokenTimeoutMs ?? env.FIRST_TOKEN_TIMEOUT_MS },

@@ -71,7 +71,7 @@ describe('how to add a provider: a hosted OpenAI-compatible one is a row', () =>
 
   it('takes its variables from the row', () => {
     expect(row).toMatchObject({ wire: 'openai-compatible', keyRequired: true, capabilities: ['chat', 'embeddings'] });
-    expect(providerVariables(row)).toEqual(['CEREBRAS_API_KEY', 'CEREBRAS_MODEL', 'CEREBRAS_BASE_URL', 'CEREBRAS_REASONING_EFFORT', 'CEREBRAS_EMBEDDING_MODEL']);
+    expect(providerVariables(row)).toEqual(['CEREBRAS_API_KEY', 'CEREBRAS_MODEL', 'CEREBRAS_BASE_URL', 'CEREBRAS_REASONING_EFFORT', 'CEREBRAS_LIMITS', 'CEREBRAS_EMBEDDING_MODEL']);
   });
 
   it("answers through the row's factory, with its key", async () => {
@@ -87,6 +87,7 @@ describe('how to add a provider: a hosted OpenAI-compatible one is a row', () =>
       reasoningEffort: row.defaultReasoningEffort,
       options: {},
       timeouts: { attemptMs: 5000, firstTokenMs: 4000 },
+      quota: { limits: {}, day: 'utc' },
     };
     const provider = await row.create(settings);
     try {

@@ -115,6 +115,12 @@ describe('configuration', () => {
     [{ API_KEYS: 'k', GROQ_MODEL: 'llama 3' }, /GROQ_MODEL must be a model id/],
     [{ API_KEYS: 'k', OPENROUTER_MODEL: '-x' }, /OPENROUTER_MODEL must be a model id/],
     [{ API_KEYS: 'k', GEMINI_EMBEDDING_MODEL: 'models/../x' }, /GEMINI_EMBEDDING_MODEL must be a model id/],
+    // Quotas: named windows with whole numbers, each once.
+    [{ API_KEYS: 'k', GROQ_LIMITS: 'rpm=30,rph=5' }, /GROQ_LIMITS must be none, or a comma-separated list of rpm=, rpd=, tpm=, tpd= .*\("rph=5" is not one\)/],
+    [{ API_KEYS: 'k', GEMINI_LIMITS: 'rpm=0' }, /GEMINI_LIMITS must be none/],
+    [{ API_KEYS: 'k', OPENROUTER_LIMITS: 'rpm=1,rpm=2' }, /OPENROUTER_LIMITS must be none/],
+    [{ API_KEYS: 'k', GROQ_LIMITS: 'rpm=1.5' }, /GROQ_LIMITS must be none/],
+    [{ API_KEYS: 'k', HEDGE_AFTER_MS: '-1' }, /HEDGE_AFTER_MS must be a whole number from 0 to 600000/],
   ])('rejects %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -138,6 +144,35 @@ describe('configuration', () => {
     expect(config.providers.get('gemini')!.model).toBe('tunedModels/my-model-123');
     expect(config.providers.get('groq')!.model).toBe('meta-llama/llama-4-scout-17b-16e-instruct');
     expect(config.providers.get('openrouter')!.model).toBe('meta-llama/llama-3.3-70b-instruct:free');
+  });
+
+  it("seeds each provider's quota from its LIMITS, or the published free-tier figures for its model", () => {
+    const defaults = loadConfig({ API_KEYS: 'k' });
+    expect(defaults.providers.get('groq')!.quota).toEqual({ limits: { rpm: 30, rpd: 1000, tpm: 8000, tpd: 200_000 }, day: 'utc' });
+    expect(defaults.providers.get('openrouter')!.quota).toEqual({ limits: { rpm: 20, rpd: 50 }, day: 'utc' });
+    // Gemini publishes no fixed figures: tracked, limits learned from its 429s; its day turns at midnight Pacific.
+    expect(defaults.providers.get('gemini')!.quota).toEqual({ limits: {}, day: 'pacific' });
+    expect(defaults.hedgeAfterMs).toBeUndefined();
+
+    const set = loadConfig({
+      API_KEYS: 'k',
+      GROQ_LIMITS: ' RPM=5, tpd=100 ',
+      GROQ_MODEL: 'qwen/qwen3.6-27b',
+      OPENROUTER_LIMITS: 'none',
+      OPENROUTER_MODEL: 'openai/gpt-4o',
+      EXTRA_PROVIDERS: 'ollama',
+      OLLAMA_BASE_URL: 'http://127.0.0.1:11434/v1',
+      OLLAMA_MODEL: 'llama3',
+      OLLAMA_LIMITS: 'rpm=60',
+      HEDGE_AFTER_MS: '800',
+    });
+    expect(set.providers.get('groq')!.quota.limits).toEqual({ rpm: 5, tpd: 100 });
+    expect(set.providers.get('openrouter')!.quota.limits).toBeNull();
+    expect(set.providers.get('ollama')!.quota).toEqual({ limits: { rpm: 60 }, day: 'utc' });
+    expect(set.hedgeAfterMs).toBe(800);
+    // A model without published figures starts with none known.
+    expect(loadConfig({ API_KEYS: 'k', GROQ_MODEL: 'qwen/qwen3.6-27b' }).providers.get('groq')!.quota.limits).toEqual({});
+    expect(loadConfig({ API_KEYS: 'k', OPENROUTER_MODEL: 'openai/gpt-4o' }).providers.get('openrouter')!.quota.limits).toEqual({});
   });
 
   it('takes a key with a trailing line break (as a file or a copy often has it) without the break', () => {

@@ -10,8 +10,16 @@ import type { Provider } from '../providers/types.ts';
 import { backoffDelay } from './backoff.ts';
 import type { Deadline } from './deadline.ts';
 import type { BreakerKey, Breakers } from './breakers.ts';
+import type { QuotaTicket, Quotas } from './quotas.ts';
+import type { AttemptSignal } from './deadline.ts';
+import { hedge, HedgeAbandoned, type HedgeCall, type HedgeSide } from './hedge.ts';
 
-export type AttemptOutcome = 'ok' | 'cooling_down' | ProviderError['kind'];
+/** cooling_down and quota_exhausted: skipped without a call (a breaker's cooldown, a known limit reached). */
+/** hedged_lost: started or raced as a hedge (HEDGE_AFTER_MS) and aborted because the other call showed life first. */
+export type AttemptOutcome = 'ok' | 'cooling_down' | 'quota_exhausted' | 'hedged_lost' | ProviderError['kind'];
+
+/** The outcomes of a provider skipped without a call. */
+export const isSkip = (outcome: AttemptOutcome): boolean => outcome === 'cooling_down' || outcome === 'quota_exhausted';
 
 export interface AttemptRecord {
   provider: ProviderName;
@@ -19,6 +27,8 @@ export interface AttemptRecord {
   /** Upstream HTTP status when there was one. */
   status?: number;
   latency_ms: number;
+  /** In a hedged race: first, the provider that was slow to start; second, the one started beside it. */
+  hedge?: HedgeSide;
 }
 
 export interface CascadeSettings {
@@ -34,6 +44,8 @@ export interface CascadeSettings {
   onContentFilter?: ContentFilterRule;
   /** The longest Retry-After of the first provider asked that is waited out once (RETRY_AFTER_WAIT_MAX_MS); 0: never. */
   retryAfterWaitMaxMs?: number;
+  /** Start the next provider beside a first one that has shown nothing after this long (HEDGE_AFTER_MS); undefined: never. */
+  hedgeAfterMs?: number | undefined;
 }
 
 export type ContentFilterRule = 'stop' | 'next';
@@ -54,11 +66,15 @@ export interface CascadeContext {
   breakerModel?: ((provider: Provider) => string | undefined) | undefined;
   /** Who asked: its failures alone never open a breaker for everyone (see breakers.ts). */
   client?: string | undefined;
+  /** Quota tracking: each attempt first takes one request and this many estimated tokens. */
+  quota?: { quotas: Quotas; tokens: number } | undefined;
 }
 
 export interface CascadeResult<T> {
   value: T;
   provider: Provider;
+  /** The answering attempt's share of the provider's quota, for the gateway to settle with the real token count. */
+  ticket?: QuotaTicket | undefined;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -81,20 +97,91 @@ export async function runCascade<T>(
   settings: CascadeSettings,
   context: CascadeContext,
 ): Promise<CascadeResult<T>> {
-  const { deadline, breakers, log, attempts, exactModel, breakerModel } = context;
+  const { deadline, breakers, log, attempts, exactModel, breakerModel, quota } = context;
   const { clock } = deadline;
   const elapsed = (since: number) => Math.round(clock.now() - since);
   const { client } = context;
   const key = (p: Provider): BreakerKey => ({ provider: p.name, model: exactModel ?? breakerModel?.(p), client });
   /** The last provider that refused on content grounds (with ON_CONTENT_FILTER=next, every one may). */
   let filteredBy: ProviderName | undefined;
+  const modelOf = (p: Provider): string => exactModel ?? breakerModel?.(p) ?? p.model;
+  /** When each provider whose quota refused a request can take one again. */
+  const quotaResets = new Map<string, number>();
+  /** Takes the attempt's share of the provider's quota; false (and the skip recorded) when a known limit would be passed. */
+  const takeQuota = async (provider: Provider, record = true): Promise<QuotaTicket | undefined | false> => {
+    if (quota === undefined) return undefined;
+    const taking = await quota.quotas.take(provider.name, modelOf(provider), quota.tokens);
+    if (taking === undefined) return undefined;
+    if (taking.taken.ok) return taking.ticket;
+    quotaResets.set(provider.name, taking.taken.resetAt);
+    if (record) attempts.push({ provider: provider.name, outcome: 'quota_exhausted', latency_ms: 0 });
+    return false;
+  };
+  /** A failed attempt: recorded, counted against its breaker and quota, and logged; undefined when the caller left. */
+  const recordFailure = (provider: Provider, thrown: unknown, attempt: AttemptSignal, started: number, side?: HedgeSide) => {
+    attempt.release();
+    if (deadline.cancelled) return undefined;
+    const error = asProviderError(provider.name, thrown, attempt.timedOut || deadline.expired, log);
+    attempts.push({
+      provider: provider.name,
+      outcome: error.kind,
+      ...(error.status === undefined ? {} : { status: error.status }),
+      latency_ms: elapsed(started),
+      ...(side === undefined ? {} : { hedge: side }),
+    });
+    const cooldown = breakers.recordFailure(key(provider), error);
+    quota?.quotas.fromError(provider.name, modelOf(provider), error);
+    logFailure(log, error, cooldown, exactModel);
+    return { error, cooldown };
+  };
+  const capMs = Math.min(settings.maxAnswerMs ?? MAX_TIMER_MS, MAX_TIMER_MS);
+  /** Providers already tried as a hedge that failed: not tried again in this cascade. */
+  const spent = new Set<string>();
+
+  /**
+   * The attempt at `provider`, hedged by `next`: resolves with the winner's result, or rejects
+   * (with the first's error, or HedgeAbandoned) as the race says (see hedge.ts).
+   */
+  async function hedged(provider: Provider, next: Provider, attempt: AttemptSignal, started: number, ticket: QuotaTicket | undefined, live: () => void): Promise<CascadeResult<T> & { hedged: boolean }> {
+    let second: { attempt: AttemptSignal; started: number; ticket: QuotaTicket | undefined } | undefined;
+    const won = await hedge<T>({
+      afterMs: settings.hedgeAfterMs ?? 0,
+      clock,
+      first: (shown) => call(provider, attempt.signal, { alive: () => (live(), shown()) }),
+      second: async (): Promise<HedgeCall<T> | undefined> => {
+        // Only a provider ready now, with quota headroom: a hedge never waits, nor probes.
+        if (deadline.signal.aborted || breakers.state(key(next)) !== 'ready') return undefined;
+        const nextTicket = await takeQuota(next, false);
+        if (nextTicket === false) return undefined;
+        const nextAttempt = deadline.attempt(settings.attemptTimeoutMs(next));
+        second = { attempt: nextAttempt, started: clock.now(), ticket: nextTicket };
+        const stall = settings.stallTimeoutMs?.(next) ?? settings.attemptTimeoutMs(next);
+        return (shown) => call(next, nextAttempt.signal, { alive: () => (nextAttempt.alive(stall, capMs), shown()) });
+      },
+      lost(side) {
+        const loser = side === 'first' ? { provider, attempt, started } : { provider: next, ...(second as NonNullable<typeof second>) };
+        loser.attempt.release();
+        attempts.push({ provider: loser.provider.name, outcome: 'hedged_lost', latency_ms: elapsed(loser.started), hedge: side });
+      },
+      secondFailed(error) {
+        if (second !== undefined) recordFailure(next, error, second.attempt, second.started, 'second');
+        spent.add(next.name);
+      },
+    });
+    if (won.side === 'first') return { value: won.value, provider, ticket, hedged: second !== undefined };
+    const winner = second as NonNullable<typeof second>;
+    if (won.firstError !== undefined) recordFailure(provider, won.firstError, attempt, started, 'first');
+    winner.attempt.disarm();
+    breakers.recordSuccess(key(next));
+    attempts.push({ provider: next.name, outcome: 'ok', latency_ms: elapsed(winner.started), hedge: 'second' });
+    return { value: won.value, provider: next, ticket: winner.ticket, hedged: true };
+  }
 
   for (const [index, provider] of providers.entries()) {
+    if (spent.has(provider.name)) continue;
     const breaker = key(provider);
     const attemptTimeoutMs = settings.attemptTimeoutMs(provider);
     const stallMs = settings.stallTimeoutMs?.(provider) ?? attemptTimeoutMs;
-    // A timer longer than 2^31 - 1 ms would fire at once.
-    const capMs = Math.min(settings.maxAnswerMs ?? MAX_TIMER_MS, MAX_TIMER_MS);
     // After a cooldown one request at a time tries the provider again while the others move on;
     // an exact model has nowhere else to go, so every call for it may try.
     const admission = breakers.admit(breaker, exactModel === undefined ? attemptTimeoutMs : 0);
@@ -113,26 +200,36 @@ export async function runCascade<T>(
         if (deadline.signal.aborted) return finish();
         // A probe retries only while the turn is still its own (see Breakers.renewProbe).
         if (retry > 0 && admission.probe !== 0 && !breakers.renewProbe(breaker, admission.probe, attemptTimeoutMs)) break;
+        const ticket = await takeQuota(provider);
+        if (ticket === false) break;
         const attempt = deadline.attempt(attemptTimeoutMs);
         const started = clock.now();
+        const live = () => attempt.alive(stallMs, capMs);
+        // A hedge only on a first try, when the caller did not name one exact model.
+        const hedgeTo = settings.hedgeAfterMs !== undefined && exactModel === undefined && retry === 0 ? providers.slice(index + 1).find((p) => !spent.has(p.name)) : undefined;
         try {
-          const value = await call(provider, attempt.signal, { alive: () => attempt.alive(stallMs, capMs) });
+          if (hedgeTo !== undefined) {
+            const won = await hedged(provider, hedgeTo, attempt, started, ticket, live);
+            if (won.provider !== provider) return won;
+            attempt.disarm();
+            breakers.recordSuccess(breaker);
+            attempts.push({ provider: provider.name, outcome: 'ok', latency_ms: elapsed(started), ...(won.hedged ? { hedge: 'first' as const } : {}) });
+            return won;
+          }
+          const value = await call(provider, attempt.signal, { alive: live });
           attempt.disarm();
           breakers.recordSuccess(breaker);
           attempts.push({ provider: provider.name, outcome: 'ok', latency_ms: elapsed(started) });
-          return { value, provider };
+          return { value, provider, ticket };
         } catch (thrown) {
-          attempt.release();
-          if (deadline.cancelled) throw new RequestCancelledError('the caller went away', { cause: thrown });
-          const error = asProviderError(provider.name, thrown, attempt.timedOut || deadline.expired, log);
-          attempts.push({
-            provider: provider.name,
-            outcome: error.kind,
-            ...(error.status === undefined ? {} : { status: error.status }),
-            latency_ms: elapsed(started),
-          });
-          const cooldown = breakers.recordFailure(breaker, error);
-          logFailure(log, error, cooldown, exactModel);
+          // The hedge won and then failed: both sides are recorded, and the cascade moves on.
+          if (thrown instanceof HedgeAbandoned && !deadline.cancelled) {
+            if (deadline.expired) return finish();
+            break;
+          }
+          const failed = recordFailure(provider, thrown, attempt, started);
+          if (failed === undefined) throw new RequestCancelledError('the caller went away', { cause: thrown });
+          const { error, cooldown } = failed;
 
           if (error.contentFilter) {
             filteredBy = provider.name;
@@ -168,7 +265,9 @@ export async function runCascade<T>(
 
   function finish(): never {
     if (deadline.cancelled) throw new RequestCancelledError('the caller went away');
-    throw cascadeFailure(providers.map(key), attempts, breakers, deadline.expired, filteredBy);
+    const now = clock.now();
+    const waits = providers.map((p) => Math.max(breakers.cooldownRemaining(key(p)), (quotaResets.get(p.name) ?? now) - now));
+    throw cascadeFailure(providers.length, waits, attempts, deadline.expired, filteredBy);
   }
 }
 
@@ -225,14 +324,15 @@ function logFailure(log: FastifyBaseLogger, error: ProviderError, cooldownMs: nu
   }
 }
 
+/** `waits`: how long until each provider may be tried again (a cooldown, or a quota's reset; 0: now). */
 function cascadeFailure(
-  providers: readonly BreakerKey[],
+  providerCount: number,
+  waits: readonly number[],
   attempts: readonly AttemptRecord[],
-  breakers: Breakers,
   expired: boolean,
   filteredBy: ProviderName | undefined,
 ): GatewayError {
-  const tried = attempts.filter((a) => a.outcome !== 'cooling_down');
+  const tried = attempts.filter((a) => !isSkip(a.outcome));
   if (expired || (tried.length > 0 && tried.every((a) => a.outcome === 'timeout'))) {
     return new GatewayError('upstream_timeout');
   }
@@ -245,11 +345,10 @@ function cascadeFailure(
       message: 'Every provider that was asked refused this request as invalid; check its messages and parameters.',
     });
   }
-  // When every provider is waiting out a cooldown, tell the caller when the first one ends.
-  const waits = providers.map((p) => breakers.cooldownRemaining(p));
+  // When every provider is waiting out a cooldown or a spent quota, tell the caller when the first one ends.
   const retryAfterMs = waits.length > 0 && waits.every((w) => w > 0) ? Math.min(...waits) : undefined;
   const message =
-    providers.length === 0
+    providerCount === 0
       ? 'No LLM provider is configured.'
       : 'No LLM provider could answer the request.';
   return new GatewayError('providers_unavailable', {

@@ -30,6 +30,8 @@ export interface StreamCascadeSettings {
   random?: () => number;
   onContentFilter?: ContentFilterRule;
   retryAfterWaitMaxMs?: number;
+  /** See CascadeSettings.hedgeAfterMs. */
+  hedgeAfterMs?: number | undefined;
 }
 
 /** Runs the cascade until one provider has sent text; wrap lets the caller adjust each attempt. */
@@ -50,6 +52,7 @@ export function runStreamCascade(
       ...(settings.random ? { random: settings.random } : {}),
       ...(settings.onContentFilter ? { onContentFilter: settings.onContentFilter } : {}),
       ...(settings.retryAfterWaitMaxMs !== undefined ? { retryAfterWaitMaxMs: settings.retryAfterWaitMaxMs } : {}),
+      hedgeAfterMs: settings.hedgeAfterMs,
     },
     context,
   );

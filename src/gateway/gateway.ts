@@ -21,6 +21,7 @@ import { disconnectSignal } from './disconnect-signal.ts';
 import { streamAnswer, type StreamSink } from './stream-answer.ts';
 import { collectAnswer } from '../cascade/stream-cascade.ts';
 import { completionOf, type AnswerCache } from './answer-cache.ts';
+import { estimateTokens, type Quotas } from '../cascade/quotas.ts';
 
 export interface ProviderTimeouts {
   /** The longest silence allowed once the provider has shown a sign of life (PROVIDER_TIMEOUT_MS). */
@@ -39,6 +40,8 @@ export interface GatewaySettings {
   streamResume?: boolean;
   /** Whether a provider continues a trailing partial assistant turn (its registry row's 'prefill'). */
   canPrefill?: (provider: Provider) => boolean;
+  /** HEDGE_AFTER_MS: chat answers start the next provider beside a first one silent this long; undefined: off. */
+  hedgeAfterMs?: number | undefined;
   requestTimeoutMs: number;
   /** Each provider's own limits (a local runtime loading a model is slow to its first token). */
   timeouts: (provider: Provider) => ProviderTimeouts;
@@ -49,6 +52,8 @@ export interface GatewaySettings {
   /** Set when CACHE_TTL_S turns the answer cache on. */
   cache?: AnswerCache | undefined;
   metrics: GatewayMetrics;
+  /** Each provider's quota, checked before each attempt (cascade/quotas.ts). */
+  quotas?: Quotas | undefined;
 }
 
 /** Who gave an answer: a provider, or the cache replaying one a provider gave. */
@@ -105,6 +110,10 @@ interface WholeTrip<T, R> {
   breakerModel?: (provider: Provider) => string | undefined;
   /** How long an attempt may take to show a sign of life. */
   timeout: (provider: Provider) => number;
+  /** The request's estimated tokens, for the providers' quotas. */
+  tokens: number;
+  /** Chat answers may be hedged (HEDGE_AFTER_MS); embeddings are not. */
+  hedge: boolean;
 }
 
 export class Gateway {
@@ -115,6 +124,7 @@ export class Gateway {
   readonly clock: Clock;
   readonly cache: AnswerCache | undefined;
   readonly metrics: GatewayMetrics;
+  readonly quotas: Quotas | undefined;
   readonly #attemptMs = (p: Provider) => this.settings.timeouts(p).attemptMs;
   readonly #firstTokenMs = (p: Provider) => this.settings.timeouts(p).firstTokenMs;
 
@@ -126,6 +136,12 @@ export class Gateway {
     this.clock = settings.clock ?? systemClock;
     this.cache = settings.cache;
     this.metrics = settings.metrics;
+    this.quotas = settings.quotas;
+  }
+
+  /** The cascade's quota check for a request of about this many tokens. */
+  quotaFor(tokens: number): { quotas: Quotas; tokens: number } | undefined {
+    return this.quotas === undefined ? undefined : { quotas: this.quotas, tokens };
   }
 
   /** Whether the provider may be asked to continue an answer another began (STREAM_RESUME). */
@@ -168,6 +184,8 @@ export class Gateway {
       skipped: (c) => c.skippedEvents,
       answer,
       timeout: this.#firstTokenMs,
+      tokens: estimateTokens(completion.messages, completion.maxTokens),
+      hedge: true,
     };
   }
 
@@ -199,6 +217,8 @@ export class Gateway {
       answer,
       breakerModel: (p) => (p as EmbeddingProvider).embeddingModel,
       timeout: this.#attemptMs,
+      tokens: estimateTokens(embedding.inputs.map((content) => ({ role: 'user', content })), 0),
+      hedge: false,
     });
   }
 
@@ -212,7 +232,7 @@ export class Gateway {
     const deadline = new Deadline(this.settings.requestTimeoutMs, disconnectSignal(reply), this.clock);
     const waitStart = performance.now();
     try {
-      const { value, provider } = await runCascade(route.providers, exactModelCall(route, whole.call), this.cascadeSettings(whole.timeout), {
+      const { value, provider, ticket } = await runCascade(route.providers, exactModelCall(route, whole.call), this.cascadeSettings(whole.timeout, whole.hedge), {
         deadline,
         breakers: this.breakers,
         log: request.log,
@@ -220,12 +240,15 @@ export class Gateway {
         exactModel: route.exactModel,
         breakerModel: whole.breakerModel,
         client: request.clientId || undefined,
+        quota: this.quotaFor(whole.tokens),
       });
       trip.providerMs = performance.now() - waitStart;
       trip.provider = provider;
       trip.skippedEvents = whole.skipped?.(value);
       this.metrics.attempted(trip);
-      this.metrics.tokens(trip, provider, request.clientId, whole.usage(value));
+      const usage = whole.usage(value);
+      this.metrics.tokens(trip, provider, request.clientId, usage);
+      if (ticket !== undefined) this.quotas?.settle(ticket, usage);
       reply.header('x-llm-provider', provider.name);
       return whole.answer({ value, provider, attempts: trip.attempts });
     } catch (error) {
@@ -239,9 +262,10 @@ export class Gateway {
     }
   }
 
-  cascadeSettings(timeout: (provider: Provider) => number) {
+  cascadeSettings(timeout: (provider: Provider) => number, hedge: boolean) {
     return {
       maxRetries: this.settings.maxRetries,
+      ...(hedge && this.settings.hedgeAfterMs !== undefined ? { hedgeAfterMs: this.settings.hedgeAfterMs } : {}),
       attemptTimeoutMs: timeout,
       stallTimeoutMs: this.#attemptMs,
       maxAnswerMs: this.settings.maxStreamMs,

@@ -9,7 +9,7 @@
 // kept whole; one that failed, was cut short or lost its caller is not.
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { recordStreamFailure } from '../cascade/cascade.ts';
+import { recordStreamFailure, type CascadeResult } from '../cascade/cascade.ts';
 import { Deadline } from '../cascade/deadline.ts';
 import { continueStream, runStreamCascade, type OpenedStream } from '../cascade/stream-cascade.ts';
 import { GatewayError } from '../errors.ts';
@@ -21,6 +21,7 @@ import { MAX_ENTRY_BYTES } from './answer-cache.ts';
 import { exactModelCall, type ModelRoute } from './model-routing.ts';
 import { disconnectSignal } from './disconnect-signal.ts';
 import { addUsage, mayResume, resumeStream, type ResumeFrom } from './stream-resume.ts';
+import { estimateTokens } from '../cascade/quotas.ts';
 
 /** How a stream ended well. */
 export interface StreamEnd {
@@ -72,13 +73,21 @@ export async function streamAnswer(
   const waited = () => {
     trip.providerMs = performance.now() - waitStart;
   };
-  let started: { value: OpenedStream; provider: Provider };
+  let started: CascadeResult<OpenedStream>;
   try {
     started = await runStreamCascade(
       route.providers,
       completion,
-      { ...gateway.cascadeSettings(gateway.firstTokenTimeout), firstTokenTimeoutMs: gateway.firstTokenTimeout },
-      { deadline, breakers: gateway.breakers, log: request.log, attempts: trip.attempts, exactModel: route.exactModel, client: request.clientId || undefined },
+      { ...gateway.cascadeSettings(gateway.firstTokenTimeout, true), firstTokenTimeoutMs: gateway.firstTokenTimeout },
+      {
+        deadline,
+        breakers: gateway.breakers,
+        log: request.log,
+        attempts: trip.attempts,
+        exactModel: route.exactModel,
+        client: request.clientId || undefined,
+        quota: gateway.quotaFor(estimateTokens(completion.messages, completion.maxTokens)),
+      },
       (call) => exactModelCall(route, call),
     );
   } catch (error) {
@@ -90,7 +99,7 @@ export async function streamAnswer(
     deadline.dispose();
   }
 
-  const { value: opened, provider } = started;
+  const { value: opened, provider, ticket } = started;
   trip.provider = provider;
   gateway.metrics.attempted(trip);
   gateway.metrics.firstToken(trip, provider, reply.elapsedTime);
@@ -121,6 +130,7 @@ export async function streamAnswer(
     }
     waited();
     gateway.metrics.tokens(trip, provider, request.clientId, usage);
+    if (ticket !== undefined) gateway.quotas?.settle(ticket, usage);
     if (clientGone.aborted || !writer.open) {
       callerLeft(request, reply);
       return reply;

@@ -62,8 +62,9 @@ export async function resumeStream(from: ResumeFrom): Promise<Resumed | undefine
     started = await runStreamCascade(
       candidates,
       continuation,
-      { ...gateway.cascadeSettings(gateway.firstTokenTimeout), firstTokenTimeoutMs: gateway.firstTokenTimeout },
-      { deadline, breakers: gateway.breakers, log: request.log, attempts: trip.attempts },
+      // No hedge for a continuation: it has one provider's place to fill, not a race to run.
+      { ...gateway.cascadeSettings(gateway.firstTokenTimeout, false), firstTokenTimeoutMs: gateway.firstTokenTimeout },
+      { deadline, breakers: gateway.breakers, log: request.log, attempts: trip.attempts, client: request.clientId || undefined },
     );
   } catch (error) {
     if (error instanceof RequestCancelledError) throw error;

@@ -7,12 +7,12 @@
 // labels.ts only, so no request adds a series. The request path records into children made once
 // (children.ts); breaker state is read when Prometheus scrapes, not kept up to date per request.
 //
-// Later instruments are one declaration each, next to the others: hedged attempts as
-// `readonly #hedges = this.#children(this.#counter('llm_router_hedges_total', '…', [PROVIDER, 'outcome']), …)`
-// and quota as a scrape-time gauge like #breakerState (`llm_router_quota_remaining{gen_ai_provider_name, window}`).
+// Later instruments are one declaration each, next to the others. Quotas are scrape-time gauges
+// like the breakers' (`llm_router_quota_remaining{gen_ai_provider_name, gen_ai_request_model, window}`).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AttemptOutcome } from '../cascade/cascade.ts';
+import { isSkip, type AttemptOutcome } from '../cascade/cascade.ts';
+import type { Quotas } from '../cascade/quotas.ts';
 import type { BreakerKey, BreakerSnapshot, Breakers } from '../cascade/breakers.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Provider, TokenUsage } from '../providers/types.ts';
@@ -24,7 +24,7 @@ export type Operation = 'chat' | 'embeddings';
 
 /** What the metrics read from a request's trip (gateway.ts keeps it on the request). */
 export interface TripView {
-  readonly attempts: ReadonlyArray<{ provider: string; outcome: AttemptOutcome; latency_ms: number }>;
+  readonly attempts: ReadonlyArray<{ provider: string; outcome: AttemptOutcome; latency_ms: number; hedge?: 'first' | 'second' }>;
   readonly operation: Operation;
   readonly exactModel: string | undefined;
   readonly provider: Provider | undefined;
@@ -65,6 +65,8 @@ export interface MetricsSources {
   /** The configured providers, as the gateway tries them. */
   providers: readonly Provider[];
   breakers: Breakers;
+  /** Each provider's quota windows (cascade/quotas.ts). */
+  quotas?: Quotas | undefined;
 }
 
 type CounterChild = { inc(value?: number): void };
@@ -82,7 +84,8 @@ export class GatewayMetrics {
     HTTP_BUCKETS,
   );
   readonly #errors = this.#counterChildren('llm_router_error_responses_total', 'Error answers by their stable code (rate_limited, unauthorized, too_many_auth_failures: refusals).', ['code']);
-  readonly #attempts = this.#counterChildren('llm_router_provider_attempts_total', 'Provider attempts by outcome (cooling_down: skipped without a call).', [PROVIDER, MODEL, 'outcome']);
+  readonly #attempts = this.#counterChildren('llm_router_provider_attempts_total', 'Provider attempts by outcome (cooling_down, quota_exhausted: skipped without a call).', [PROVIDER, MODEL, 'outcome']);
+  readonly #hedges = this.#counterChildren('llm_router_hedges_total', 'Hedges started (HEDGE_AFTER_MS), by the provider started beside a slow one and how it ended: won, lost (aborted), failed.', [PROVIDER, 'outcome']);
   readonly #fallbacks = this.#counterChildren('llm_router_fallbacks_total', 'Times the cascade moved on from a provider to the next, by the provider left and its last outcome.', [PROVIDER, 'outcome']);
   readonly #attemptDuration = this.#histogramChildren(
     'gen_ai_client_operation_duration_seconds',
@@ -106,9 +109,27 @@ export class GatewayMetrics {
     OVERHEAD_BUCKETS,
   );
 
-  constructor({ providers, breakers }: MetricsSources) {
+  constructor({ providers, breakers, quotas }: MetricsSources) {
     this.#providers = new Map(providers.map((p) => [p.name, p]));
     this.#breakerGauges(providers, breakers);
+    if (quotas !== undefined) this.#quotaGauges(providers, quotas);
+  }
+
+  /** Read when Prometheus scrapes: each known quota window of the configured models. */
+  #quotaGauges(providers: readonly Provider[], quotas: Quotas): void {
+    const labels = { limit: 'llm_router_quota_limit', remaining: 'llm_router_quota_remaining' };
+    const read = async (field: 'limit' | 'remaining', gauge: Gauge<string>) => {
+      gauge.reset();
+      for (const p of providers) {
+        for (const view of await quotas.view(p)) gauge.set({ [PROVIDER]: providerLabel(p.name), [MODEL]: p.model, window: view.window }, view[field]);
+      }
+    };
+    this.#gauge(labels.remaining, 'What is left of each known quota window (rpm, rpd, tpm, tpd) of a configured model, as the gateway counts it.', [PROVIDER, MODEL, 'window'], function collect() {
+      return read('remaining', this);
+    });
+    this.#gauge(labels.limit, 'Each known quota window\'s limit, configured or as the provider said.', [PROVIDER, MODEL, 'window'], function collect() {
+      return read('limit', this);
+    });
   }
 
   /** The text a scrape gets: the process's metrics, then the gateway's. */
@@ -154,7 +175,8 @@ export class GatewayMetrics {
       const name = providerLabel(provider.name);
       const model = this.#model(provider, trip);
       this.#attempts.get(name, model, attempt.outcome).inc();
-      if (attempt.outcome !== 'cooling_down') {
+      if (attempt.hedge === 'second') this.#hedges.get(name, attempt.outcome === 'ok' ? 'won' : attempt.outcome === 'hedged_lost' ? 'lost' : 'failed').inc();
+      if (!isSkip(attempt.outcome)) {
         this.#attemptDuration.get(trip.operation, name, model, attempt.outcome === 'ok' ? '' : attempt.outcome).observe(attempt.latency_ms / 1000);
       }
       if (previous !== undefined && previous.provider !== attempt.provider) this.#fallbacks.get(providerLabel(previous.provider), previous.outcome).inc();
@@ -213,7 +235,7 @@ export class GatewayMetrics {
     });
   }
 
-  #gauge<L extends string>(name: string, help: string, labelNames: L[], collect?: (this: Gauge<L>) => void): Gauge<L> {
+  #gauge<L extends string>(name: string, help: string, labelNames: L[], collect?: (this: Gauge<L>) => void | Promise<void>): Gauge<L> {
     return new Gauge({ name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) });
   }
 

@@ -2,6 +2,7 @@
 // the cascade never sees a provider-specific exception.
 import type { ProviderName } from './types.ts';
 import type { FinishReason } from './types.ts';
+import type { QuotaWindow } from '../state/quota-store.ts';
 
 export type ProviderErrorKind =
   /** 429 or quota: cool the provider down until retryAfterMs, try the next one. */
@@ -53,6 +54,8 @@ export interface ProviderErrorOptions {
    * prompt, an answer withheld by a filter): the caller is told, rather than asking the next provider.
    */
   contentFilter?: boolean;
+  /** A 429 that named the quota window it spent (Gemini's QuotaFailure, OpenRouter's daily limit), and its limit when given. */
+  quota?: { window: QuotaWindow; limit?: number | undefined };
   cause?: unknown;
 }
 
@@ -65,6 +68,7 @@ export class ProviderError extends Error {
   readonly retryable: boolean;
   readonly modelNotFound: boolean;
   readonly contentFilter: boolean;
+  readonly quota: ProviderErrorOptions['quota'];
 
   constructor(provider: ProviderName, kind: ProviderErrorKind, message: string, options: ProviderErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -74,6 +78,7 @@ export class ProviderError extends Error {
     this.modelNotFound = options.modelNotFound ?? false;
     this.contentFilter = kind === 'rejected' && options.contentFilter === true;
     this.retryAfterMs = options.retryAfterMs;
+    this.quota = options.quota;
     this.retryable = RETRYABLE.has(kind);
   }
 }

@@ -12,6 +12,18 @@ import type { Config, ProviderSettings, REASONING_SETTINGS } from '../config.ts'
 import { headerValue } from '../config-fields.ts';
 import { USER_AGENT } from '../version.ts';
 import type { Provider } from './types.ts';
+import type { DayBoundary, QuotaLimits } from '../state/quota-store.ts';
+
+// Free-tier figures as published, read 2026-12-07:
+// Groq (console.groq.com/docs/rate-limits): openai/gpt-oss-20b and -120b, 30 RPM, 1K RPD, 8K TPM, 200K TPD.
+const GROQ_FREE: Readonly<Record<string, QuotaLimits>> = {
+  'openai/gpt-oss-20b': { rpm: 30, rpd: 1000, tpm: 8000, tpd: 200_000 },
+  'openai/gpt-oss-120b': { rpm: 30, rpd: 1000, tpm: 8000, tpd: 200_000 },
+};
+// OpenRouter (openrouter.ai/docs/api-reference/limits): free models (":free", and the openrouter/free
+// router) 20 requests a minute and 50 a UTC day per account (1000 once 10 credits were bought).
+const OPENROUTER_FREE: QuotaLimits = { rpm: 20, rpd: 50 };
+const isOpenRouterFree = (model: string): boolean => model.endsWith(':free') || model === 'openrouter/free';
 
 /**
  * 'prefill': given a conversation that ends with a partial assistant turn, the provider continues
@@ -39,6 +51,11 @@ export interface ProviderRow {
   defaultEmbeddingModel?: string;
   /** Settings of its own, read from <NAME>_<OPTION>. */
   options?: Record<string, z.ZodType<string | undefined>>;
+  /**
+   * Its quotas: the published free-tier limits of a model (undefined: none published, learned from
+   * the provider's answers), and when its day turns (UTC when not set).
+   */
+  quota?: { defaults(model: string): QuotaLimits | undefined; day: DayBoundary };
   create(settings: ProviderSettings): Promise<Provider>;
 }
 
@@ -86,6 +103,8 @@ export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
     defaultEmbeddingModel: 'gemini-embedding-001',
     // Callers want answers: the least thinking each model allows (docs/providers.md).
     defaultReasoningEffort: 'minimal',
+    // Google publishes no fixed free-tier figures (AI Studio shows a project's own); its daily quotas reset at midnight Pacific.
+    quota: { defaults: () => undefined, day: 'pacific' },
     create: async (settings) =>
       (await import('./gemini/gemini.ts')).createGeminiProvider({
         apiKey: settings.apiKey ?? '',
@@ -107,6 +126,7 @@ export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
     // Groq documents assistant-message prefilling for its text models (console.groq.com/docs/prefilling).
     capabilities: ['chat', 'prefill'],
     defaultReasoningEffort: 'minimal',
+    quota: { defaults: (model) => GROQ_FREE[model], day: 'utc' },
     create: async (settings) =>
       (await import('./openai-compatible/groq.ts')).createGroqProvider({
         apiKey: settings.apiKey ?? '',
@@ -131,6 +151,7 @@ export const BUILT_IN_PROVIDERS: readonly ProviderRow[] = [
       APP_URL: headerValue.optional(),
       APP_TITLE: headerValue.default('secure-llm-router'),
     },
+    quota: { defaults: (model) => (isOpenRouterFree(model) ? OPENROUTER_FREE : undefined), day: 'utc' },
     create: async (settings) =>
       (await import('./openai-compatible/openrouter.ts')).createOpenRouterProvider({
         apiKey: settings.apiKey ?? '',

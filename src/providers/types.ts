@@ -1,5 +1,7 @@
 // The one interface every provider adapter implements. A provider kind is a row in registry.ts
 // whose factory returns a Provider.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { WindowCorrection } from '../state/quota-store.ts';
 
 /** A provider's name: a built-in one ("groq") or one EXTRA_PROVIDERS names ("ollama"). */
 export type ProviderName = string;
@@ -178,6 +180,13 @@ export interface Provider {
    * Never rejects: a failure is an outcome. Honours the signal (then: unreachable).
    */
   check?(signal: AbortSignal): Promise<ProviderCheck>;
+  /** Set when the provider can say what is left of its quota (OpenRouter's key endpoint). */
+  readQuota?(signal: AbortSignal, now: number): Promise<WindowCorrection[]>;
+  /** Set when the provider's answers carry headers worth reading (rate limits): see HeadersWatcher. */
+  watchHeaders?(watcher: HeadersWatcher): void;
   /** Releases the provider's connection pool. */
   close(): Promise<void>;
 }
+
+/** Sees each upstream answer's status and headers, with the model the call asked for. */
+export type HeadersWatcher = (headers: IncomingHttpHeaders, status: number, model: string | undefined) => void;

@@ -71,11 +71,16 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
       schema: { tags: ['operations'], summary: 'Liveness and provider readiness', response: { 200: healthResponseSchema, 503: draining } },
     },
     async () => {
+      const windows = new Map(await Promise.all(providers.map(async (p) => [p.name, (await app.gateway.quotas?.view(p)) ?? []] as const)));
       const list = known.map(({ name, model, embeddingModel }) => {
         if (!configured.has(name)) {
           return { name, configured: false, model, state: 'not_configured' as const, consecutive_failures: 0 };
         }
         const snap = health.snapshot(name);
+        const quota = (windows.get(name) ?? []).map((w) => ({ window: w.window, limit: w.limit, remaining: w.remaining, reset: new Date(w.resetAt).toISOString() }));
+        // A spent window keeps a ready provider out of the cascade until it resets.
+        const spent = quota.filter((w) => w.remaining === 0).map((w) => w.reset).sort().at(-1);
+        const state = snap.state === 'ready' && spent !== undefined ? ('quota_exhausted' as const) : snap.state;
         // /health is public: it names only models the operator configured. Exact models a caller
         // asked for ("provider/model-id") are counted, never named (the metrics have them by model).
         const configuredModels = new Set([model, ...(embeddingModel === undefined ? [] : [embeddingModel])]);
@@ -89,8 +94,10 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
           name,
           configured: true,
           model,
-          state: snap.state,
+          state,
           ...(snap.cooldownUntil ? { cooldown_until: new Date(snap.cooldownUntil).toISOString() } : {}),
+          ...(spent === undefined ? {} : { quota_exhausted_until: spent }),
+          ...(quota.length > 0 ? { quota } : {}),
           ...(snap.reason ? { cooldown_reason: snap.reason } : {}),
           consecutive_failures: snap.consecutiveFailures,
           ...(coolingModels.length > 0 ? { cooling_models: coolingModels } : {}),

@@ -32,7 +32,7 @@ export const healthResponseSchema = z
   .object({
     status: z
       .enum(['ok', 'degraded', 'unavailable'])
-      .describe('ok: every configured provider is ready; degraded: some configured providers are cooling down or being probed; unavailable: none is configured or ready'),
+      .describe('ok: every configured provider is ready; degraded: some configured providers are cooling down, being probed or out of quota; unavailable: none is configured or ready'),
     version: z.string(),
     uptime_s: z.int(),
     simulated: z.boolean().describe('True when the providers are the built-in simulators'),
@@ -42,10 +42,24 @@ export const healthResponseSchema = z
         configured: z.boolean(),
         model: z.string(),
         state: z
-          .enum(['ready', 'cooling_down', 'probing', 'not_configured'])
-          .describe('probing: back from a cooldown, one request is trying it and the others skip it until that one ends'),
+          .enum(['ready', 'cooling_down', 'probing', 'quota_exhausted', 'not_configured'])
+          .describe(
+            'probing: back from a cooldown, one request is trying it and the others skip it until that one ends; quota_exhausted: a known quota window of its configured model is spent, and requests skip it until quota_exhausted_until',
+          ),
         cooldown_until: z.string().optional().describe('ISO time when a cooling provider is tried again'),
         cooldown_reason: z.string().optional(),
+        quota_exhausted_until: z.string().optional().describe('ISO time when the last spent quota window resets'),
+        quota: z
+          .array(
+            z.object({
+              window: z.enum(['rpm', 'rpd', 'tpm', 'tpd']).describe('requests per minute, requests per day, tokens per minute, tokens per day'),
+              limit: z.int(),
+              remaining: z.int().describe('What is left, as the gateway counts it (requests in flight included), corrected by what the provider says'),
+              reset: z.string().describe('ISO time when the window starts again'),
+            }),
+          )
+          .optional()
+          .describe('Each quota window of the configured model with a known limit (<NAME>_LIMITS, the published free-tier figures, or what the provider said)'),
         consecutive_failures: z.int(),
         cooling_models: z
           .array(z.object({ model: z.string(), cooldown_until: z.string(), cooldown_reason: z.string() }))

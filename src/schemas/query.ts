@@ -24,11 +24,15 @@ export const attemptSchema = z.object({
   outcome: z
     .string()
     .describe(
-      'ok, cooling_down (skipped), or why it failed: rate_limited, timeout, unavailable, bad_response, rejected, misconfigured, ' +
+      'ok, cooling_down or quota_exhausted (skipped without a call: a cooldown, or a known quota limit reached), hedged_lost (aborted: the other call of a hedged race showed life first), or why it failed: rate_limited, timeout, unavailable, bad_response, rejected, misconfigured, ' +
         "or gateway_busy (every one of the gateway's connections to the provider was in use until the attempt's time ran out)",
     ),
   status: z.int().optional().describe('Upstream HTTP status, when there was one'),
   latency_ms: z.int(),
+  hedge: z
+    .enum(['first', 'second'])
+    .optional()
+    .describe('Set in a hedged race (HEDGE_AFTER_MS): first is the provider that was slow to start, second the one started beside it; the loser has outcome hedged_lost'),
 });
 
 export const queryResponseSchema = z

@@ -57,7 +57,7 @@ export function modelNotFoundBody(model: string, method: string): unknown {
 }
 
 /** A daily quota spent: its QuotaFailure names a PerDay quota, and there is no RetryInfo worth waiting for. */
-export function dailyQuotaBody(model: string): unknown {
+export function dailyQuotaBody(model: string, limit = 1000): unknown {
   return statusBody(
     429,
     'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.',
@@ -69,7 +69,7 @@ export function dailyQuotaBody(model: string): unknown {
             quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
             quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier',
             quotaDimensions: { location: 'global', model },
-            quotaValue: '1000',
+            quotaValue: String(limit),
           },
         ],
       },
@@ -79,7 +79,7 @@ export function dailyQuotaBody(model: string): unknown {
 }
 
 // Gemini sends no Retry-After header: the wait is only in the RetryInfo detail.
-export function quotaBody(model: string, retryAfterSeconds: number): unknown {
+export function quotaBody(model: string, retryAfterSeconds: number, limit = 15): unknown {
   return statusBody(
     429,
     `You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. Please retry in ${retryAfterSeconds}s.`,
@@ -91,7 +91,7 @@ export function quotaBody(model: string, retryAfterSeconds: number): unknown {
             quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
             quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier',
             quotaDimensions: { location: 'global', model },
-            quotaValue: '15',
+            quotaValue: String(limit),
           },
         ],
       },

@@ -90,9 +90,9 @@ function answeredByFault(ctx: FakeContext, model: string): boolean {
     const status = fault.status ?? 503;
     sendJson(res, status, statusBody(status));
   } else if (fault.kind === 'rate_limited') {
-    sendJson(res, 429, quotaBody(model, fault.retryAfterSeconds ?? 30));
+    sendJson(res, 429, quotaBody(model, fault.retryAfterSeconds ?? 30, fault.limit));
   } else if (fault.kind === 'daily_limit') {
-    sendJson(res, 429, dailyQuotaBody(model));
+    sendJson(res, 429, dailyQuotaBody(model, fault.limit));
   } else if (fault.kind === 'unauthorized') {
     sendJson(res, 400, INVALID_KEY_BODY);
   } else if (fault.kind === 'precondition') {

@@ -49,17 +49,18 @@ export function startFakeGroq(options: FakeGroqOptions): Promise<FakeProviderSer
   let served = 0;
 
   return startFakeServer('groq', async (ctx) => {
-    const { request, res, fault } = ctx;
+    const { request, res, fault, quota } = ctx;
     served += 1;
-    // Groq sends these on every response, errors included.
+    // Groq sends these on every response, errors included. With a daily limit set, they tell its count.
+    const perDay = quota?.limits.rpd ?? REQUESTS_PER_DAY;
     const headers: Headers = {
       'x-request-id': randomId('req_'),
       'x-groq-region': 'local',
-      'x-ratelimit-limit-requests': String(REQUESTS_PER_DAY),
+      'x-ratelimit-limit-requests': String(perDay),
       'x-ratelimit-limit-tokens': String(TOKENS_PER_MINUTE),
-      'x-ratelimit-remaining-requests': String(Math.max(0, REQUESTS_PER_DAY - served)),
+      'x-ratelimit-remaining-requests': String(Math.max(0, perDay - (quota?.limits.rpd === undefined ? served : quota.usedToday))),
       'x-ratelimit-remaining-tokens': String(TOKENS_PER_MINUTE - 120),
-      'x-ratelimit-reset-requests': '2m59.56s',
+      'x-ratelimit-reset-requests': quota?.limits.rpd === undefined ? '2m59.56s' : `${(quota.dayResetMs / 1000).toFixed(2)}s`,
       'x-ratelimit-reset-tokens': '7.66s',
     };
 
@@ -114,15 +115,20 @@ function failWithStatus(ctx: FakeContext, model: string, streaming: boolean, hea
   const { fault, res } = ctx;
   if (fault.kind === 'rate_limited') {
     const seconds = fault.retryAfterSeconds ?? 30;
+    // A limit set on the fake is its requests per minute; otherwise the usual tokens-per-minute refusal.
     const message =
-      `Rate limit reached for model \`${model}\` in organization \`org_local\` service tier \`on_demand\` on tokens per minute (TPM): ` +
-      `Limit ${TOKENS_PER_MINUTE}, Used ${TOKENS_PER_MINUTE - 100}, Requested 900. Please try again in ${seconds}s.`;
-    sendJson(res, 429, groqError(message, 'tokens', 'rate_limit_exceeded'), { ...headers, 'retry-after': String(seconds) });
+      fault.limit === undefined
+        ? `Rate limit reached for model \`${model}\` in organization \`org_local\` service tier \`on_demand\` on tokens per minute (TPM): ` +
+          `Limit ${TOKENS_PER_MINUTE}, Used ${TOKENS_PER_MINUTE - 100}, Requested 900. Please try again in ${seconds}s.`
+        : `Rate limit reached for model \`${model}\` in organization \`org_local\` service tier \`on_demand\` on requests per minute (RPM): ` +
+          `Limit ${fault.limit}, Used ${fault.limit}, Requested 1. Please try again in ${seconds}s.`;
+    sendJson(res, 429, groqError(message, fault.limit === undefined ? 'tokens' : 'requests', 'rate_limit_exceeded'), { ...headers, 'retry-after': String(seconds) });
     return true;
   }
   if (fault.kind === 'daily_limit') {
     // Groq's daily request limit: its own wording, and a Retry-After until the window frees a request.
-    const message = `Rate limit reached for model \`${model}\` in organization \`org_local\` service tier \`on_demand\` on requests per day (RPD): Limit ${REQUESTS_PER_DAY}, Used ${REQUESTS_PER_DAY}, Requested 1. Please try again in 1m26.4s.`;
+    const perDay = fault.limit ?? REQUESTS_PER_DAY;
+    const message = `Rate limit reached for model \`${model}\` in organization \`org_local\` service tier \`on_demand\` on requests per day (RPD): Limit ${perDay}, Used ${perDay}, Requested 1. Please try again in 1m26.4s.`;
     sendJson(res, 429, groqError(message, 'requests', 'rate_limit_exceeded'), { ...headers, 'x-ratelimit-remaining-requests': '0', 'retry-after': '87' });
     return true;
   }

@@ -1,7 +1,7 @@
 // A local OpenRouter under /api/v1 as OpenAI-style clients call it: numeric error codes, errors inside
 // a 200, keep-alive comments in streams, and a usage-only chunk before [DONE].
 import { http } from '../http/http-modules.ts';
-import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer } from './fake-server.ts';
+import { sendJson, startFakeServer, startSse, toDeltas, type FakeContext, type FakeProviderServer, type FakeQuota } from './fake-server.ts';
 import {
   BROKEN_EVENT,
   basicUsage,
@@ -69,7 +69,7 @@ export function startFakeOpenRouter(options: FakeOpenRouterOptions): Promise<Fak
     }
     if (route === 'GET /api/v1/key') {
       if (failWithStatus(ctx, false)) return;
-      return sendJson(res, 200, { data: keyInfo(usage.chats) });
+      return sendJson(res, 200, { data: keyInfo(usage.chats, ctx.quota) });
     }
     return sendJson(res, 404, routerError(404, 'Not Found'));
   });
@@ -86,7 +86,10 @@ function describeModel(id: string) {
   };
 }
 
-function keyInfo(used: number) {
+/** With a daily limit set on the fake, its free-model counts are the limit's. */
+function keyInfo(chats: number, quota: FakeQuota | undefined) {
+  const limit = quota?.limits.rpd ?? FREE_REQUESTS_PER_DAY;
+  const used = quota?.limits.rpd === undefined ? chats : quota.usedToday;
   return {
     label: 'sk-or-v1-loc...al',
     limit: null,
@@ -95,7 +98,7 @@ function keyInfo(used: number) {
     usage: 0,
     usage_daily: 0,
     is_free_tier: true,
-    free_model_daily_requests: { limit: FREE_REQUESTS_PER_DAY, remaining: Math.max(0, FREE_REQUESTS_PER_DAY - used), used },
+    free_model_daily_requests: { limit, remaining: Math.max(0, limit - used), used },
   };
 }
 
@@ -157,7 +160,8 @@ async function chat(ctx: FakeContext, models: string[]): Promise<void> {
 function failWithStatus(ctx: FakeContext, streaming: boolean): boolean {
   const { fault, res } = ctx;
   if (fault.kind === 'rate_limited') {
-    const limits = { 'X-RateLimit-Limit': '20', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Date.now() + 60_000) };
+    const now = ctx.quota?.limits.now?.() ?? Date.now();
+    const limits = { 'X-RateLimit-Limit': String(fault.limit ?? 20), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(now + (fault.retryAfterSeconds ?? 60) * 1000) };
     const message = 'Rate limit exceeded: free-models-per-min. ';
     const body = { ...routerError(429, message, { headers: limits, provider_name: null }), user_id: 'user_local' };
     sendJson(res, 429, body, { ...limits, 'retry-after': String(fault.retryAfterSeconds ?? 30) });
@@ -165,10 +169,11 @@ function failWithStatus(ctx: FakeContext, streaming: boolean): boolean {
   }
   if (fault.kind === 'daily_limit') {
     // The free-model daily limit resets at 00:00 UTC, and often comes without Retry-After.
-    const reset = new Date();
+    const now = ctx.quota?.limits.now?.() ?? Date.now();
+    const reset = new Date(now);
     if (fault.retryAfterSeconds === undefined) reset.setUTCHours(24, 0, 0, 0);
     else reset.setTime(reset.getTime() + fault.retryAfterSeconds * 1000);
-    const limits = { 'X-RateLimit-Limit': String(FREE_REQUESTS_PER_DAY), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(reset.getTime()) };
+    const limits = { 'X-RateLimit-Limit': String(fault.limit ?? FREE_REQUESTS_PER_DAY), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(reset.getTime()) };
     const message = 'Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day';
     sendJson(res, 429, { ...routerError(429, message, { headers: limits, provider_name: null }), user_id: 'user_local' });
     return true;

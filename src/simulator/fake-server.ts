@@ -3,6 +3,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { http } from '../http/http-modules.ts';
+import { untilMidnightPacific } from '../providers/gemini/gemini-errors.ts';
 
 export type FaultKind =
   /** A normal answer (optionally after delayMs). */
@@ -52,9 +53,32 @@ export interface Fault {
   /** For 'ok': wait before answering. For 'trickle': the gap between chunks. */
   delayMs?: number;
   afterChunks?: number;
+  /** For the 429s: the limit the provider names (Gemini's quotaValue, OpenRouter's X-RateLimit-Limit). */
+  limit?: number;
   /** The answer's text is this many numbered words ("w1 w2 …"), one chunk each when streamed. */
   words?: number;
 }
+
+/**
+ * Limits a fake enforces as its provider does: past one, a request gets the provider's own 429
+ * (its per-minute one, or its daily one) and is not counted. Windows are fixed: the minute turns
+ * on the minute, the day at 00:00 UTC or midnight Pacific, on the clock given (the system's by default).
+ */
+export interface FakeLimits {
+  rpm?: number;
+  rpd?: number;
+  day?: 'utc' | 'pacific';
+  now?: () => number;
+}
+
+/** What the fake has counted against its limits, for its headers. */
+export interface FakeQuota {
+  limits: FakeLimits;
+  usedToday: number;
+  /** Milliseconds until the fake's day turns. */
+  dayResetMs: number;
+}
+
 
 /** "w1 w2 … wN": a long answer whose every chunk can be told apart. */
 export function numberedWords(count: number): string {
@@ -81,6 +105,8 @@ export interface FakeContext {
   wait(ms: number): Promise<boolean>;
   /** True once the client closed the connection. */
   readonly clientGone: boolean;
+  /** Set while the fake enforces limits. */
+  quota: FakeQuota | undefined;
 }
 
 export type FakeRoute = (ctx: FakeContext) => void | Promise<void>;
@@ -101,7 +127,11 @@ export interface FakeProviderServer {
    * prompt only); overrides the default, not the queue; null removes it.
    */
   setChooser(chooser: ((request: RecordedRequest) => Fault) | null): void;
-  /** Clears the queue, the chooser, the recorded requests, and restores 'ok'. */
+  /** Enforces limits as the provider does (null: none, the default). */
+  setLimits(limits: FakeLimits | null): void;
+  /** Requests refused with a 429 because they passed a limit set by setLimits. */
+  readonly limitRefusals: number;
+  /** Clears the queue, the chooser, the recorded requests and the limits, and restores 'ok'. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -161,6 +191,33 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
   let fallback: Fault = { kind: 'ok' };
   let chooser: ((request: RecordedRequest) => Fault) | null = null;
   let abortedRequests = 0;
+  let limits: FakeLimits | null = null;
+  let limitRefusals = 0;
+  const counted = { minute: -1, inMinute: 0, day: -1, inDay: 0 };
+
+  /** Counts a call against the limits (a POST), or only reads them; the provider's own 429 when a call passes one. */
+  function enforce(counts: boolean): { fault: Fault | undefined; quota: FakeQuota | undefined } {
+    if (limits === null) return { fault: undefined, quota: undefined };
+    const now = (limits.now ?? Date.now)();
+    const minute = Math.floor(now / 60_000);
+    const dayReset = limits.day === 'pacific' ? now + untilMidnightPacific(now) : (Math.floor(now / 86_400_000) + 1) * 86_400_000;
+    const day = Math.round(dayReset / 60_000);
+    if (minute !== counted.minute) Object.assign(counted, { minute, inMinute: 0 });
+    if (day !== counted.day) Object.assign(counted, { day, inDay: 0 });
+    const quota = (): FakeQuota => ({ limits: limits as FakeLimits, usedToday: counted.inDay, dayResetMs: dayReset - now });
+    if (!counts) return { fault: undefined, quota: quota() };
+    if (limits.rpd !== undefined && counted.inDay >= limits.rpd) {
+      limitRefusals += 1;
+      return { fault: { kind: 'daily_limit', limit: limits.rpd }, quota: quota() };
+    }
+    if (limits.rpm !== undefined && counted.inMinute >= limits.rpm) {
+      limitRefusals += 1;
+      return { fault: { kind: 'rate_limited', limit: limits.rpm, retryAfterSeconds: Math.max(1, Math.ceil(((minute + 1) * 60_000 - now) / 1000)) }, quota: quota() };
+    }
+    counted.inMinute += 1;
+    counted.inDay += 1;
+    return { fault: undefined, quota: quota() };
+  }
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
@@ -174,7 +231,9 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
       body: await readBody(req).catch(() => undefined),
     };
     requests.push(request);
-    const fault = queue.shift() ?? chooser?.(request) ?? fallback;
+    // Only calls (chat, embeddings) count against limits; listing models or reading the key does not.
+    const limited = enforce(request.method === 'POST');
+    const fault = limited.fault ?? queue.shift() ?? chooser?.(request) ?? fallback;
 
     let clientGone = false;
     const waiters = new Set<() => void>();
@@ -212,6 +271,7 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
         request,
         fault,
         wait,
+        quota: limited.quota,
         get clientGone() {
           return clientGone;
         },
@@ -240,7 +300,16 @@ export async function startFakeServer(name: string, route: FakeRoute): Promise<F
     enqueue: (...faults) => void queue.push(...faults),
     setDefault: (fault) => void (fallback = fault),
     setChooser: (next) => void (chooser = next),
+    setLimits(next) {
+      limits = next;
+      Object.assign(counted, { minute: -1, inMinute: 0, day: -1, inDay: 0 });
+    },
+    get limitRefusals() {
+      return limitRefusals;
+    },
     reset() {
+      limits = null;
+      limitRefusals = 0;
       queue.length = 0;
       requests.length = 0;
       chooser = null;

@@ -32,6 +32,12 @@ export const FAST_TIMEOUTS = {
   FIRST_TOKEN_TIMEOUT_MS: '400',
 };
 
+/**
+ * The published free-tier limits (Groq's 30 requests a minute, OpenRouter's 20) would send the
+ * suites' bursts elsewhere; the quota tests (quotas.test.ts) name their own.
+ */
+const NO_QUOTAS = { GEMINI_LIMITS: 'none', GROQ_LIMITS: 'none', OPENROUTER_LIMITS: 'none' };
+
 export interface StartOptions {
   /** The gateway's clock (deadlines, cooldowns, key set and cache ages); the system's by default. */
   clock?: Clock;
@@ -47,6 +53,7 @@ export async function startGateway(env: Record<string, string> = {}, options: St
     // Off unless a test turns it on: many tests count the requests that reach the fakes.
     PREFLIGHT_INTERVAL_MS: '0',
     ...FAST_TIMEOUTS,
+    ...NO_QUOTAS,
     ...env,
   });
   const simulator = simulated ? await startSimulator(config) : undefined;

@@ -3,6 +3,7 @@
 // 429 (RetryInfo; Gemini sends no Retry-After). Its message can quote the request, so it never
 // becomes ours; the canonical status name ("UNAVAILABLE") does, since it is one word from a list.
 import { ProviderError, kindForStatus } from '../provider-error.ts';
+import type { QuotaWindow } from '../../state/quota-store.ts';
 
 const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';
 const RETRY_INFO = 'type.googleapis.com/google.rpc.RetryInfo';
@@ -28,10 +29,33 @@ export function fromHttpStatus(status: number, body: string | undefined): Provid
   if (kind !== 'rate_limited') return new ProviderError('gemini', kind, message, { status });
   // A daily quota is spent until it resets; its RetryInfo, when there is one, only says when to try the minute again.
   const daily = details.some((d) => d['@type'] === QUOTA_FAILURE && violatesDailyQuota(d));
+  const quota = quotaViolated(details);
   return new ProviderError('gemini', kind, daily ? `${message}: daily quota exhausted` : message, {
     status,
     retryAfterMs: daily ? untilMidnightPacific() : retryDelayMs(details),
+    ...(quota === undefined ? {} : { quota }),
   });
+}
+
+/**
+ * Which window a QuotaFailure names, from its quotaId ("GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+ * "GenerateContentInputTokensPerModelPerDay-FreeTier"), and its quotaValue, the limit. A day wins over a minute.
+ */
+function quotaViolated(details: StatusDetail[]): { window: QuotaWindow; limit?: number } | undefined {
+  let found: { window: QuotaWindow; limit?: number } | undefined;
+  for (const detail of details) {
+    if (detail['@type'] !== QUOTA_FAILURE) continue;
+    const violations = (detail as { violations?: unknown }).violations;
+    for (const v of Array.isArray(violations) ? violations : []) {
+      if (!isObject(v) || typeof v.quotaId !== 'string') continue;
+      const per = /PerDay/.test(v.quotaId) ? 'd' : /PerMinute/.test(v.quotaId) ? 'm' : undefined;
+      if (per === undefined || (found !== undefined && found.window.endsWith('d'))) continue;
+      const window = `${/Token/i.test(v.quotaId) ? 't' : 'r'}p${per}` as QuotaWindow;
+      const limit = Number(v.quotaValue);
+      found = { window, ...(Number.isSafeInteger(limit) && limit > 0 ? { limit } : {}) };
+    }
+  }
+  return found;
 }
 
 const QUOTA_FAILURE = 'type.googleapis.com/google.rpc.QuotaFailure';

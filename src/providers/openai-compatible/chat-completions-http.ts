@@ -10,7 +10,7 @@
 // key, answered by JSON or by `data:` events ending in `[DONE]`.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ProviderName } from '../types.ts';
+import type { HeadersWatcher, ProviderName } from '../types.ts';
 import { readEventStream, type EventReader } from '../transport/event-stream.ts';
 import { ProviderError, kindForStatus, parseRetryAfter } from '../provider-error.ts';
 import { discard, readAll, readJson, utf8Text } from '../transport/response-body.ts';
@@ -49,6 +49,10 @@ export interface ChatCompletionsTransport {
   stream<T>(body: object, signal: AbortSignal, reader: ChunkReader<T>): AsyncIterable<T>;
   /** The parsed body of a 2xx answer from the embeddings endpoint. */
   embed?(body: object, signal: AbortSignal): Promise<unknown>;
+  /** The parsed body of a 2xx answer to a GET beside the chat endpoint (`key` for `.../key`). */
+  getJson?(relativePath: string, signal: AbortSignal): Promise<unknown>;
+  /** Hands every answer's status and headers (errors included) to `watcher`, before its body is read. */
+  watchHeaders?(watcher: HeadersWatcher): void;
   close(): Promise<void>;
 }
 
@@ -67,14 +71,19 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
   const jsonHeaders = { ...common, accept: 'application/json' };
   const streamHeaders = { ...common, accept: 'text/event-stream' };
 
+  let watcher: HeadersWatcher | undefined;
+
   async function post(body: object, headers: typeof common, signal: AbortSignal, to = path): Promise<UpstreamAnswer> {
     const answer = await pool.post(to, headers, JSON.stringify(body), signal);
+    // One call when someone watches (the quota tracker reads Groq's and OpenRouter's rate-limit headers).
+    if (watcher !== undefined) watcher(answer.headers, answer.status, (body as { model?: unknown }).model as string | undefined);
     if (answer.status >= 200 && answer.status < 300) return answer;
     // A 400 or 404 for a model the provider does not know (OpenRouter) or has retired (Groq), a
     // 403 for a prompt a moderation check or guardrail flagged (OpenRouter), and a 429 for a daily
     // limit (OpenRouter's free models, often without Retry-After) look like other 400s, 403s,
     // 404s and 429s: only their bodies tell.
     let wait = retryAfterMs(answer.headers);
+    let quota: { window: 'rpd' } | undefined;
     if (answer.status === 400 || answer.status === 403 || answer.status === 404 || (answer.status === 429 && wait === undefined)) {
       const error = await readErrorBody(answer.body);
       if ((answer.status === 400 || answer.status === 404) && namesUnknownModel(error)) {
@@ -86,14 +95,17 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
       if (answer.status === 400 && refusesContent(error)) {
         throw new ProviderError(name, 'rejected', `${name} refused the request under its content policy (HTTP 400)`, { status: 400, contentFilter: true });
       }
-      if (answer.status === 429) wait = dailyLimitWait(error, answer.headers);
+      if (answer.status === 429) {
+        wait = dailyLimitWait(error, answer.headers);
+        if (wait !== undefined) quota = { window: 'rpd' };
+      }
     } else {
       // Otherwise the error body is not read: upstream messages can quote the key, and the status says enough.
       discard(answer.body);
     }
     // OpenRouter's 402 for a key's in-flight budget comes with Retry-After: a wait, not a missing credit.
     const kind = answer.status === 402 && wait !== undefined ? 'rate_limited' : kindForStatus(answer.status);
-    throw new ProviderError(name, kind, `${name} answered HTTP ${answer.status}`, { status: answer.status, retryAfterMs: wait });
+    throw new ProviderError(name, kind, `${name} answered HTTP ${answer.status}`, { status: answer.status, retryAfterMs: wait, ...(quota && { quota }) });
   }
 
   return {
@@ -117,6 +129,19 @@ export function createChatCompletionsHttp(endpoint: ChatCompletionsEndpoint): Ch
     ...(embeddingsPath !== undefined && {
       async embed(body: object, signal: AbortSignal) {
         return readJson(name, (await post(body, jsonHeaders, signal, embeddingsPath)).body);
+      },
+    }),
+    watchHeaders(next) {
+      watcher = next;
+    },
+    ...(pool.get !== undefined && {
+      async getJson(relativePath: string, signal: AbortSignal) {
+        const answer = await (pool.get as NonNullable<UpstreamPool['get']>)(path.replace(/chat\/completions$/, relativePath), jsonHeaders, signal);
+        if (answer.status < 200 || answer.status >= 300) {
+          discard(answer.body);
+          throw new ProviderError(name, kindForStatus(answer.status), `${name} answered HTTP ${answer.status}`, { status: answer.status });
+        }
+        return readJson(name, answer.body);
       },
     }),
     close: () => pool.close(),

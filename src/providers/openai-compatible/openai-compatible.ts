@@ -2,7 +2,8 @@
 // (EXTRA_PROVIDERS): the request body, reading a completion or a stream, and mapping failures to
 // ProviderError. A registry row only says where to send it (URL, key, extra headers); everything
 // an answer can do wrong is handled here, once.
-import type { ProviderName } from '../types.ts';
+import type { HeadersWatcher, ProviderName } from '../types.ts';
+import type { WindowCorrection } from '../../state/quota-store.ts';
 import type { ReasoningSetting } from '../registry.ts';
 import { createChatCompletionsHttp, type ChatCompletionsTransport, type ChunkReader } from './chat-completions-http.ts';
 import { GENERIC_DIALECT, type ChatDialect } from './dialects.ts';
@@ -56,6 +57,8 @@ export interface OpenAICompatibleSettings {
   reasoningEffort?: ReasoningSetting;
   /** Where the start-up check asks for the model list (and key); without it, the provider is not checked. */
   check?: ModelListCheck;
+  /** How the provider says what is left of its quota, from a JSON page beside its chat URL (OpenRouter's key page). */
+  readQuota?: (getJson: (relativePath: string, signal: AbortSignal) => Promise<unknown>, signal: AbortSignal, now: number) => Promise<WindowCorrection[]>;
 }
 
 /** How one provider's chat bodies are written. */
@@ -68,11 +71,14 @@ const GENERIC_SHAPE: ChatShape = { dialect: GENERIC_DIALECT, reasoningEffort: 'd
 
 /** A provider on its own keep-alive pool (see upstream-http.ts), which close() releases. */
 export function createOpenAICompatibleProvider(settings: OpenAICompatibleSettings): Provider {
-  const { name, model, embeddingModel, dialect = GENERIC_DIALECT, reasoningEffort = 'default', check, ...endpoint } = settings;
+  const { name, model, embeddingModel, dialect = GENERIC_DIALECT, reasoningEffort = 'default', check, readQuota, ...endpoint } = settings;
   const embeddingsUrl = embeddingModel === undefined ? undefined : endpoint.url.replace(/chat\/completions$/, 'embeddings');
   const pool = createUpstreamPool(endpoint.url);
   const transport = createChatCompletionsHttp({ name, ...endpoint, embeddingsUrl, pool });
-  const provider = providerOver(name, model, transport, embeddingModel, { dialect, reasoningEffort });
+  const quoted = providerOver(name, model, transport, embeddingModel, { dialect, reasoningEffort });
+  const { getJson } = transport;
+  const provider: Provider =
+    readQuota === undefined || getJson === undefined ? quoted : { ...quoted, readQuota: (signal, now) => readQuota(getJson.bind(transport), signal, now) };
   if (check === undefined) return provider;
   // The same pool, key and User-Agent as the calls.
   const headers = {
@@ -120,6 +126,7 @@ export function providerOver(name: ProviderName, model: string, transport: ChatC
       }
       return transport.stream(body, signal, new ChatStreamReader(name, signal));
     },
+    ...(transport.watchHeaders !== undefined && { watchHeaders: (watcher: HeadersWatcher) => transport.watchHeaders?.(watcher) }),
     close: () => transport.close(),
   };
 }

@@ -1,7 +1,9 @@
 // OpenRouter: the shared OpenAI-compatible wire (openai-compatible.ts), plus the attribution
-// headers OpenRouter lists an app under, and its reasoning control (dialects.ts).
+// headers OpenRouter lists an app under, its reasoning control (dialects.ts), and its key
+// endpoint, which says how many free-model requests are left today.
 import type { ReasoningSetting } from '../registry.ts';
-import type { Provider } from '../types.ts';
+import { tokenCount, type Provider } from '../types.ts';
+import type { WindowCorrection } from '../../state/quota-store.ts';
 import { OPENROUTER_DIALECT } from './dialects.ts';
 import { createOpenAICompatibleProvider } from './openai-compatible.ts';
 
@@ -20,6 +22,8 @@ export interface OpenRouterSettings {
 
 export function createOpenRouterProvider(settings: OpenRouterSettings): Provider {
   const base = settings.baseUrl.replace(/\/+$/, '');
+  // The key page counts free-model requests only: a paid model's quota is not in it.
+  const free = settings.model.endsWith(':free') || settings.model === 'openrouter/free';
   return createOpenAICompatibleProvider({
     name: 'openrouter',
     model: settings.model,
@@ -32,7 +36,19 @@ export function createOpenRouterProvider(settings: OpenRouterSettings): Provider
     userAgent: settings.userAgent,
     dialect: OPENROUTER_DIALECT,
     reasoningEffort: settings.reasoningEffort ?? 'minimal',
+    ...(free && { readQuota: async (getJson, signal, now) => freeModelQuota(await getJson('key', signal), now) }),
   });
+}
+
+/**
+ * GET /api/v1/key's `free_model_daily_requests` ({ limit, remaining, used }): the account's free-model
+ * requests per UTC day and what is left of them (openrouter.ai/docs/api-reference/limits).
+ */
+export function freeModelQuota(body: unknown, now: number): WindowCorrection[] {
+  const daily = (body as { data?: { free_model_daily_requests?: { limit?: unknown; remaining?: unknown } } } | null)?.data?.free_model_daily_requests;
+  const limit = tokenCount(daily?.limit);
+  if (limit === undefined) return [];
+  return [{ window: 'rpd', limit, remaining: tokenCount(daily?.remaining), resetAt: (Math.floor(now / 86_400_000) + 1) * 86_400_000 }];
 }
 
 function attributionHeaders({ appUrl, appTitle }: OpenRouterSettings): Record<string, string> {
