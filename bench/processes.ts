@@ -246,6 +246,12 @@ export function startGateway(options: GatewayOptions): Promise<Child> {
     RATE_LIMIT_PER_MINUTE: '1000000',
     // One key sends every request, up to 50 connections' worth at a time.
     MAX_CONCURRENT_PER_KEY: '10000',
+    // Quota tracking stays on (its cost is part of the figures), with limits the load never reaches.
+    GEMINI_LIMITS: 'rpm=1000000000,rpd=1000000000',
+    GROQ_LIMITS: 'rpm=1000000000,rpd=1000000000',
+    OPENROUTER_LIMITS: 'rpm=1000000000,rpd=1000000000',
+    // The start-up check of keys and models is off the request path; the fake serves no model list.
+    PREFLIGHT_INTERVAL_MS: '0',
     LOG_LEVEL: 'info',
     SIMULATED_PROVIDERS: 'false',
     SIMULATED_FAULTS: '',
