@@ -159,6 +159,21 @@ describe('function tools and structured output through /v1/responses', () => {
     expect(gateway.fakes.groq.requests[0]?.body).toMatchObject({ response_format: { type: 'json_object' } });
   });
 
+  it('the OpenAPI document describes the tools, the call items, text.format and function_call output items', async () => {
+    const response = await fetch(`${gateway.url}/docs/json`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const doc = (await response.json()) as any;
+    const operation = doc.paths['/v1/responses'].post;
+    const body = operation.requestBody.content['application/json'].schema;
+    expect(JSON.stringify(body.properties.tools)).toContain('"maxItems":128');
+    const text = JSON.stringify(body);
+    for (const word of ['tool_choice', 'parallel_tool_calls', 'json_schema', 'json_object', 'function_call_output', 'call_id']) expect(text).toContain(word);
+    const answer = JSON.stringify(operation.responses['200'].content['application/json'].schema);
+    for (const word of ['"function_call"', 'call_id', 'response.function_call_arguments.delta']) expect(answer).toContain(word);
+  });
+
   describe('refusals: a 400 naming the field, and no provider asked', () => {
     it.each<[string, Record<string, unknown>, string, RegExp]>([
       [
@@ -173,6 +188,18 @@ describe('function tools and structured output through /v1/responses', () => {
       ['a malformed schema in a tool', { tools: [{ ...WEATHER, parameters: { type: 'object', properties: { city: { type: 'text' } } } }] }, 'tools.0.parameters.properties.city.type', /must be object/],
       ['parameters that are not an object schema', { tools: [{ ...WEATHER, parameters: { type: 'string' } }] }, 'tools.0.parameters.type', /type "object"/],
       ['two tools of one name', { tools: [WEATHER, WEATHER] }, 'tools.1.name', /earlier tool/],
+      [
+        'a tool schema Gemini cannot express, for a Gemini model',
+        { model: 'gemini/gemini-flash-lite-latest', tools: [{ ...WEATHER, parameters: { type: 'object', not: { required: ['a'] } } }] },
+        'tools.0.parameters.not',
+        /Gemini cannot express/,
+      ],
+      [
+        'a format schema Gemini cannot express, for a Gemini model',
+        { model: 'gemini/gemini-flash-lite-latest', text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', not: { type: 'string' } } } } },
+        'text.format.schema.not',
+        /Gemini cannot express/,
+      ],
       ['a malformed json_schema format', { text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', required: 'a' } } } }, 'text.format.schema.required', /property names/],
     ])('%s', async (_what, fields, param, message) => {
       const response = await post(gateway, '/responses', { model: 'auto', input: 'What is the weather?', ...fields });

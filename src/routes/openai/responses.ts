@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { StreamSink } from '../../gateway/stream-answer.ts';
 import { openAiErrorResponses } from '../../schemas/openai.ts';
 import { responseBodySchema, responseObjectSchema, type ResponseBody } from '../../schemas/responses.ts';
+import { refuseInexpressible } from './gemini-only.ts';
 import { publicModel } from './openai-mapping.ts';
 import { itemStatus, outputItems, ResponseEvents, responseIdentity, responseObject, responseStatus, toCompletionRequest } from './responses-mapping.ts';
 import { SseWriter } from './sse.ts';
@@ -28,6 +29,7 @@ const responsesRoute: FastifyPluginAsyncZod = async (app) => {
       const { body } = request;
       const route = gateway.chatRoute(body.model);
       const completion = toCompletionRequest(body, route.exactModel);
+      refuseInexpressible(route.providers, completion, { tool: (i) => `tools.${i}.parameters`, format: 'text.format.schema' });
       if (body.stream === true) {
         return gateway.stream(request, reply, route, completion, responseEventSink(reply, request.id, body));
       }
