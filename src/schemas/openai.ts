@@ -18,7 +18,7 @@ export const MAX_TOOLS = 128;
 /** At most this many calls in one assistant message. */
 export const MAX_TOOL_CALLS = 64;
 /** A function or schema name, as OpenAI allows it. */
-const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+export const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 export const modelField = z
   .string()

@@ -4,12 +4,12 @@
 // refused with a 400 that names them. Field list: the openai SDK's ResponseCreateParamsBase.
 import { z } from 'zod';
 import { compiled } from './compiled.ts';
-import { DEFAULT_MAX_TOKENS, MAX_MESSAGES, MAX_OUTPUT_TOKENS, modelField } from './openai.ts';
+import { DEFAULT_MAX_TOKENS, MAX_MESSAGES, MAX_OUTPUT_TOKENS, MAX_TOOLS, modelField, NAME, schemaProblem } from './openai.ts';
 
 export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
 
 const STATELESS = 'is not supported: this gateway is stateless and keeps no responses or conversations; send the whole conversation in input';
-const NO_TOOLS = 'tool calling is not supported by this gateway yet';
+const NO_HOSTED_TOOLS = 'only function tools are supported (no hosted tools such as web_search, file_search or code_interpreter)';
 
 /** Text, in any of the part types a message may carry; other types are refused in the refinement. */
 const contentPart = z
@@ -24,23 +24,68 @@ const TEXT_PARTS = new Set(['input_text', 'output_text', 'refusal']);
 
 const inputItem = z
   .looseObject({
-    type: z.string().optional().describe('"message" (or absent); other item types are refused'),
+    type: z.string().optional().describe('"message" (or absent), "function_call" or "function_call_output"; other item types are refused'),
     role: z.string().optional().describe('user, system, developer (read as system) or assistant'),
     content: z
       .union([z.string(), z.array(contentPart).min(1)], { error: 'must be a string or a non-empty array of text parts' })
       .optional()
       .describe('A string, or text parts (joined with a newline)'),
+    call_id: z.string().min(1).max(32_768).optional().describe('function_call and function_call_output: the call\'s id'),
+    name: z.string().optional().describe('function_call: the function called'),
+    arguments: z.string().optional().describe('function_call: its arguments as JSON text'),
+    output: z
+      .union([z.string(), z.array(contentPart).min(1)], { error: 'must be a string or a non-empty array of text parts' })
+      .optional()
+      .describe('function_call_output: the function\'s result, a string or text parts'),
   })
-  .describe('A message item; id, status and phase (as in a previous answer sent back) are accepted and ignored');
+  .describe(
+    'A message item, a function_call item (a previous answer\'s call sent back) or a function_call_output item (its result); ' +
+      'id, status and phase are accepted and ignored',
+  );
 
 const MESSAGE_ROLES = new Set(['user', 'system', 'developer', 'assistant']);
 
 /** Why an input item that is not a message is refused. */
 function itemTypeProblem(type: string): string {
   if (type === 'item_reference') return `item_reference ${STATELESS}`;
-  if (type.endsWith('_call') || type.endsWith('_call_output')) return `${type} items are not supported: ${NO_TOOLS}`;
-  return 'only message items are supported';
+  if (type.endsWith('_call') || type.endsWith('_call_output')) return `${type} items are not supported: ${NO_HOSTED_TOOLS}`;
+  return 'only message, function_call and function_call_output items are supported';
 }
+
+/** A function the model may call, in the Responses shape (flat: no nested `function`). */
+const functionTool = z
+  .object({
+    type: z.literal('function', { error: NO_HOSTED_TOOLS }),
+    name: z.string().regex(NAME, 'must be 1 to 64 letters, digits, _ or -'),
+    description: z.string().max(4096).nullish(),
+    parameters: z.record(z.string(), z.unknown()).nullish().describe('A JSON Schema of type "object"'),
+    strict: z.boolean().nullish(),
+  })
+  .describe('A function tool');
+
+const toolChoice = z
+  .union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), name: z.string().min(1).max(64) })], {
+    error: 'must be "none", "auto", "required" or {"type": "function", "name": …}',
+  })
+  .describe('"auto" (default), "none", "required", or one named function');
+
+const textFormat = z
+  .discriminatedUnion(
+    'type',
+    [
+      z.object({ type: z.literal('text') }),
+      z.object({ type: z.literal('json_object') }),
+      z.object({
+        type: z.literal('json_schema'),
+        name: z.string().regex(NAME, 'must be 1 to 64 letters, digits, _ or -'),
+        description: z.string().max(4096).nullish(),
+        schema: z.record(z.string(), z.unknown()),
+        strict: z.boolean().nullish(),
+      }),
+    ],
+    { error: 'type must be "text", "json_object" or "json_schema"' },
+  )
+  .describe('"text", "json_object" (any JSON object) or "json_schema" (JSON conforming to schema)');
 
 const stateful = z.unknown().optional().describe(`Not supported: any value but null is rejected (the gateway is stateless)`);
 const ignored = (description = 'Accepted and ignored') => z.string().max(256).nullish().describe(description);
@@ -77,8 +122,7 @@ const responseFields = {
     .nullish(),
   text: z
     .strictObject({
-      // Structured output plugs in here (json_schema, json_object) once the chat route serves it.
-      format: z.looseObject({ type: z.string() }).nullish().describe('Only {"type": "text"}'),
+      format: textFormat.nullish(),
       verbosity: z.literal('medium', { error: 'is not supported; only "medium" (the default) is accepted' }).nullish().describe('Only "medium"'),
     })
     .nullish(),
@@ -94,14 +138,13 @@ const responseFields = {
   prompt_cache_retention: z.enum(['in_memory', '24h']).nullish().describe('Accepted and ignored'),
   store: z.boolean().nullish().describe('Accepted; nothing is ever stored, and the answer says store: false'),
   include: z.array(z.string().max(128)).max(16).nullish().describe('Accepted and ignored (the outputs they name are never produced), except message.output_text.logprobs'),
-  parallel_tool_calls: z.boolean().nullish().describe('Accepted and ignored (no tools)'),
-  max_tool_calls: z.int().min(1).nullish().describe('Accepted and ignored (no tools)'),
+  parallel_tool_calls: z.boolean().nullish().describe('false: at most one function call per answer'),
+  max_tool_calls: z.int().min(1).nullish().describe('Accepted and ignored (it bounds hosted tool calls, which the gateway has none of)'),
   truncation: z.literal('disabled', { error: 'only "disabled" is supported' }).nullish().describe('Only "disabled"'),
   service_tier: z.enum(['auto', 'default'], { error: 'only "auto" or "default" is supported' }).nullish().describe('Only "auto" or "default"'),
   top_logprobs: z.literal(0, { error: 'logprobs are not supported by this gateway' }).nullish().describe('Only 0'),
-  // Tool calling plugs in here once the chat route serves it (tools, tool_choice, function_call items).
-  tools: z.array(z.unknown()).nullish().describe(`Only [] (${NO_TOOLS})`),
-  tool_choice: z.unknown().optional().describe('Only "auto" or "none" (no tools)'),
+  tools: z.array(functionTool).max(MAX_TOOLS, `at most ${MAX_TOOLS} tools`).nullish().describe(`Functions the model may call (at most ${MAX_TOOLS})`),
+  tool_choice: toolChoice.nullish(),
   // Server-side state.
   previous_response_id: stateful,
   conversation: stateful,
@@ -121,17 +164,22 @@ export const responseBodySchema = compiled(
         if (body[field] !== undefined && body[field] !== null) issue([field], STATELESS);
       }
       if (body.background === true) issue(['background'], STATELESS);
-      if (body.tools != null && body.tools.length > 0) issue(['tools'], NO_TOOLS);
-      if (body.tool_choice != null && body.tool_choice !== 'auto' && body.tool_choice !== 'none') issue(['tool_choice'], NO_TOOLS);
-      const format = body.text?.format?.type;
-      if (format === 'json_schema' || format === 'json_object') {
-        issue(['text', 'format'], 'structured output is not supported by this gateway yet; only {"type": "text"}');
-      } else if (format != null && format !== 'text') {
-        issue(['text', 'format'], 'only {"type": "text"} is supported');
-      }
+      checkTools(body, issue);
       if (body.include?.includes('message.output_text.logprobs')) issue(['include'], 'logprobs are not supported by this gateway');
       if (typeof body.input === 'string') return;
+      const calls = new Set<string>();
       for (const [i, item] of body.input.entries()) {
+        if (item.type === 'function_call') {
+          checkCall(item, i, issue);
+          if (item.call_id !== undefined) calls.add(item.call_id);
+          continue;
+        }
+        if (item.type === 'function_call_output') {
+          if (item.call_id === undefined) issue(['input', i, 'call_id'], 'a function_call_output needs the call_id of the call it answers');
+          else if (!calls.has(item.call_id)) issue(['input', i, 'call_id'], 'answers no function_call item earlier in input');
+          checkParts(item.output, ['input', i, 'output'], issue);
+          continue;
+        }
         if (item.type !== undefined && item.type !== 'message') {
           issue(['input', i, 'type'], itemTypeProblem(item.type));
           continue;
@@ -139,22 +187,61 @@ export const responseBodySchema = compiled(
         if (item.role === undefined || !MESSAGE_ROLES.has(item.role)) {
           issue(['input', i, 'role'], 'must be user, system, developer or assistant');
         }
-        if (item.content === undefined) issue(['input', i, 'content'], 'must be a string or a non-empty array of text parts');
-        if (item.content === undefined || typeof item.content === 'string') continue;
-        for (const [j, part] of item.content.entries()) {
-          const field = part.type === 'refusal' ? 'refusal' : 'text';
-          if (!TEXT_PARTS.has(part.type)) {
-            issue(['input', i, 'content', j, 'type'], 'only text content parts are supported (input_text, output_text, refusal; no images, audio or files)');
-          } else if (typeof part[field] !== 'string') {
-            issue(['input', i, 'content', j, field], 'must be a string');
-          }
-        }
+        checkParts(item.content, ['input', i, 'content'], issue);
       }
     })
     .describe('CreateResponse'),
 );
 
 export type ResponseBody = z.output<typeof responseBodySchema>;
+
+type Issue = (path: PropertyKey[], message: string) => void;
+type Fields = z.output<z.ZodObject<typeof responseFields>>;
+type Item = z.output<typeof inputItem>;
+
+/** A message's content or a call's output: a string or text parts only. */
+function checkParts(content: Item['content'], path: PropertyKey[], issue: Issue): void {
+  if (content === undefined) issue(path, 'must be a string or a non-empty array of text parts');
+  if (content === undefined || typeof content === 'string') return;
+  for (const [j, part] of content.entries()) {
+    const field = part.type === 'refusal' ? 'refusal' : 'text';
+    if (!TEXT_PARTS.has(part.type)) {
+      issue([...path, j, 'type'], 'only text content parts are supported (input_text, output_text, refusal; no images, audio or files)');
+    } else if (typeof part[field] !== 'string') {
+      issue([...path, j, field], 'must be a string');
+    }
+  }
+}
+
+/** A function_call item sent back: the call's id, the function's name and its arguments' JSON text. */
+function checkCall(item: Item, i: number, issue: Issue): void {
+  if (item.call_id === undefined) issue(['input', i, 'call_id'], 'a function_call needs its call_id');
+  if (item.name === undefined || !NAME.test(item.name)) issue(['input', i, 'name'], 'must be 1 to 64 letters, digits, _ or -');
+  if (item.arguments === undefined) issue(['input', i, 'arguments'], 'must be the call\'s arguments as JSON text');
+}
+
+/** The chat route's rules in the Responses shape: names unique, tool_choice naming a tool, every schema well formed. */
+function checkTools(body: Fields, issue: Issue): void {
+  const names = new Set<string>();
+  for (const [i, tool] of (body.tools ?? []).entries()) {
+    if (names.has(tool.name)) issue(['tools', i, 'name'], 'names a function an earlier tool already names');
+    names.add(tool.name);
+    if (tool.parameters == null) continue;
+    const problem = schemaProblem(tool.parameters);
+    if (problem) issue(['tools', i, 'parameters', ...problem[0]], problem[1]);
+    else if (tool.parameters.type !== undefined && tool.parameters.type !== 'object') {
+      issue(['tools', i, 'parameters', 'type'], 'a function\'s parameters must be a schema of type "object"');
+    }
+  }
+  const choice = body.tool_choice;
+  if (choice != null && choice !== 'none' && choice !== 'auto' && names.size === 0) issue(['tool_choice'], 'needs tools to choose from');
+  else if (typeof choice === 'object' && choice !== null && !names.has(choice.name)) issue(['tool_choice', 'name'], 'names no function in tools');
+  const format = body.text?.format;
+  if (format?.type === 'json_schema') {
+    const problem = schemaProblem(format.schema);
+    if (problem) issue(['text', 'format', 'schema', ...problem[0]], problem[1]);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The answer: a `response` object
@@ -174,6 +261,15 @@ export const outputMessageSchema = z.object({
   status: z.enum(['in_progress', 'completed', 'incomplete']),
   role: z.literal('assistant'),
   content: z.array(outputText),
+});
+
+export const outputFunctionCallSchema = z.object({
+  id: z.string().describe('fc_…'),
+  type: z.literal('function_call'),
+  status: z.enum(['in_progress', 'completed', 'incomplete']),
+  call_id: z.string().describe('Send it back in the function_call_output item that answers this call'),
+  name: z.string(),
+  arguments: z.string().describe('JSON text'),
 });
 
 export const responseUsageSchema = z
@@ -199,15 +295,17 @@ export const responseObjectSchema = z
     max_output_tokens: z.int().nullable(),
     metadata: z.record(z.string(), z.string()),
     model: z.string().describe('"provider/model" that answered'),
-    output: z.array(outputMessageSchema).describe('One assistant message'),
+    output: z
+      .array(z.union([outputMessageSchema, outputFunctionCallSchema]))
+      .describe('The assistant message (when it has text), then its function calls'),
     parallel_tool_calls: z.boolean(),
     previous_response_id: z.null(),
     reasoning: z.object({ effort: z.enum(REASONING_EFFORTS).nullable(), summary: z.null() }),
     store: z.literal(false).describe('Nothing is stored, whatever the request said'),
     temperature: z.number().nullable(),
-    text: z.object({ format: z.object({ type: z.literal('text') }) }),
-    tool_choice: z.enum(['auto', 'none']),
-    tools: z.array(z.never()),
+    text: z.object({ format: textFormat }).describe('The format asked for (default text)'),
+    tool_choice: toolChoice,
+    tools: z.array(functionTool).describe('The tools sent, echoed'),
     top_p: z.number().nullable(),
     truncation: z.literal('disabled'),
     usage: responseUsageSchema.nullable().describe('null until a stream has finished'),
@@ -216,7 +314,8 @@ export const responseObjectSchema = z
     'Response. With stream: true the 200 is instead text/event-stream: `event:` and `data:` lines with sequence_number, ' +
       'response.created, response.in_progress, response.output_item.added, response.content_part.added, ' +
       'response.output_text.delta…, response.output_text.done, response.content_part.done, response.output_item.done, then ' +
-      'response.completed (or response.incomplete). If the provider fails after the stream began, it ends with an error event ' +
+      'response.completed (or response.incomplete). A function call is its own item: response.output_item.added, ' +
+      'response.function_call_arguments.delta…, response.function_call_arguments.done, response.output_item.done. If the provider fails after the stream began, it ends with an error event ' +
       'and response.failed instead.',
   );
 

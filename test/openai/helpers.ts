@@ -40,3 +40,19 @@ export function sseEvents(text: string): any[] {
 }
 
 export const USER_HELLO = [{ role: 'user' as const, content: 'Say hello' }];
+
+/** An SSE body as named events, checking the framing: `event: <type>` then one `data:` line, and a blank line. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function namedEvents(body: string): any[] {
+  if (!body.endsWith('\n\n')) throw new Error(`the body does not end with a blank line: ${JSON.stringify(body.slice(-80))}`);
+  return body
+    .slice(0, -2)
+    .split('\n\n')
+    .map((block) => {
+      const match = /^event: ([a-z_.]+)\ndata: (.+)$/.exec(block);
+      if (!match) throw new Error(`not an event line and a data line: ${JSON.stringify(block)}`);
+      const data = JSON.parse(match[2]!);
+      if (data.type !== match[1]) throw new Error(`event ${match[1]} carries type ${data.type}`);
+      return data;
+    });
+}

@@ -5,7 +5,7 @@ import OpenAI, { APIError } from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { simulatedAnswer, toDeltas } from '../../src/simulator/fake-server.ts';
 import { json, startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { post, sdk } from './helpers.ts';
+import { namedEvents, post, sdk } from './helpers.ts';
 
 const GEMINI_MODEL = 'gemini-flash-lite-latest';
 const GEMINI_ANSWER = simulatedAnswer('gemini', GEMINI_MODEL, 'Say hello');
@@ -29,22 +29,6 @@ async function drain(stream: AsyncIterable<OpenAI.Responses.ResponseStreamEvent>
     error = thrown;
   }
   return { events, text, error };
-}
-
-/** An SSE body as named events, checking the framing: `event: <type>` then one `data:` line, and a blank line. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function namedEvents(body: string): any[] {
-  if (!body.endsWith('\n\n')) throw new Error(`the body does not end with a blank line: ${JSON.stringify(body.slice(-80))}`);
-  return body
-    .slice(0, -2)
-    .split('\n\n')
-    .map((block) => {
-      const match = /^event: ([a-z_.]+)\ndata: (.+)$/.exec(block);
-      if (!match) throw new Error(`not an event line and a data line: ${JSON.stringify(block)}`);
-      const data = JSON.parse(match[2]!);
-      if (data.type !== match[1]) throw new Error(`event ${match[1]} carries type ${data.type}`);
-      return data;
-    });
 }
 
 describe('streamed responses', () => {

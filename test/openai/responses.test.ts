@@ -163,7 +163,6 @@ describe('POST /v1/responses', () => {
 
   describe('refusals', () => {
     const stateless = /stateless/;
-    const noTools = /tool calling is not supported/;
     it.each<[string, Record<string, unknown>, string, RegExp]>([
       ['previous_response_id', { previous_response_id: 'resp_123' }, 'previous_response_id', stateless],
       ['a conversation', { conversation: 'conv_123' }, 'conversation', stateless],
@@ -171,10 +170,10 @@ describe('POST /v1/responses', () => {
       ['a background response', { background: true }, 'background', stateless],
       ['context management', { context_management: [{ type: 'compaction' }] }, 'context_management', stateless],
       ['an item reference', { input: [{ type: 'item_reference', id: 'msg_123' }] }, 'input.0.type', stateless],
-      ['function tools', { tools: [{ type: 'function', name: 'f', parameters: {}, strict: true }] }, 'tools', noTools],
-      ['a required tool choice', { tool_choice: 'required' }, 'tool_choice', noTools],
-      ['a function call output item', { input: [{ type: 'function_call_output', call_id: 'c', output: 'x' }] }, 'input.0.type', noTools],
-      ['a JSON schema format', { text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object' } } } }, 'text.format', /structured output/],
+      ['a hosted tool', { tools: [{ type: 'web_search' }] }, 'tools.0.type', /only function tools/],
+      ['a required tool choice without tools', { tool_choice: 'required' }, 'tool_choice', /needs tools/],
+      ['a hosted tool call item', { input: [{ type: 'web_search_call', id: 'ws_1', status: 'completed' }] }, 'input.0.type', /only function tools/],
+      ['an unknown text format', { text: { format: { type: 'grammar' } } }, 'text.format.type', /text", "json_object" or "json_schema/],
       ['an image part', { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://example.com/a.png', detail: 'auto' }] }] }, 'input.0.content.0.type', /only text/],
       ['a tool role', { input: [{ role: 'tool', content: 'x' }] }, 'input.0.role', /user, system, developer or assistant/],
       ['an unknown reasoning effort', { reasoning: { effort: 'xhigh' } }, 'reasoning.effort', /none, minimal, low, medium, high/],

@@ -2,12 +2,11 @@
 // answer or, with stream: true, as server-sent events (time limits: gateway/stream-answer.ts).
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { GatewayError, openAiErrorBody } from '../../errors.ts';
-import { inexpressible } from '../../providers/gemini/gemini-tools.ts';
-import type { CompletionRequest, Provider } from '../../providers/types.ts';
+import { openAiErrorBody } from '../../errors.ts';
 import type { StreamSink } from '../../gateway/stream-answer.ts';
 import { chatCompletionBodySchema, chatCompletionSchema, openAiErrorResponses } from '../../schemas/openai.ts';
 import { completionId, publicModel, StreamChunks, toCompletionRequest, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage, unixSeconds } from './openai-mapping.ts';
+import { refuseInexpressible } from './gemini-only.ts';
 import { SseWriter } from './sse.ts';
 
 const chatCompletionsRoute: FastifyPluginAsyncZod = async (app) => {
@@ -28,7 +27,7 @@ const chatCompletionsRoute: FastifyPluginAsyncZod = async (app) => {
       const { body } = request;
       const route = gateway.chatRoute(body.model);
       const completion = toCompletionRequest(body, route.exactModel);
-      refuseInexpressible(route.providers, completion);
+      refuseInexpressible(route.providers, completion, { tool: (i) => `tools.${i}.function.parameters`, format: 'response_format.json_schema.schema' });
       if (body.stream === true) {
         return gateway.stream(request, reply, route, completion, chatChunkSink(reply, request.id, body.stream_options?.include_usage === true));
       }
@@ -56,20 +55,6 @@ const chatCompletionsRoute: FastifyPluginAsyncZod = async (app) => {
     },
   );
 };
-
-/**
- * When Gemini is the only provider the request may go to, a schema it cannot express is the
- * caller's 400, naming the field; with others behind it, the cascade moves on to them instead.
- */
-function refuseInexpressible(providers: readonly Provider[], completion: CompletionRequest): void {
-  if (providers.length !== 1 || providers[0]?.name !== 'gemini') return;
-  const problem =
-    completion.tools?.map((tool, i) => inexpressible(tool.parameters, `tools.${i}.function.parameters`)).find((found) => found !== undefined) ??
-    (completion.responseFormat?.type === 'json_schema' ? inexpressible(completion.responseFormat.schema, 'response_format.json_schema.schema') : undefined);
-  if (problem === undefined) return;
-  const param = problem.replace(/\[(\d+)\]/g, '.$1');
-  throw new GatewayError('invalid_request', { message: `Gemini cannot express ${param} (JSON Schema's not, if/then/else, patternProperties, dependent*, unevaluated* and contains are not supported).`, param });
-}
 
 /** The answer as `chat.completion.chunk` events, ending in [DONE], or in an error event when cut short. */
 function chatChunkSink(reply: FastifyReply, requestId: string, includeUsage: boolean): StreamSink {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { GatewayError } from '../../errors.ts';
 import { openAiErrorBody } from '../../errors.ts';
-import type { ChatMessage, CompletionRequest, FinishReason, TokenUsage } from '../../providers/types.ts';
+import type { ChatMessage, CompletionRequest, FinishReason, TokenUsage, ToolCall, ToolCallDelta } from '../../providers/types.ts';
 import { DEFAULT_MAX_TOKENS } from '../../schemas/openai.ts';
 import type { ResponseBody, ResponseObject } from '../../schemas/responses.ts';
 import { unixSeconds } from './openai-mapping.ts';
@@ -13,7 +13,7 @@ export function toCompletionRequest(body: ResponseBody, exactModel: string | und
   const messages: ChatMessage[] = [];
   if (body.instructions != null) messages.push({ role: 'system', content: body.instructions });
   if (typeof body.input === 'string') messages.push({ role: 'user', content: body.input });
-  else for (const item of body.input) messages.push(toChatMessage(item));
+  else for (const item of body.input) addItem(messages, item);
   return {
     messages,
     maxTokens: body.max_output_tokens ?? DEFAULT_MAX_TOKENS,
@@ -21,23 +21,69 @@ export function toCompletionRequest(body: ResponseBody, exactModel: string | und
     ...(body.top_p != null && { topP: body.top_p }),
     ...(body.reasoning?.effort != null && { reasoningEffort: body.reasoning.effort }),
     ...(exactModel !== undefined && { model: exactModel }),
+    ...toolRequest(body),
+  };
+}
+
+/** tools, tool_choice, parallel_tool_calls and a JSON text.format, as ours; nothing for a plain request. */
+function toolRequest(body: ResponseBody): Pick<CompletionRequest, 'tools' | 'toolChoice' | 'parallelToolCalls' | 'responseFormat'> {
+  const { tool_choice: choice, parallel_tool_calls: parallel } = body;
+  const tools = body.tools != null && body.tools.length > 0 ? body.tools : undefined;
+  const format = body.text?.format;
+  return {
+    ...(tools && {
+      tools: tools.map((tool) => ({
+        name: tool.name,
+        ...(tool.description != null && { description: tool.description }),
+        ...(tool.parameters != null && { parameters: tool.parameters }),
+        ...(tool.strict != null && { strict: tool.strict }),
+      })),
+    }),
+    ...(tools && choice != null && { toolChoice: typeof choice === 'string' ? choice : { name: choice.name } }),
+    ...(tools && parallel != null && { parallelToolCalls: parallel }),
+    ...(format?.type === 'json_object' && { responseFormat: { type: 'json_object' as const } }),
+    ...(format?.type === 'json_schema' && {
+      responseFormat: {
+        type: 'json_schema' as const,
+        name: format.name,
+        schema: format.schema,
+        ...(format.strict != null && { strict: format.strict }),
+        ...(format.description != null && { description: format.description }),
+      },
+    }),
   };
 }
 
 type InputItem = Exclude<ResponseBody['input'], string>[number];
 
-/** A message item as ours (the schema has checked role and parts); parts are joined as lines. */
-function toChatMessage(item: InputItem): ChatMessage {
+const joinParts = (content: InputItem['content'] = ''): string =>
+  typeof content === 'string' ? content : content.map((part) => (part.type === 'refusal' ? part.refusal : part.text) ?? '').join('\n');
+
+/**
+ * One input item as ours (the schema has checked it). Function calls join the assistant turn
+ * before them, or make one, as the chat wire carries them; an output is a tool message.
+ */
+function addItem(messages: ChatMessage[], item: InputItem): void {
+  if (item.type === 'function_call') {
+    const call = { id: item.call_id ?? '', name: item.name ?? '', arguments: item.arguments ?? '' };
+    const last = messages.at(-1);
+    if (last?.role === 'assistant') last.toolCalls = [...(last.toolCalls ?? []), call];
+    else messages.push({ role: 'assistant', content: '', toolCalls: [call] });
+    return;
+  }
+  if (item.type === 'function_call_output') {
+    messages.push({ role: 'tool', content: joinParts(item.output), toolCallId: item.call_id ?? '' });
+    return;
+  }
   const role = item.role === 'developer' ? 'system' : (item.role as ChatMessage['role']);
-  const { content = '' } = item;
-  const text = typeof content === 'string' ? content : content.map((part) => (part.type === 'refusal' ? part.refusal : part.text) ?? '').join('\n');
-  return { role, content: text };
+  messages.push({ role, content: joinParts(item.content) });
 }
 
 /** randomUUID draws from a cached pool of random bytes, as for chat completion ids. */
 const hexId = (): string => randomUUID().replaceAll('-', '');
 export const responseId = (): string => `resp_${hexId()}`;
 export const messageId = (): string => `msg_${hexId()}`;
+const functionCallId = (): string => `fc_${hexId()}`;
 
 type Status = Pick<ResponseObject, 'status' | 'incomplete_details'>;
 
@@ -73,18 +119,35 @@ export function responseIdentity(body: ResponseBody, model: string): ResponseIde
   return { id: responseId(), createdAt: unixSeconds(), model, messageId: messageId(), body };
 }
 
+type OutputItem = ResponseObject['output'][number];
+type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
+
 interface ResponseState extends Status {
-  /** The answer so far; undefined before the message item exists. */
-  text: string | undefined;
+  /** The output items so far, in order. */
+  output: OutputItem[];
   usage: TokenUsage | undefined;
   error?: GatewayError;
+}
+
+/** A whole answer's items: its message when it has text (or no calls), then one item per call. */
+export function outputItems(identity: ResponseIdentity, text: string, calls: readonly ToolCall[] | undefined, status: ItemStatus): OutputItem[] {
+  const items: OutputItem[] = text !== '' || !calls?.length ? [outputMessage(identity.messageId, status, text)] : [];
+  for (const call of calls ?? []) items.push(functionCallItem(functionCallId(), call, status));
+  return items;
+}
+
+/** The status an answer's items carry once the answer has ended so. */
+export const itemStatus = (status: ResponseObject['status']): ItemStatus =>
+  status === 'completed' ? 'completed' : status === 'in_progress' ? 'in_progress' : 'incomplete';
+
+function functionCallItem(id: string, call: ToolCall, status: ItemStatus) {
+  return { id, type: 'function_call' as const, status, call_id: call.id, name: call.name, arguments: call.arguments };
 }
 
 /** A whole `response` object, as OpenAI writes one (the fields a stateless gateway has, in its order). */
 export function responseObject(identity: ResponseIdentity, state: ResponseState): ResponseObject {
   const { body } = identity;
   const finished = state.status === 'completed' || state.status === 'incomplete';
-  const itemStatus = state.status === 'completed' ? 'completed' : state.status === 'in_progress' ? 'in_progress' : 'incomplete';
   return {
     id: identity.id,
     object: 'response',
@@ -97,22 +160,28 @@ export function responseObject(identity: ResponseIdentity, state: ResponseState)
     max_output_tokens: body.max_output_tokens ?? null,
     metadata: body.metadata ?? {},
     model: identity.model,
-    output: state.text === undefined ? [] : [outputMessage(identity.messageId, itemStatus, state.text)],
+    output: state.output,
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: null,
     reasoning: { effort: body.reasoning?.effort ?? null, summary: null },
     store: false,
     temperature: body.temperature ?? null,
-    text: { format: { type: 'text' } },
-    tool_choice: body.tool_choice === 'none' ? 'none' : 'auto',
-    tools: [],
+    text: { format: body.text?.format ?? { type: 'text' } },
+    tool_choice: body.tool_choice ?? 'auto',
+    tools: (body.tools ?? []).map((tool) => ({
+      type: 'function' as const,
+      name: tool.name,
+      description: tool.description ?? null,
+      parameters: tool.parameters ?? null,
+      strict: tool.strict ?? null,
+    })),
     top_p: body.top_p ?? null,
     truncation: 'disabled',
     usage: finished ? toResponseUsage(state.usage) : null,
   };
 }
 
-function outputMessage(id: string, status: 'in_progress' | 'completed' | 'incomplete', text: string | null) {
+function outputMessage(id: string, status: ItemStatus, text: string | null) {
   return { id, type: 'message' as const, status, role: 'assistant' as const, content: text === null ? [] : [outputText(text)] };
 }
 
@@ -121,52 +190,107 @@ const outputText = (text: string) => ({ type: 'output_text' as const, text, anno
 /** One server-sent event: its `event:` name and its `data:` JSON. */
 export type NamedEvent = readonly [name: string, data: string];
 
+/** A function call being streamed: its item id, its place in the output, and what has come of it. */
+interface StreamedCall extends ToolCall {
+  itemId: string;
+  outputIndex: number;
+}
+
 /**
  * The events of one streamed response, numbered as they are made. A text delta costs one
  * JSON.stringify of its text: the rest of that event is built once per stream. The text is kept
- * for the events that repeat it whole (output_text.done and the final response).
+ * for the events that repeat it whole (output_text.done and the final response). The message
+ * item opens with the first text (or at once when the answer does not begin with a call); each
+ * function call is its own item, opened by its first piece; all are closed, in order, at the end.
  */
 export class ResponseEvents {
   readonly #identity: ResponseIdentity;
   #sequence = 0;
   #text = '';
-  readonly #deltaOpen: string;
-  readonly #item: string;
+  /** The message item's output index; undefined until it opens. */
+  #messageIndex: number | undefined;
+  #deltaOpen = '';
+  /** Calls by their stream index. */
+  readonly #calls = new Map<number, StreamedCall>();
+  #opened = 0;
 
   constructor(identity: ResponseIdentity) {
     this.#identity = identity;
-    this.#item = `"item_id":${JSON.stringify(identity.messageId)},"output_index":0,"content_index":0`;
-    this.#deltaOpen = `{"type":"response.output_text.delta",${this.#item},"delta":`;
   }
 
-  /** From response.created to the empty text part, before the first delta. */
-  start(): NamedEvent[] {
-    const inProgress = responseObject(this.#identity, { status: 'in_progress', incomplete_details: null, text: undefined, usage: undefined });
+  /** From response.created to the empty text part (unless the answer opens with a function call instead). */
+  start(openMessage = true): NamedEvent[] {
+    const inProgress = responseObject(this.#identity, { status: 'in_progress', incomplete_details: null, output: [], usage: undefined });
+    const events = [this.#event('response.created', { response: inProgress }), this.#event('response.in_progress', { response: inProgress })];
+    if (openMessage) events.push(...this.#openMessage());
+    return events;
+  }
+
+  #openMessage(): NamedEvent[] {
+    const index = (this.#messageIndex = this.#opened++);
+    const id = this.#identity.messageId;
+    this.#deltaOpen = `{"type":"response.output_text.delta","item_id":${JSON.stringify(id)},"output_index":${index},"content_index":0,"delta":`;
     return [
-      this.#event('response.created', { response: inProgress }),
-      this.#event('response.in_progress', { response: inProgress }),
-      this.#event('response.output_item.added', { output_index: 0, item: outputMessage(this.#identity.messageId, 'in_progress', null) }),
-      this.#event('response.content_part.added', { item_id: this.#identity.messageId, output_index: 0, content_index: 0, part: outputText('') }),
+      this.#event('response.output_item.added', { output_index: index, item: outputMessage(id, 'in_progress', null) }),
+      this.#event('response.content_part.added', { item_id: id, output_index: index, content_index: 0, part: outputText('') }),
     ];
   }
 
-  delta(text: string): NamedEvent {
+  /** A piece of text; the first one after a call opens the message item. */
+  delta(text: string): NamedEvent[] {
+    const opening = this.#messageIndex === undefined ? this.#openMessage() : [];
     this.#text += text;
-    return ['response.output_text.delta', `${this.#deltaOpen}${JSON.stringify(text)},"logprobs":[],"sequence_number":${this.#sequence++}}`];
+    const event: NamedEvent = ['response.output_text.delta', `${this.#deltaOpen}${JSON.stringify(text)},"logprobs":[],"sequence_number":${this.#sequence++}}`];
+    if (opening.length === 0) return [event];
+    opening.push(event);
+    return opening;
   }
 
-  /** The part, the item and the response, done; response.incomplete after a length cut or a filter. */
+  /** Function-call pieces: a call's first piece opens its item, the rest are argument deltas. */
+  toolCalls(deltas: readonly ToolCallDelta[]): NamedEvent[] {
+    const events: NamedEvent[] = [];
+    for (const delta of deltas) {
+      let call = this.#calls.get(delta.index);
+      if (call === undefined) {
+        call = { itemId: functionCallId(), outputIndex: this.#opened++, id: delta.id ?? '', name: delta.name ?? '', arguments: '' };
+        this.#calls.set(delta.index, call);
+        events.push(this.#event('response.output_item.added', { output_index: call.outputIndex, item: functionCallItem(call.itemId, call, 'in_progress') }));
+      }
+      if (delta.arguments === undefined || delta.arguments === '') continue;
+      call.arguments += delta.arguments;
+      events.push(this.#event('response.function_call_arguments.delta', { item_id: call.itemId, output_index: call.outputIndex, delta: delta.arguments }));
+    }
+    return events;
+  }
+
+  /** The items as they stand, in output order. */
+  #output(status: ItemStatus): OutputItem[] {
+    const items: Array<[number, OutputItem]> = [...this.#calls.values()].map((call) => [call.outputIndex, functionCallItem(call.itemId, call, status)]);
+    if (this.#messageIndex !== undefined) items.push([this.#messageIndex, outputMessage(this.#identity.messageId, status, this.#text)]);
+    return items.sort(([a], [b]) => a - b).map(([, item]) => item);
+  }
+
+  /** Every item done, in order, then the response; response.incomplete after a length cut or a filter. */
   finish(reason: FinishReason, usage: TokenUsage | undefined): NamedEvent[] {
     const status = responseStatus(reason);
-    const text = this.#text;
-    const response = responseObject(this.#identity, { ...status, text, usage });
-    const [item] = response.output;
-    return [
-      this.#event('response.output_text.done', { item_id: this.#identity.messageId, output_index: 0, content_index: 0, text, logprobs: [] }),
-      this.#event('response.content_part.done', { item_id: this.#identity.messageId, output_index: 0, content_index: 0, part: outputText(text) }),
-      this.#event('response.output_item.done', { output_index: 0, item }),
-      this.#event(status.status === 'completed' ? 'response.completed' : 'response.incomplete', { response }),
-    ];
+    const output = this.#output(itemStatus(status.status));
+    const response = responseObject(this.#identity, { ...status, output, usage });
+    const events: NamedEvent[] = [];
+    for (const [index, item] of output.entries()) {
+      if (item.type === 'message') {
+        const text = this.#text;
+        const id = item.id;
+        events.push(
+          this.#event('response.output_text.done', { item_id: id, output_index: index, content_index: 0, text, logprobs: [] }),
+          this.#event('response.content_part.done', { item_id: id, output_index: index, content_index: 0, part: outputText(text) }),
+        );
+      } else {
+        events.push(this.#event('response.function_call_arguments.done', { item_id: item.id, output_index: index, arguments: item.arguments }));
+      }
+      events.push(this.#event('response.output_item.done', { output_index: index, item }));
+    }
+    events.push(this.#event(status.status === 'completed' ? 'response.completed' : 'response.incomplete', { response }));
+    return events;
   }
 
   /**
@@ -176,7 +300,7 @@ export class ResponseEvents {
    */
   fail(error: GatewayError, requestId: string): NamedEvent[] {
     const body = openAiErrorBody(error, requestId);
-    const response = responseObject(this.#identity, { status: 'failed', incomplete_details: null, text: this.#text, usage: undefined, error });
+    const response = responseObject(this.#identity, { status: 'failed', incomplete_details: null, output: this.#output('incomplete'), usage: undefined, error });
     return [
       this.#event('error', { code: body.error.code, message: body.error.message, param: body.error.param, error: body.error }),
       this.#event('response.failed', { response }),
