@@ -8,6 +8,9 @@ import { Breakers } from './cascade/breakers.ts';
 import { systemClock, type Clock } from './cascade/clock.ts';
 import { AnswerCache } from './gateway/answer-cache.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { Clients } from './clients/clients.ts';
+import { TokenQuota } from './gateway/token-quota.ts';
+import { openSharedState, type SharedState } from './state/shared-state.ts';
 import { openAnswerStore } from './state/open-answer-store.ts';
 import auth from './plugins/auth.ts';
 import concurrencyLimit from './plugins/concurrency-limit.ts';
@@ -45,6 +48,15 @@ function hostLines(rawHeaders: string[]): number {
 function trustProxyOption(setting: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (typeof setting !== 'number') return setting;
   return (_address, hop) => hop < setting;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The gateway's clients; reload() re-reads KEYS_FILE (server.ts calls it on SIGHUP). */
+    clients: Clients;
+    /** Where limits, quotas and cooldowns live (state/shared-state.ts). */
+    sharedState: SharedState;
+  }
 }
 
 export interface AppDeps {
@@ -109,13 +121,22 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ...(clock ? { now: clock.now } : {}),
   });
   const metrics = new GatewayMetrics({ providers, breakers });
+  // Limits, quotas and cooldowns: in memory, or shared by every replica through REDIS_URL.
+  const shared = await openSharedState(config.redisUrl, breakers, metrics, deps.logger);
+  app.decorate('sharedState', shared);
+  app.addHook('onClose', () => shared.close());
   const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
   const now = clock ?? systemClock;
   const cache =
     config.cache.ttlS === 0 ? undefined : new AnswerCache(await openAnswerStore(config.cache, config.redisUrl, now, deps.logger), config.cache, now);
   if (cache) app.addHook('onClose', () => cache.store.close());
+  // API_KEYS and KEYS_FILE's clients; a bad file stops the start here, naming what is wrong.
+  const clients = new Clients({ apiKeys: config.apiKeys, keysFile: config.keysFile, rateLimitPerMinute: config.rateLimitPerMinute }, deps.logger);
+  await clients.load();
+  app.decorate('clients', clients);
   const gateway = new Gateway(providers, breakers, {
     cache,
+    quota: new TokenQuota(shared.quotaStore, now),
     maxRetries: config.maxRetries,
     requestTimeoutMs: config.requestTimeoutMs,
     timeouts: (provider) => config.providers.get(provider.name)?.timeouts ?? defaultTimeouts,
@@ -134,7 +155,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   // First, so every request is counted, those the hooks below refuse included.
   await app.register(requestMetrics, { metrics });
-  await app.register(rateLimiting);
+  await app.register(rateLimiting, { store: shared.limitStore });
   await app.register(requestId);
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     // Which address the per-IP limits count a request under, and what it was resolved from: how an
@@ -194,14 +215,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         void jwt.keys.refresh().catch(() => undefined);
       });
     }
-    await api.register(auth, { apiKeys: config.apiKeys, failuresPerMinute: config.authFailuresPerMinute, jwt });
+    await api.register(auth, { clients, failuresPerMinute: config.authFailuresPerMinute, jwt });
     api.addHook(
       'onRequest',
       api.rateLimit({
-        max: config.rateLimitPerMinute,
+        // The client's tier's requests_per_minute; RATE_LIMIT_PER_MINUTE without a clients file.
+        max: (request) => request.policy?.requestsPerMinute ?? config.rateLimitPerMinute,
         timeWindow: 60_000,
         keyGenerator: (request) => request.clientId,
-      }),
+        // Counted in Redis with REDIS_URL, so the limit holds across replicas.
+        nameSpace: 'per-client',
+      } as Parameters<typeof api.rateLimit>[0]),
     );
     await api.register(concurrencyLimit, { maxPerKey: config.maxConcurrentPerKey });
     await api.register(queryRoute);

@@ -21,6 +21,10 @@ import { disconnectSignal } from './disconnect-signal.ts';
 import { streamAnswer, type StreamSink } from './stream-answer.ts';
 import { collectAnswer } from '../cascade/stream-cascade.ts';
 import { completionOf, type AnswerCache } from './answer-cache.ts';
+import { permittedRoute } from '../clients/permissions.ts';
+import type { Policy } from '../clients/keys-file.ts';
+import type { Reservation } from '../state/quota-store.ts';
+import { tokenBound, type TokenQuota } from './token-quota.ts';
 
 export interface ProviderTimeouts {
   /** The longest silence allowed once the provider has shown a sign of life (PROVIDER_TIMEOUT_MS). */
@@ -41,6 +45,8 @@ export interface GatewaySettings {
   /** Set when CACHE_TTL_S turns the answer cache on. */
   cache?: AnswerCache | undefined;
   metrics: GatewayMetrics;
+  /** Tokens per day per client, for tiers that set tokens_per_day. */
+  quota?: TokenQuota | undefined;
 }
 
 /** Who gave an answer: a provider, or the cache replaying one a provider gave. */
@@ -68,7 +74,17 @@ export interface Trip {
   provider: Provider | undefined;
   /** Time spent waiting on providers: the cascade (backoff included) and, for a stream, its relay. */
   providerMs: number;
+  /** The answer's token counts, as its provider gave them. */
+  usage?: TokenUsage | undefined;
 }
+
+/** The request as the client's policy allows it: its model checked, its max_tokens capped. */
+function withinPolicy(policy: Policy | undefined, completion: CompletionRequest): CompletionRequest {
+  const ceiling = policy?.maxTokens;
+  return ceiling === undefined || completion.maxTokens <= ceiling ? completion : { ...completion, maxTokens: ceiling };
+}
+
+const textsOf = (completion: CompletionRequest): string[] => completion.messages.map((m) => m.content);
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -93,6 +109,8 @@ interface WholeTrip<T, R> {
   breakerModel?: (provider: Provider) => string | undefined;
   /** How long an attempt may take to show a sign of life. */
   timeout: (provider: Provider) => number;
+  /** The most tokens the call can use, for the client's token quota. */
+  bound: number;
 }
 
 export class Gateway {
@@ -136,7 +154,9 @@ export class Gateway {
    * together here, so that failover is decided by whether the provider is alive, not by the length
    * of its answer (see cascade/stream-cascade.ts).
    */
-  complete<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, answer: (a: Answer<Completion>) => R): Promise<R | FastifyReply> {
+  complete<R>(request: FastifyRequest, reply: FastifyReply, asked: ModelRoute, wanted: CompletionRequest, answer: (a: Answer<Completion>) => R): Promise<R | FastifyReply> {
+    const route = this.#permitted(request, asked);
+    const completion = withinPolicy(request.policy, wanted);
     const key = this.cache?.keyFor(request, route, completion);
     if (key === undefined) return this.#whole(request, reply, route, this.#chat(completion, answer));
     return this.#cached(request, reply, route, completion, answer, this.cache as AnswerCache, key);
@@ -150,6 +170,7 @@ export class Gateway {
       usage: (c) => c.usage,
       answer,
       timeout: this.#firstTokenMs,
+      bound: tokenBound(textsOf(completion), completion.maxTokens),
     };
   }
 
@@ -173,7 +194,8 @@ export class Gateway {
   }
 
   /** Embeddings; an embedding model's breaker is its own, apart from the provider's chat model. */
-  embed<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute<EmbeddingProvider>, embedding: EmbeddingRequest, answer: (a: Answer<Embeddings>) => R): Promise<R | FastifyReply> {
+  embed<R>(request: FastifyRequest, reply: FastifyReply, asked: ModelRoute<EmbeddingProvider>, embedding: EmbeddingRequest, answer: (a: Answer<Embeddings>) => R): Promise<R | FastifyReply> {
+    const route = request.policy === undefined ? asked : permittedRoute(request.policy, asked, (p) => p.embeddingModel ?? p.model);
     return this.#whole(request, reply, route, {
       operation: 'embeddings',
       call: (p, signal) => (p as EmbeddingProvider).embed(embedding, signal),
@@ -181,15 +203,44 @@ export class Gateway {
       answer,
       breakerModel: (p) => (p as EmbeddingProvider).embeddingModel,
       timeout: this.#attemptMs,
+      bound: tokenBound(embedding.inputs, 0),
     });
   }
 
   /** A streamed answer written to `sink`; see stream-answer.ts for its time limits. */
-  stream(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, sink: StreamSink): Promise<FastifyReply> {
-    return streamAnswer(this, this.#trip(request, route, 'chat'), request, reply, route, completion, sink);
+  async stream(request: FastifyRequest, reply: FastifyReply, asked: ModelRoute, wanted: CompletionRequest, sink: StreamSink): Promise<FastifyReply> {
+    const route = this.#permitted(request, asked);
+    const completion = withinPolicy(request.policy, wanted);
+    const reservation = await this.#reserve(request, tokenBound(textsOf(completion), completion.maxTokens));
+    const trip = this.#trip(request, route, 'chat');
+    try {
+      return await streamAnswer(this, trip, request, reply, route, completion, sink);
+    } finally {
+      this.#settle(request, trip, reservation);
+    }
+  }
+
+  #permitted<P extends Provider>(request: FastifyRequest, route: ModelRoute<P>): ModelRoute<P> {
+    return request.policy === undefined ? route : permittedRoute(request.policy, route);
+  }
+
+  /** Takes the call's tokens from the client's quota first; refuses with 429 quota_exceeded when they are spent. */
+  #reserve(request: FastifyRequest, bound: number): Promise<Reservation | undefined> | undefined {
+    const { quota } = this.settings;
+    if (quota === undefined || request.policy?.tokensPerDay === undefined) return undefined;
+    return quota.reserve(request.clientId, request.policy, bound);
+  }
+
+  /** Settles the reservation with the provider's count; a trip no provider answered gives it back. */
+  #settle(request: FastifyRequest, trip: Trip, reservation: Reservation | undefined): void {
+    const { quota } = this.settings;
+    if (quota === undefined || reservation === undefined) return;
+    if (trip.provider === undefined) quota.release(reservation, request.log);
+    else quota.settle(reservation, trip.usage, request.log);
   }
 
   async #whole<T, R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, whole: WholeTrip<T, R>): Promise<R | FastifyReply> {
+    const reservation = await this.#reserve(request, whole.bound);
     const trip = this.#trip(request, route, whole.operation);
     const deadline = new Deadline(this.settings.requestTimeoutMs, disconnectSignal(reply), this.clock);
     const waitStart = performance.now();
@@ -205,7 +256,8 @@ export class Gateway {
       trip.providerMs = performance.now() - waitStart;
       trip.provider = provider;
       this.metrics.attempted(trip);
-      this.metrics.tokens(trip, provider, request.clientId, whole.usage(value));
+      trip.usage = whole.usage(value);
+      this.metrics.tokens(trip, provider, request.clientId, trip.usage);
       reply.header('x-llm-provider', provider.name);
       return whole.answer({ value, provider, attempts: trip.attempts });
     } catch (error) {
@@ -216,6 +268,7 @@ export class Gateway {
       return this.noAnswer(request, reply, trip, route, error);
     } finally {
       deadline.dispose();
+      this.#settle(request, trip, reservation);
     }
   }
 

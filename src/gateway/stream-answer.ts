@@ -109,6 +109,7 @@ export async function streamAnswer(
       if (!writer.open) break;
     }
     waited();
+    trip.usage = usage;
     gateway.metrics.tokens(trip, provider, request.clientId, usage);
     if (clientGone.aborted || !writer.open) {
       callerLeft(request, reply);

@@ -1,6 +1,6 @@
 // @fastify/rate-limit, registered once at the root with no global limit; the protected routes,
 // the not-found handler and the failed-authentication counter each create their own limiter.
-import rateLimit, { normalizeIP, type errorResponseBuilderContext } from '@fastify/rate-limit';
+import rateLimit, { normalizeIP, type errorResponseBuilderContext, type RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError } from '../errors.ts';
@@ -27,10 +27,16 @@ export const rateLimitedError =
 const perKeyLimit = (context: errorResponseBuilderContext) =>
   `Rate limit exceeded for this API key: ${context.max} requests a minute (RATE_LIMIT_PER_MINUTE).`;
 
-export default fp(
-  async function rateLimiting(app: FastifyInstance) {
+export interface RateLimitingOptions {
+  /** Where the counts live (state/shared-limit-store.ts): Redis for the per-key limit with REDIS_URL. */
+  store: NonNullable<RateLimitPluginOptions['store']>;
+}
+
+export default fp<RateLimitingOptions>(
+  async function rateLimiting(app: FastifyInstance, options: RateLimitingOptions) {
     await app.register(rateLimit, {
       global: false,
+      store: options.store,
       timeWindow: 60_000,
       cache: 10_000,
       errorResponseBuilder: rateLimitedError(perKeyLimit),
