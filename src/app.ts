@@ -11,6 +11,7 @@ import { Gateway } from './gateway/gateway.ts';
 import { Clients } from './clients/clients.ts';
 import { TokenQuota } from './gateway/token-quota.ts';
 import { openSharedState, type SharedState } from './state/shared-state.ts';
+import type { UsageRecorder } from './usage/usage-recorder.ts';
 import { openAnswerStore } from './state/open-answer-store.ts';
 import auth from './plugins/auth.ts';
 import concurrencyLimit from './plugins/concurrency-limit.ts';
@@ -56,6 +57,8 @@ declare module 'fastify' {
     clients: Clients;
     /** Where limits, quotas and cooldowns live (state/shared-state.ts). */
     sharedState: SharedState;
+    /** Usage records' writer, with DATABASE_URL. */
+    usage: UsageRecorder | undefined;
   }
 }
 
@@ -125,6 +128,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const shared = await openSharedState(config.redisUrl, breakers, metrics, deps.logger);
   app.decorate('sharedState', shared);
   app.addHook('onClose', () => shared.close());
+  // Usage records: pg is loaded only with DATABASE_URL, as the Redis client only with REDIS_URL.
+  const usage = config.databaseUrl === undefined ? undefined : await (await import('./usage/open-usage.ts')).openUsage(config.databaseUrl, config.usageBufferMax, deps.logger, (count) => metrics.usageRecordsDropped(count));
+  if (usage) app.addHook('onClose', () => usage.close());
   const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
   const now = clock ?? systemClock;
   const cache =
@@ -233,6 +239,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   await app.register(requestLog);
+  if (usage) await app.register((await import('./plugins/usage.ts')).default, { recorder: usage.recorder });
+  app.decorate('usage', usage?.recorder);
   app.addHook('onResponse', async () => {
     // Draining: close() closes the connections idle when it starts; one that goes idle later, as
     // this answer ends, would otherwise keep close() (and the process, until SHUTDOWN_GRACE_MS

@@ -157,6 +157,9 @@ const jwksUrl = z
 /** A Redis to share state through: redis:// or rediss:// (TLS), with a password when it needs one. */
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
 
+/** Where usage records go: a PostgreSQL URL (its password is never logged). */
+const databaseUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' });
+
 // Loose: each provider's variables are read from the rest (see providersFrom).
 const baseSchema = z.looseObject({
     API_KEYS: commaList.pipe(z.array(z.string().min(1)).min(1, 'must list at least one client key')).optional(),
@@ -196,6 +199,8 @@ const baseSchema = z.looseObject({
     CACHE_MAX_ENTRIES: int(1, 1_000_000).default(1000),
     CACHE_MAX_MB: int(1, 4096).default(16),
     REDIS_URL: redisUrl.optional(),
+    DATABASE_URL: databaseUrl.optional(),
+    USAGE_BUFFER_MAX: int(10, 1_000_000).default(10_000),
 });
 
 export const envSchema = baseSchema
@@ -260,6 +265,10 @@ export const envSchema = baseSchema
       cache: { ttlS: env.CACHE_TTL_S, scope: env.CACHE_SCOPE, maxEntries: env.CACHE_MAX_ENTRIES, maxBytes: env.CACHE_MAX_MB * 1024 * 1024 },
       /** Where state shared between replicas lives; undefined: each process keeps its own. */
       redisUrl: env.REDIS_URL,
+      /** Where a row per request is written (usage/usage-recorder.ts); undefined: metrics and logs only. */
+      databaseUrl: env.DATABASE_URL,
+      /** Usage records kept while the database is away; beyond them the oldest are dropped. */
+      usageBufferMax: env.USAGE_BUFFER_MAX,
     };
   });
 

@@ -112,6 +112,12 @@ export class GatewayMetrics {
     ['state'],
   );
 
+  readonly #usageDropped = new Counter({
+    name: 'llm_router_usage_records_dropped_total',
+    help: 'Usage records dropped, oldest first, because the database (DATABASE_URL) was away longer than the buffer lasts.',
+    registers: [this.registry],
+  });
+
   constructor({ providers, breakers }: MetricsSources) {
     this.#providers = new Map(providers.map((p) => [p.name, p]));
     this.#breakerGauges(providers, breakers);
@@ -130,6 +136,10 @@ export class GatewayMetrics {
   /** Shared state in Redis could not be used for one operation; this process's own was used instead. */
   sharedStateFallback(state: 'rate_limit' | 'quota' | 'breakers'): void {
     this.#sharedFallbacks.get(state).inc();
+  }
+
+  usageRecordsDropped(count: number): void {
+    this.#usageDropped.inc(count);
   }
 
   /** With REDIS_URL set: 1 while Redis is reachable, 0 while the gateway counts per process. */
