@@ -81,7 +81,9 @@ export async function startServer(options: StartOptions = {}): Promise<void> {
     logger.error({ grace_ms: config.shutdownGraceMs }, 'requests still in flight after SHUTDOWN_GRACE_MS: exiting with them cut off');
     logger.flush();
   };
-  closeWithGrace({ delay: config.shutdownGraceMs, logger: false, onTimeout }, async ({ signal, err }) => {
+  // With a clients file, SIGHUP re-reads it (below) instead of shutting down.
+  const skip = config.keysFile === undefined ? [] : (['SIGHUP'] as const);
+  closeWithGrace({ delay: config.shutdownGraceMs, logger: false, onTimeout, skip: [...skip] }, async ({ signal, err }) => {
     if (err) logger.fatal({ err }, 'fatal error, shutting down');
     else logger.info({ signal }, 'shutting down: draining in-flight requests');
     await app.close();

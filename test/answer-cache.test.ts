@@ -275,7 +275,7 @@ describe.runIf(hasRedisServer || redisRequired)('answer cache in Redis', () => {
     const first = await query(a, DETERMINISTIC);
     expect(first.headers.get('x-cache')).toBe('MISS');
     await entries(1);
-    const [key] = await inspect.keys('*');
+    const [key] = await inspect.keys('slr:answer:*');
     expect(key).toMatch(/^slr:answer:v1:[A-Za-z0-9_-]{43}$/);
     const ttl = await inspect.pttl(key!);
     expect(ttl).toBeGreaterThan(0);

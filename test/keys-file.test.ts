@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, KEY, query, startGateway, type TestGateway } from './helpers/gateway.ts';
+import { freePort, spawnNode, waitForOk } from './helpers/process.ts';
 
 const FREE_KEY = 'free-client-key-000000000000001';
 const PREMIUM_KEY = 'premium-client-key-0000000000001';
@@ -170,6 +171,43 @@ describe('a tier\'s limits', () => {
     try {
       await expect(startGateway({ KEYS_FILE: file })).rejects.toThrow(/key_sha256 must be the 64 hex digits/);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm start with a clients file', () => {
+  it('re-reads it on SIGHUP, and keeps the clients it had when the new file is broken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slr-keys-'));
+    const file = join(dir, 'clients.yaml');
+    writeFileSync(file, `tiers: { free: {} }\nclients: [{ name: erin, tier: free, key_sha256: ${sha256(FREE_KEY)} }]\n`);
+    const port = await freePort();
+    const server = spawnNode(['src/server.ts'], { KEYS_FILE: file, PORT: String(port), HOST: '127.0.0.1', SIMULATED_PROVIDERS: 'true' });
+    const url = `http://127.0.0.1:${port}`;
+    const ask = (key: string) => fetch(`${url}/query`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: '{"prompt":"hi"}' });
+    const reloads = (count: number) => server.output().split('\n').filter((line) => line.includes('"msg":"clients file loaded"')).length >= count;
+    const until = async (check: () => boolean) => {
+      for (let i = 0; i < 400 && !check(); i += 1) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(check()).toBe(true);
+    };
+    try {
+      await waitForOk(`${url}/health/live`);
+      expect((await ask(FREE_KEY)).status).toBe(200);
+      expect((await ask(PREMIUM_KEY)).status).toBe(401);
+      writeFileSync(file, `tiers: { free: {} }\nclients:\n  - { name: erin, tier: free, key_sha256: ${sha256(FREE_KEY)} }\n  - { name: frank, tier: free, key_sha256: ${sha256(PREMIUM_KEY)} }\n`);
+      server.child.kill('SIGHUP');
+      await until(() => reloads(2));
+      expect((await ask(PREMIUM_KEY)).status).toBe(200);
+
+      writeFileSync(file, 'tiers: [not, a, map]\n');
+      server.child.kill('SIGHUP');
+      await until(() => server.output().includes('clients file not reloaded'));
+      expect((await ask(PREMIUM_KEY)).status).toBe(200);
+      expect(server.child.exitCode).toBeNull();
+      expect(server.output()).not.toContain(FREE_KEY);
+    } finally {
+      server.stop();
+      await server.exited;
       rmSync(dir, { recursive: true, force: true });
     }
   });
