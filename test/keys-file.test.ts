@@ -103,6 +103,8 @@ describe('a tier\'s limits', () => {
       const statuses = [];
       for (let i = 0; i < 3; i += 1) statuses.push((await query(gateway, { prompt: `r${i}` }, { key: FREE_KEY })).status);
       expect(statuses).toEqual([200, 200, 429]);
+      const refused = await query(gateway, { prompt: 'again' }, { key: FREE_KEY });
+      expect((await errorOf(refused)).message).toMatch(/^Rate limit exceeded for this client: 2 requests a minute \(its tier tiny's requests_per_minute\)\. Retry in \d+ seconds?\.$/);
       // API_KEYS clients keep RATE_LIMIT_PER_MINUTE.
       expect((await query(gateway, { prompt: 'env' })).status).toBe(200);
     } finally {

@@ -119,6 +119,29 @@ describe.skipIf(!hasPostgres && !postgresRequired)('usage records in PostgreSQL'
     }
   });
 
+  it('starts without the database, keeps the rows, and creates the schema and writes them once it can', async () => {
+    // A database that does not exist yet: every connection to it is refused until it is created.
+    const late = postgres.url.replace(/\/postgres$/, '/late_usage');
+    const gateway = await startGateway({ DATABASE_URL: late });
+    try {
+      expect(gateway.logs.some((l) => l.msg === 'usage records database unavailable at start; rows are kept and the schema is checked again before they are written')).toBe(true);
+      const answered = await query(gateway, { prompt: 'before the database' });
+      expect(answered.status).toBe(200);
+      await db.query('CREATE DATABASE late_usage');
+      const lateDb = new pg.Pool({ connectionString: late, max: 1 });
+      try {
+        await eventually(async () => {
+          const found = await lateDb.query('SELECT request_id FROM usage_records WHERE request_id = $1', [answered.headers.get('x-request-id')]).catch(() => ({ rows: [] }));
+          return found.rows.length === 1;
+        }, 'the schema created and the kept row written');
+      } finally {
+        await lateDb.end();
+      }
+    } finally {
+      await gateway.close();
+    }
+  });
+
   describe.skipIf(!hasRedisServer && !redisRequired)('with two gateways on one Redis', () => {
     let redis: RedisServer;
     let dir: string;

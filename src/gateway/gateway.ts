@@ -208,10 +208,17 @@ export class Gateway {
   }
 
   /** A streamed answer written to `sink`; see stream-answer.ts for its time limits. */
-  async stream(request: FastifyRequest, reply: FastifyReply, asked: ModelRoute, wanted: CompletionRequest, sink: StreamSink): Promise<FastifyReply> {
+  stream(request: FastifyRequest, reply: FastifyReply, asked: ModelRoute, wanted: CompletionRequest, sink: StreamSink): Promise<FastifyReply> {
     const route = this.#permitted(request, asked);
     const completion = withinPolicy(request.policy, wanted);
-    const reservation = await this.#reserve(request, tokenBound(textsOf(completion), completion.maxTokens));
+    const reserving = this.#reserve(request, tokenBound(textsOf(completion), completion.maxTokens));
+    // Without a quota to take from, nothing to wait for: the trip starts in this same turn.
+    if (reserving === undefined) return streamAnswer(this, this.#trip(request, route, 'chat'), request, reply, route, completion, sink);
+    return this.#meteredStream(request, reply, route, completion, sink, reserving);
+  }
+
+  async #meteredStream(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, sink: StreamSink, reserving: Promise<Reservation | undefined>): Promise<FastifyReply> {
+    const reservation = await reserving;
     const trip = this.#trip(request, route, 'chat');
     try {
       return await streamAnswer(this, trip, request, reply, route, completion, sink);
@@ -240,7 +247,8 @@ export class Gateway {
   }
 
   async #whole<T, R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, whole: WholeTrip<T, R>): Promise<R | FastifyReply> {
-    const reservation = await this.#reserve(request, whole.bound);
+    const reserving = this.#reserve(request, whole.bound);
+    const reservation = reserving === undefined ? undefined : await reserving;
     const trip = this.#trip(request, route, whole.operation);
     const deadline = new Deadline(this.settings.requestTimeoutMs, disconnectSignal(reply), this.clock);
     const waitStart = performance.now();

@@ -17,15 +17,17 @@ export const clientAddressKey = (request: FastifyRequest): string => normalizeIP
 
 /** A limiter's 429: `rate_limited` with Retry-After, its message saying which limit it was and when to retry. */
 export const rateLimitedError =
-  (which: (context: errorResponseBuilderContext) => string) =>
-  (_request: FastifyRequest, context: errorResponseBuilderContext): GatewayError => {
+  (which: (context: errorResponseBuilderContext, request: FastifyRequest) => string) =>
+  (request: FastifyRequest, context: errorResponseBuilderContext): GatewayError => {
     const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
-    return new GatewayError('rate_limited', { retryAfterSeconds: seconds, message: `${which(context)} Retry in ${seconds} second${seconds === 1 ? '' : 's'}.` });
+    return new GatewayError('rate_limited', { retryAfterSeconds: seconds, message: `${which(context, request)} Retry in ${seconds} second${seconds === 1 ? '' : 's'}.` });
   };
 
 /** The per-key limit's message: the only limiter that takes the plugin's default. */
-const perKeyLimit = (context: errorResponseBuilderContext) =>
-  `Rate limit exceeded for this API key: ${context.max} requests a minute (RATE_LIMIT_PER_MINUTE).`;
+const perKeyLimit = (context: errorResponseBuilderContext, request: FastifyRequest) =>
+  request.tier !== undefined && request.policy?.tier === request.tier
+    ? `Rate limit exceeded for this client: ${context.max} requests a minute (its tier ${request.tier}'s requests_per_minute).`
+    : `Rate limit exceeded for this API key: ${context.max} requests a minute (RATE_LIMIT_PER_MINUTE).`;
 
 export interface RateLimitingOptions {
   /** Where the counts live (state/shared-limit-store.ts): Redis for the per-key limit with REDIS_URL. */

@@ -54,9 +54,12 @@ export class UsageRecorder {
   #failing = false;
   #droppedThisOutage = 0;
   #closed = false;
+  /** Run before the first write (the schema's migrations), and again after each failure until it succeeds. */
+  #prepare: (() => Promise<void>) | undefined;
 
-  constructor(pool: Pool, log: UsageLog, dropped: (count: number) => void, maxBuffered = MAX_BUFFERED) {
+  constructor(pool: Pool, log: UsageLog, dropped: (count: number) => void, maxBuffered = MAX_BUFFERED, prepare?: () => Promise<void>) {
     this.#pool = pool;
+    this.#prepare = prepare;
     this.#log = log;
     this.#dropped = dropped;
     this.#maxBuffered = maxBuffered;
@@ -95,6 +98,10 @@ export class UsageRecorder {
     while (this.#buffer.length > 0) {
       const batch = this.#buffer.slice(0, BATCH_ROWS);
       try {
+        if (this.#prepare !== undefined) {
+          await this.#prepare();
+          this.#prepare = undefined;
+        }
         await this.#pool.query(insertOf(batch));
       } catch (error) {
         if (!this.#failing) this.#log.warn({ reason: (error as Error).message, buffered: this.#buffer.length }, 'usage records not written; keeping them and trying again');
