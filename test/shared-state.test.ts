@@ -127,3 +127,21 @@ describe.skipIf(!hasRedisServer && !redisRequired)('state shared by two gateways
     expect(responses.filter((r) => r.status === 429)).toHaveLength(4);
   });
 });
+
+describe.skipIf(!hasRedisServer && !redisRequired)('a gateway whose Redis is gone', () => {
+  it('starts and serves with per-process limits, and closes without waiting for Redis', async () => {
+    const redis = await startRedis();
+    const url = redis.url;
+    await redis.stop();
+    const gateway = await startGateway({ REDIS_URL: url, RATE_LIMIT_PER_MINUTE: '2' });
+    try {
+      expect((await (await fetch(`${gateway.url}/health/ready`)).json()) as object).toMatchObject({ status: 'ready', shared_state: 'local_fallback' });
+      const statuses = [];
+      for (let i = 0; i < 3; i += 1) statuses.push((await query(gateway, { prompt: `alone ${i}` })).status);
+      // Counted in this process instead: still exactly the limit.
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await gateway.close();
+    }
+  });
+});

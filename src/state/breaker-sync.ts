@@ -84,6 +84,10 @@ export class BreakerSync {
 
   async close(): Promise<void> {
     this.#breakers.onCooldown = undefined;
+    // A subscriber still reconnecting would queue QUIT until Redis is back: cut it off instead.
+    if (this.#subscriber.status !== 'ready') return this.#subscriber.disconnect();
+    const timer = setTimeout(() => this.#subscriber.disconnect(), 1_000);
     await this.#subscriber.quit().catch(() => this.#subscriber.disconnect());
+    clearTimeout(timer);
   }
 }
