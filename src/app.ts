@@ -161,7 +161,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   // First, so every request is counted, those the hooks below refuse included.
   await app.register(requestMetrics, { metrics });
-  await app.register(rateLimiting, { store: shared.limitStore });
+  // Without REDIS_URL the plugin's own in-memory store, as before.
+  await app.register(rateLimiting, { store: shared.redis === undefined ? undefined : shared.limitStore });
   await app.register(requestId);
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     // Which address the per-IP limits count a request under, and what it was resolved from: how an

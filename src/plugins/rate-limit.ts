@@ -31,14 +31,14 @@ const perKeyLimit = (context: errorResponseBuilderContext, request: FastifyReque
 
 export interface RateLimitingOptions {
   /** Where the counts live (state/shared-limit-store.ts): Redis for the per-key limit with REDIS_URL. */
-  store: NonNullable<RateLimitPluginOptions['store']>;
+  store: RateLimitPluginOptions['store'];
 }
 
 export default fp<RateLimitingOptions>(
   async function rateLimiting(app: FastifyInstance, options: RateLimitingOptions) {
     await app.register(rateLimit, {
       global: false,
-      store: options.store,
+      ...(options.store === undefined ? {} : { store: options.store }),
       timeWindow: 60_000,
       cache: 10_000,
       errorResponseBuilder: rateLimitedError(perKeyLimit),
