@@ -16,6 +16,8 @@ WORKDIR /app
 COPY --chown=node:node --from=deps /app/node_modules ./node_modules
 COPY --chown=node:node package.json start-app.sh ./
 COPY --chown=node:node src ./src
+# The usage records' schema (DATABASE_URL), applied at start.
+COPY --chown=node:node migrations ./migrations
 USER node
 # Compile every module (those loaded on demand too) once while building and keep the result in
 # the image, so the container's first start skips most of the parsing (on 2 cores about 0.8 s to

@@ -11,6 +11,10 @@ import { Quotas } from './cascade/quotas.ts';
 import { MemoryQuotaStore } from './state/quota-store.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { Preflight } from './gateway/preflight.ts';
+import { Clients } from './clients/clients.ts';
+import { TokenQuota } from './gateway/token-quota.ts';
+import { openSharedState, type SharedState } from './state/shared-state.ts';
+import type { UsageRecorder } from './usage/usage-recorder.ts';
 import { openAnswerStore } from './state/open-answer-store.ts';
 import auth from './plugins/auth.ts';
 import concurrencyLimit from './plugins/concurrency-limit.ts';
@@ -48,6 +52,17 @@ function hostLines(rawHeaders: string[]): number {
 function trustProxyOption(setting: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (typeof setting !== 'number') return setting;
   return (_address, hop) => hop < setting;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The gateway's clients; reload() re-reads KEYS_FILE (server.ts calls it on SIGHUP). */
+    clients: Clients;
+    /** Where limits, quotas and cooldowns live (state/shared-state.ts). */
+    sharedState: SharedState;
+    /** Usage records' writer, with DATABASE_URL. */
+    usage: UsageRecorder | undefined;
+  }
 }
 
 export interface AppDeps {
@@ -115,13 +130,25 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const quotas = new Quotas(new MemoryQuotaStore(), new Map([...config.providers.values()].map((p) => [p.name, p.quota])), now);
   await quotas.start(providers);
   const metrics = new GatewayMetrics({ providers, breakers, quotas });
+  // Limits, quotas and cooldowns: in memory, or shared by every replica through REDIS_URL.
+  const shared = await openSharedState(config.redisUrl, breakers, metrics, deps.logger);
+  app.decorate('sharedState', shared);
+  app.addHook('onClose', () => shared.close());
+  // Usage records: pg is loaded only with DATABASE_URL, as the Redis client only with REDIS_URL.
+  const usage = config.databaseUrl === undefined ? undefined : await (await import('./usage/open-usage.ts')).openUsage(config.databaseUrl, config.usageBufferMax, deps.logger, (count) => metrics.usageRecordsDropped(count));
+  if (usage) app.addHook('onClose', () => usage.close());
   const defaultTimeouts = { attemptMs: config.providerTimeoutMs, firstTokenMs: config.firstTokenTimeoutMs };
   const cache =
     config.cache.ttlS === 0 ? undefined : new AnswerCache(await openAnswerStore(config.cache, config.redisUrl, now, deps.logger), config.cache, now);
   if (cache) app.addHook('onClose', () => cache.store.close());
+  // API_KEYS and KEYS_FILE's clients; a bad file stops the start here, naming what is wrong.
+  const clients = new Clients({ apiKeys: config.apiKeys, keysFile: config.keysFile, rateLimitPerMinute: config.rateLimitPerMinute }, deps.logger);
+  await clients.load();
+  app.decorate('clients', clients);
   const gateway = new Gateway(providers, breakers, {
     cache,
     quotas,
+    quota: new TokenQuota(shared.quotaStore, now),
     maxRetries: config.maxRetries,
     onContentFilter: config.onContentFilter,
     retryAfterWaitMaxMs: config.retryAfterWaitMaxMs,
@@ -145,7 +172,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   // First, so every request is counted, those the hooks below refuse included.
   await app.register(requestMetrics, { metrics });
-  await app.register(rateLimiting);
+  // Without REDIS_URL the plugin's own in-memory store, as before.
+  await app.register(rateLimiting, { store: shared.redis === undefined ? undefined : shared.limitStore });
   await app.register(requestId);
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     // Which address the per-IP limits count a request under, and what it was resolved from: how an
@@ -217,14 +245,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         void jwt.keys.refresh().catch(() => undefined);
       });
     }
-    await api.register(auth, { apiKeys: config.apiKeys, failuresPerMinute: config.authFailuresPerMinute, jwt });
+    await api.register(auth, { clients, failuresPerMinute: config.authFailuresPerMinute, jwt });
     api.addHook(
       'onRequest',
       api.rateLimit({
-        max: config.rateLimitPerMinute,
+        // The client's tier's requests_per_minute; RATE_LIMIT_PER_MINUTE without a clients file.
+        max: (request) => request.policy?.requestsPerMinute ?? config.rateLimitPerMinute,
         timeWindow: 60_000,
         keyGenerator: (request) => request.clientId,
-      }),
+        // Counted in Redis with REDIS_URL, so the limit holds across replicas.
+        nameSpace: 'per-client',
+      } as Parameters<typeof api.rateLimit>[0]),
     );
     await api.register(concurrencyLimit, { maxPerKey: config.maxConcurrentPerKey });
     await api.register(queryRoute);
@@ -232,6 +263,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   await app.register(requestLog);
+  if (usage) await app.register((await import('./plugins/usage.ts')).default, { recorder: usage.recorder });
+  app.decorate('usage', usage?.recorder);
   app.addHook('onResponse', async () => {
     // Draining: close() closes the connections idle when it starts; one that goes idle later, as
     // this answer ends, would otherwise keep close() (and the process, until SHUTDOWN_GRACE_MS

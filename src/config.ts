@@ -185,9 +185,13 @@ const jwksUrl = z
 /** A Redis to share state through: redis:// or rediss:// (TLS), with a password when it needs one. */
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
 
+/** Where usage records go: a PostgreSQL URL (its password is never logged). */
+const databaseUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' });
+
 // Loose: each provider's variables are read from the rest (see providersFrom).
 const baseSchema = z.looseObject({
-    API_KEYS: commaList.pipe(z.array(z.string().min(1)).min(1, 'must list at least one client key')),
+    API_KEYS: commaList.pipe(z.array(z.string().min(1)).min(1, 'must list at least one client key')).optional(),
+    KEYS_FILE: z.string().trim().min(1).optional(),
     PORT: int(0, 65535).default(7860),
     HOST: host.default('0.0.0.0'),
     RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(10),
@@ -229,6 +233,8 @@ const baseSchema = z.looseObject({
     CACHE_MAX_ENTRIES: int(1, 1_000_000).default(1000),
     CACHE_MAX_MB: int(1, 4096).default(16),
     REDIS_URL: redisUrl.optional(),
+    DATABASE_URL: databaseUrl.optional(),
+    USAGE_BUFFER_MAX: int(10, 1_000_000).default(10_000),
 });
 
 export const envSchema = baseSchema
@@ -239,6 +245,8 @@ export const envSchema = baseSchema
     message: 'must not exceed REQUEST_TIMEOUT_MS, which holds the wait for a first token',
   })
   .superRefine((env, ctx) => {
+    // Without either, no client could ever be let in.
+    if (env.API_KEYS === undefined && env.KEYS_FILE === undefined) ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'is required' });
     if (env.JWT_JWKS_URL === undefined) return;
     // Without both, any token the identity provider issued for any application would do.
     if (env.JWT_ISSUER === undefined) ctx.addIssue({ code: 'custom', path: ['JWT_ISSUER'], message: 'is required when JWT_JWKS_URL is set' });
@@ -256,7 +264,9 @@ export const envSchema = baseSchema
       });
     }
     return {
-      apiKeys: env.API_KEYS,
+      apiKeys: env.API_KEYS ?? [],
+      /** The clients file (clients/keys-file.ts): tiers, and clients by their key's SHA-256. */
+      keysFile: env.KEYS_FILE,
       port: env.PORT,
       host: env.HOST,
       rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
@@ -301,6 +311,10 @@ export const envSchema = baseSchema
       cache: { ttlS: env.CACHE_TTL_S, scope: env.CACHE_SCOPE, maxEntries: env.CACHE_MAX_ENTRIES, maxBytes: env.CACHE_MAX_MB * 1024 * 1024 },
       /** Where state shared between replicas lives; undefined: each process keeps its own. */
       redisUrl: env.REDIS_URL,
+      /** Where a row per request is written (usage/usage-recorder.ts); undefined: metrics and logs only. */
+      databaseUrl: env.DATABASE_URL,
+      /** Usage records kept while the database is away; beyond them the oldest are dropped. */
+      usageBufferMax: env.USAGE_BUFFER_MAX,
     };
   });
 
@@ -388,7 +402,7 @@ export class ConfigError extends Error {
 /** What to do about API_KEYS, which npm start cannot go without: its format and how to make a key. */
 export const API_KEYS_HINT =
   `(the comma-separated keys clients will send; make one with: node -p "require('node:crypto').randomBytes(24).toString('base64url')"; ` +
-  'or run npm run dev to try the gateway with its development key)';
+  'or list clients in a KEYS_FILE instead; or run npm run dev to try the gateway with its development key)';
 
 /** Validates the environment; throws one ConfigError naming every bad variable. */
 export function loadConfig(source: Record<string, string | undefined>): Config {

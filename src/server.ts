@@ -4,6 +4,7 @@ import closeWithGrace from 'close-with-grace';
 import dotenv from 'dotenv';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { KeysFileError } from './clients/keys-file.ts';
 import { createLogger } from './logger.ts';
 import { createProviders } from './providers/registry.ts';
 import type { Simulator } from './simulator/start-simulator.ts';
@@ -67,13 +68,22 @@ export async function startServer(options: StartOptions = {}): Promise<void> {
 
   const logger = createLogger({ level: config.logLevel, pretty: options.prettyLogs ?? false });
   const providers = await createProviders(config);
-  const app = await buildApp(config, { providers, logger });
+  const app = await buildApp(config, { providers, logger }).catch((error: unknown) => {
+    // A clients file that does not validate: one line naming what is wrong, as for a bad variable.
+    if (!(error instanceof KeysFileError)) throw error;
+    process.stderr.write(`Invalid configuration: KEYS_FILE ${error.message}\n`);
+    process.exit(1);
+  });
+  // SIGHUP re-reads KEYS_FILE; a file that does not validate is logged and the clients stay.
+  if (config.keysFile !== undefined) process.on('SIGHUP', () => void app.clients.reload());
 
   const onTimeout = () => {
     logger.error({ grace_ms: config.shutdownGraceMs }, 'requests still in flight after SHUTDOWN_GRACE_MS: exiting with them cut off');
     logger.flush();
   };
-  closeWithGrace({ delay: config.shutdownGraceMs, logger: false, onTimeout }, async ({ signal, err }) => {
+  // With a clients file, SIGHUP re-reads it (below) instead of shutting down.
+  const skip = config.keysFile === undefined ? [] : (['SIGHUP'] as const);
+  closeWithGrace({ delay: config.shutdownGraceMs, logger: false, onTimeout, skip: [...skip] }, async ({ signal, err }) => {
     if (err) logger.fatal({ err }, 'fatal error, shutting down');
     else logger.info({ signal }, 'shutting down: draining in-flight requests');
     await app.close();

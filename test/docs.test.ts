@@ -78,7 +78,7 @@ describe('interactive docs and the OpenAPI document', () => {
     expect(body.properties.prompt).toMatchObject({ type: 'string', minLength: 1, maxLength: 4000 });
     expect(body.properties.max_tokens).toMatchObject({ minimum: 1, maximum: 2048, default: 256 });
     expect(body.properties.temperature).toMatchObject({ minimum: 0, maximum: 2, default: 0.7 });
-    expect(Object.keys(query.responses).sort()).toEqual(['200', '400', '401', '413', '415', '429', '500', '503', '504']);
+    expect(Object.keys(query.responses).sort()).toEqual(['200', '400', '401', '403', '413', '415', '429', '500', '503', '504']);
     const ok = query.responses['200'].content['application/json'].schema;
     expect(ok.required).toEqual(expect.arrayContaining(['response', 'provider', 'model', 'latency_ms', 'request_id', 'usage', 'attempts']));
     expect(doc.paths['/health'].get.security).toBeUndefined();

@@ -275,3 +275,38 @@ describe('JWT configuration', () => {
     expect(loadConfig({ API_KEYS: 'k' }).jwt).toBeUndefined();
   });
 });
+
+describe('JWT bearer tokens and the clients file\'s tiers', () => {
+  it('applies the tier a token names: its routes, its request limit; a tier the file does not define gets the default', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'slr-jwt-tiers-'));
+    const file = join(dir, 'clients.yaml');
+    writeFileSync(file, 'tiers:\n  free: { requests_per_minute: 2, routes: [/query] }\n');
+    const rsa = await signingKey('rsa-tiers', 'RS256');
+    const jwks = await startJwksServer([rsa]);
+    const gateway = await startGateway(jwtEnv(jwks, { JWT_TIER_CLAIM: 'plan', KEYS_FILE: file }));
+    try {
+      const free = await token(rsa, { sub: 'free-user', plan: 'free' });
+      const chat = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${free}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(chat.status).toBe(403);
+      expect(((await chat.json()) as { error: { code: string } }).error.code).toBe('forbidden_route');
+      const first = await bearer(gateway, free);
+      expect(first.status).toBe(200);
+      expect(first.headers.get('x-ratelimit-limit')).toBe('2');
+      // A tier the file does not define: the default (RATE_LIMIT_PER_MINUTE, every route).
+      const gold = await bearer(gateway, await token(rsa, { sub: 'gold-user', plan: 'gold' }));
+      expect(gold.status).toBe(200);
+      expect(gold.headers.get('x-ratelimit-limit')).toBe('1000');
+    } finally {
+      await gateway.close();
+      await jwks.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

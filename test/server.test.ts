@@ -17,7 +17,7 @@ describe('npm start', () => {
     expect(await server.exited).toBe(1);
     const lines = server.output().trim().split('\n');
     expect(lines).toEqual([
-      `Invalid configuration: API_KEYS is required (the comma-separated keys clients will send; make one with: node -p "require('node:crypto').randomBytes(24).toString('base64url')"; or run npm run dev to try the gateway with its development key)`,
+      `Invalid configuration: API_KEYS is required (the comma-separated keys clients will send; make one with: node -p "require('node:crypto').randomBytes(24).toString('base64url')"; or list clients in a KEYS_FILE instead; or run npm run dev to try the gateway with its development key)`,
     ]);
     // The command it gives, run as written, prints a key fit for API_KEYS.
     const command = /make one with: (node -p "[^"]+")/.exec(lines[0] ?? '')?.[1] ?? '';

@@ -43,6 +43,8 @@ export interface BreakerSettings {
   breakerThreshold: number;
   breakerCooldownMs: number;
   now?: () => number;
+  /** Told of each cooldown this process starts, so other replicas can learn of it (state/breaker-sync.ts). */
+  onCooldown?: (key: BreakerKey, until: number, reason: NonNullable<BreakerSnapshot['reason']>) => void;
 }
 
 /** Why the start-up check parked a provider (gateway/preflight.ts): no failure of a call. */
@@ -111,11 +113,26 @@ export class Breakers {
   readonly #threshold: number;
   readonly #cooldownMs: number;
   readonly now: () => number;
+  onCooldown: BreakerSettings['onCooldown'];
 
   constructor(settings: BreakerSettings) {
     this.#threshold = settings.breakerThreshold;
     this.#cooldownMs = settings.breakerCooldownMs;
     this.now = settings.now ?? Date.now;
+    this.onCooldown = settings.onCooldown;
+  }
+
+  /**
+   * A cooldown another replica started (a provider's 429 it saw): this one skips the provider
+   * until then too. It counts no failure here; a later cooldown is never shortened.
+   */
+  applyCooldown(key: BreakerKey, until: number, reason: NonNullable<BreakerSnapshot['reason']>): void {
+    if (until <= this.now()) return;
+    const entry = this.#entry(key);
+    if (entry.cooldownUntil >= until) return;
+    entry.cooldownUntil = until;
+    entry.reason = reason;
+    entry.probeUntil = 0;
   }
 
   /** Where a key's breaker lives: with the providers, or with the exact models. */
@@ -260,6 +277,7 @@ export class Breakers {
       // The probe, if one was out, has its answer. Without a cooldown it keeps its turn: the
       // request may retry, and hands the turn back (endProbe) when it moves on.
       entry.probeUntil = 0;
+      if (reason !== undefined) this.onCooldown?.(key, entry.cooldownUntil, reason);
     }
     return cooldown;
   }

@@ -22,6 +22,10 @@ import { streamAnswer, type StreamSink } from './stream-answer.ts';
 import { collectAnswer } from '../cascade/stream-cascade.ts';
 import { completionOf, type AnswerCache } from './answer-cache.ts';
 import { estimateTokens, type Quotas } from '../cascade/quotas.ts';
+import { permittedRoute } from '../clients/permissions.ts';
+import type { Policy } from '../clients/keys-file.ts';
+import type { Reservation } from '../state/client-quota-store.ts';
+import { tokenBound, type TokenQuota } from './token-quota.ts';
 
 export interface ProviderTimeouts {
   /** The longest silence allowed once the provider has shown a sign of life (PROVIDER_TIMEOUT_MS). */
@@ -54,6 +58,8 @@ export interface GatewaySettings {
   metrics: GatewayMetrics;
   /** Each provider's quota, checked before each attempt (cascade/quotas.ts). */
   quotas?: Quotas | undefined;
+  /** Tokens per day per client, for tiers that set tokens_per_day. */
+  quota?: TokenQuota | undefined;
 }
 
 /** Who gave an answer: a provider, or the cache replaying one a provider gave. */
@@ -83,7 +89,17 @@ export interface Trip {
   providerMs: number;
   /** Events of the answering provider's stream skipped because they did not parse. */
   skippedEvents?: number | undefined;
+  /** The answer's token counts, as its provider gave them. */
+  usage?: TokenUsage | undefined;
 }
+
+/** The request as the client's policy allows it: its model checked, its max_tokens capped. */
+function withinPolicy(policy: Policy | undefined, completion: CompletionRequest): CompletionRequest {
+  const ceiling = policy?.maxTokens;
+  return ceiling === undefined || completion.maxTokens <= ceiling ? completion : { ...completion, maxTokens: ceiling };
+}
+
+const textsOf = (completion: CompletionRequest): string[] => completion.messages.map((m) => m.content);
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -114,6 +130,8 @@ interface WholeTrip<T, R> {
   tokens: number;
   /** Chat answers may be hedged (HEDGE_AFTER_MS); embeddings are not. */
   hedge: boolean;
+  /** The most tokens the call can use, for the client's token quota. */
+  bound: number;
 }
 
 export class Gateway {
@@ -169,7 +187,9 @@ export class Gateway {
    * together here, so that failover is decided by whether the provider is alive, not by the length
    * of its answer (see cascade/stream-cascade.ts).
    */
-  complete<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, answer: (a: Answer<Completion>) => R): Promise<R | FastifyReply> {
+  complete<R>(request: FastifyRequest, reply: FastifyReply, asked: ModelRoute, wanted: CompletionRequest, answer: (a: Answer<Completion>) => R): Promise<R | FastifyReply> {
+    const route = this.#permitted(request, asked);
+    const completion = withinPolicy(request.policy, wanted);
     const key = this.cache?.keyFor(request, route, completion);
     if (key === undefined) return this.#whole(request, reply, route, this.#chat(completion, answer));
     return this.#cached(request, reply, route, completion, answer, this.cache as AnswerCache, key);
@@ -186,6 +206,7 @@ export class Gateway {
       timeout: this.#firstTokenMs,
       tokens: estimateTokens(completion.messages, completion.maxTokens),
       hedge: true,
+      bound: tokenBound(textsOf(completion), completion.maxTokens),
     };
   }
 
@@ -209,7 +230,8 @@ export class Gateway {
   }
 
   /** Embeddings; an embedding model's breaker is its own, apart from the provider's chat model. */
-  embed<R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute<EmbeddingProvider>, embedding: EmbeddingRequest, answer: (a: Answer<Embeddings>) => R): Promise<R | FastifyReply> {
+  embed<R>(request: FastifyRequest, reply: FastifyReply, asked: ModelRoute<EmbeddingProvider>, embedding: EmbeddingRequest, answer: (a: Answer<Embeddings>) => R): Promise<R | FastifyReply> {
+    const route = request.policy === undefined ? asked : permittedRoute(request.policy, asked, (p) => p.embeddingModel ?? p.model);
     return this.#whole(request, reply, route, {
       operation: 'embeddings',
       call: (p, signal) => (p as EmbeddingProvider).embed(embedding, signal),
@@ -219,15 +241,52 @@ export class Gateway {
       timeout: this.#attemptMs,
       tokens: estimateTokens(embedding.inputs.map((content) => ({ role: 'user', content })), 0),
       hedge: false,
+      bound: tokenBound(embedding.inputs, 0),
     });
   }
 
   /** A streamed answer written to `sink`; see stream-answer.ts for its time limits. */
-  stream(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, sink: StreamSink): Promise<FastifyReply> {
-    return streamAnswer(this, this.#trip(request, route, 'chat'), request, reply, route, completion, sink);
+  stream(request: FastifyRequest, reply: FastifyReply, asked: ModelRoute, wanted: CompletionRequest, sink: StreamSink): Promise<FastifyReply> {
+    const route = this.#permitted(request, asked);
+    const completion = withinPolicy(request.policy, wanted);
+    const reserving = this.#reserve(request, tokenBound(textsOf(completion), completion.maxTokens));
+    // Without a quota to take from, nothing to wait for: the trip starts in this same turn.
+    if (reserving === undefined) return streamAnswer(this, this.#trip(request, route, 'chat'), request, reply, route, completion, sink);
+    return this.#meteredStream(request, reply, route, completion, sink, reserving);
+  }
+
+  async #meteredStream(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, completion: CompletionRequest, sink: StreamSink, reserving: Promise<Reservation | undefined>): Promise<FastifyReply> {
+    const reservation = await reserving;
+    const trip = this.#trip(request, route, 'chat');
+    try {
+      return await streamAnswer(this, trip, request, reply, route, completion, sink);
+    } finally {
+      this.#settle(request, trip, reservation);
+    }
+  }
+
+  #permitted<P extends Provider>(request: FastifyRequest, route: ModelRoute<P>): ModelRoute<P> {
+    return request.policy === undefined ? route : permittedRoute(request.policy, route);
+  }
+
+  /** Takes the call's tokens from the client's quota first; refuses with 429 quota_exceeded when they are spent. */
+  #reserve(request: FastifyRequest, bound: number): Promise<Reservation | undefined> | undefined {
+    const { quota } = this.settings;
+    if (quota === undefined || request.policy?.tokensPerDay === undefined) return undefined;
+    return quota.reserve(request.clientId, request.policy, bound);
+  }
+
+  /** Settles the reservation with the provider's count; a trip no provider answered gives it back. */
+  #settle(request: FastifyRequest, trip: Trip, reservation: Reservation | undefined): void {
+    const { quota } = this.settings;
+    if (quota === undefined || reservation === undefined) return;
+    if (trip.provider === undefined) quota.release(reservation, request.log);
+    else quota.settle(reservation, trip.usage, request.log);
   }
 
   async #whole<T, R>(request: FastifyRequest, reply: FastifyReply, route: ModelRoute, whole: WholeTrip<T, R>): Promise<R | FastifyReply> {
+    const reserving = this.#reserve(request, whole.bound);
+    const reservation = reserving === undefined ? undefined : await reserving;
     const trip = this.#trip(request, route, whole.operation);
     const deadline = new Deadline(this.settings.requestTimeoutMs, disconnectSignal(reply), this.clock);
     const waitStart = performance.now();
@@ -246,9 +305,9 @@ export class Gateway {
       trip.provider = provider;
       trip.skippedEvents = whole.skipped?.(value);
       this.metrics.attempted(trip);
-      const usage = whole.usage(value);
-      this.metrics.tokens(trip, provider, request.clientId, usage);
-      if (ticket !== undefined) this.quotas?.settle(ticket, usage);
+      trip.usage = whole.usage(value);
+      this.metrics.tokens(trip, provider, request.clientId, trip.usage);
+      if (ticket !== undefined) this.quotas?.settle(ticket, trip.usage);
       reply.header('x-llm-provider', provider.name);
       return whole.answer({ value, provider, attempts: trip.attempts });
     } catch (error) {
@@ -259,6 +318,7 @@ export class Gateway {
       return this.noAnswer(request, reply, trip, route, error);
     } finally {
       deadline.dispose();
+      this.#settle(request, trip, reservation);
     }
   }
 

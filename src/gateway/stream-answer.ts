@@ -129,6 +129,7 @@ export async function streamAnswer(
       if (!writer.open) break;
     }
     waited();
+    trip.usage = usage;
     gateway.metrics.tokens(trip, provider, request.clientId, usage);
     if (ticket !== undefined) gateway.quotas?.settle(ticket, usage);
     if (clientGone.aborted || !writer.open) {

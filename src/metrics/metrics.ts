@@ -109,6 +109,18 @@ export class GatewayMetrics {
     OVERHEAD_BUCKETS,
   );
 
+  readonly #sharedFallbacks = this.#counterChildren(
+    'llm_router_shared_state_fallbacks_total',
+    'Times shared state (REDIS_URL) could not be reached and this process counted on its own instead, by what: rate_limit, quota, breakers.',
+    ['state'],
+  );
+
+  readonly #usageDropped = new Counter({
+    name: 'llm_router_usage_records_dropped_total',
+    help: 'Usage records dropped, oldest first, because the database (DATABASE_URL) was away longer than the buffer lasts.',
+    registers: [this.registry],
+  });
+
   constructor({ providers, breakers, quotas }: MetricsSources) {
     this.#providers = new Map(providers.map((p) => [p.name, p]));
     this.#breakerGauges(providers, breakers);
@@ -140,6 +152,22 @@ export class GatewayMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  /** Shared state in Redis could not be used for one operation; this process's own was used instead. */
+  sharedStateFallback(state: 'rate_limit' | 'quota' | 'breakers'): void {
+    this.#sharedFallbacks.get(state).inc();
+  }
+
+  usageRecordsDropped(count: number): void {
+    this.#usageDropped.inc(count);
+  }
+
+  /** With REDIS_URL set: 1 while Redis is reachable, 0 while the gateway counts per process. */
+  watchSharedState(available: () => boolean): void {
+    this.#gauge('llm_router_shared_state_available', 'With REDIS_URL: 1 while Redis is reachable and limits, quotas and cooldowns are shared; 0 while each process keeps its own.', [], function collect() {
+      this.set(available() ? 1 : 0);
+    });
   }
 
   requestStarted(): void {

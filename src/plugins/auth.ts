@@ -3,27 +3,31 @@
 // digests; the rate limiter and the logs see a key's id, never the key. With JWT_JWKS_URL set, a
 // bearer value that is no key but has a JWT's shape is verified as a signed-in user's token
 // (auth/jwt.ts), whose subject then stands where a key's id would.
-import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { JwtVerifier } from '../auth/jwt.ts';
+import type { Clients, Policy } from '../clients/clients.ts';
+import { checkRoute } from '../clients/permissions.ts';
 import { GatewayError } from '../errors.ts';
 import { clientAddressKey } from './rate-limit.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /**
-     * Who is calling, for limits, logs and the answer cache's scope: a configured key's id
-     * ("key-1", ...) or a token's subject ("jwt:<sub>"); set by the auth hook.
+     * Who is calling, for limits, logs, usage and the answer cache's scope: an API_KEYS key's id
+     * ("key-1", ...), a KEYS_FILE client's name, or a token's subject ("jwt:<sub>"); set by the auth hook.
      */
     clientId: string;
-    /** The tier a token's JWT_TIER_CLAIM named; undefined: the default tier (and for keys, for now). */
+    /** The client's tier: a KEYS_FILE client's, the one a token's JWT_TIER_CLAIM named, or undefined for the default. */
     tier: string | undefined;
+    /** What the client may do (its tier's limits, routes and models); set with clientId. */
+    policy: Policy | undefined;
   }
 }
 
 export interface AuthOptions {
-  apiKeys: readonly string[];
+  /** API_KEYS and KEYS_FILE's clients. */
+  clients: Clients;
   /** Failed attempts per client IP per minute before further failures get 429. */
   failuresPerMinute: number;
   /** Set when signed-in users' tokens are accepted too. */
@@ -32,9 +36,6 @@ export interface AuthOptions {
 
 /** The 401's message once tokens are accepted too; the same for every failure. */
 const KEY_OR_TOKEN = 'A valid API key or sign-in token is required: send X-API-Key: <key>, or Authorization: Bearer <key or token>.';
-
-// One-shot hashing: no Hash object per request.
-const digest = (value: string) => hash('sha256', value, 'buffer');
 
 /** Takes the key from X-API-Key, or from "Authorization: Bearer" as the OpenAI SDKs send it. */
 export function presentedKey(request: FastifyRequest): string | undefined {
@@ -51,22 +52,12 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 
 export default fp<AuthOptions>(
   async function auth(app: FastifyInstance, options: AuthOptions) {
-    const known = options.apiKeys.map((key, index) => ({ id: `key-${index + 1}`, digest: digest(key) }));
+    const { clients } = options;
     const failures = app.createRateLimit({
       max: options.failuresPerMinute,
       timeWindow: 60_000,
       keyGenerator: clientAddressKey,
     });
-
-    /** Compares against every key, always, so timing reveals neither a match nor its position. */
-    const match = (candidate: string): string | undefined => {
-      const presented = digest(candidate);
-      let found: string | undefined;
-      for (const key of known) {
-        if (timingSafeEqual(presented, key.digest) && found === undefined) found = key.id;
-      }
-      return found;
-    };
 
     const { jwt } = options;
     const unauthorized = () => (jwt === undefined ? new GatewayError('unauthorized') : new GatewayError('unauthorized', { message: KEY_OR_TOKEN }));
@@ -89,19 +80,30 @@ export default fp<AuthOptions>(
         return refuse(request);
       }
       request.clientId = result.clientId;
+      request.policy = clients.policyForTier(result.tier);
+      // As the token named it; the policy is the default tier's when the clients file does not define it.
       request.tier = result.tier;
+      checkRoute(request.policy, request.routeOptions.url);
     };
 
     app.decorateRequest('clientId', '');
     app.decorateRequest('tier', undefined);
+    app.decorateRequest('policy', undefined);
     // A callback hook: a known key, the usual case, goes on without waiting for a promise.
     app.addHook('onRequest', (request, reply, done) => {
       const candidate = presentedKey(request);
-      const clientId = candidate === undefined ? undefined : match(candidate);
+      const client = candidate === undefined ? undefined : clients.match(candidate);
       // An answer for one caller is not for a shared cache to hand to anyone else.
-      if (clientId !== undefined) {
-        request.clientId = clientId;
+      if (client !== undefined) {
+        request.clientId = client.name;
+        request.policy = client.policy;
+        if (client.policy.tier !== 'default') request.tier = client.policy.tier;
         reply.header('cache-control', 'no-store');
+        try {
+          checkRoute(client.policy, request.routeOptions.url);
+        } catch (error) {
+          return done(error as Error);
+        }
         return done();
       }
       // Tokens come only as Authorization: Bearer, as identity providers' SDKs send them.

@@ -61,7 +61,9 @@ const healthRoute: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { con
     async (_request, reply) => {
       const usable = app.gateway.usableProviders().map((p) => p.name);
       if (usable.length === 0) reply.code(503);
-      return { status: usable.length > 0 ? 'ready' : 'not_ready', usable_providers: usable } as const;
+      const { redis } = app.sharedState;
+      const shared = redis === undefined ? {} : { shared_state: redis.available ? ('redis' as const) : ('local_fallback' as const) };
+      return { status: usable.length > 0 ? 'ready' : 'not_ready', usable_providers: usable, ...shared } as const;
     },
   );
 

@@ -26,9 +26,10 @@ export const errorResponseSchema = z
 export const protectedErrorResponses = {
   400: errorResponseSchema.describe('invalid_request: malformed JSON or a schema violation (details names the field), or every provider refused the request; content_filtered: a provider refused it on content grounds (the message names it)'),
   401: errorResponseSchema.describe('Missing or wrong API key'),
+  403: errorResponseSchema.describe("forbidden_route / forbidden_model: the client's tier (KEYS_FILE) does not allow this route / this model"),
   413: errorResponseSchema.describe('Body larger than 64 KiB'),
   415: errorResponseSchema.describe('Body is not application/json'),
-  429: errorResponseSchema.describe('rate_limited: the per-key rate limit (see Retry-After and x-ratelimit-* headers); too_many_concurrent_requests: the key already has MAX_CONCURRENT_PER_KEY requests in flight (Retry-After: 1); too_many_auth_failures: too many wrong keys from this address'),
+  429: errorResponseSchema.describe('rate_limited: the per-key rate limit (see Retry-After and x-ratelimit-* headers); too_many_concurrent_requests: the key already has MAX_CONCURRENT_PER_KEY requests in flight (Retry-After: 1); too_many_auth_failures: too many wrong keys from this address; quota_exceeded: the client tier\'s tokens for the day are spent (Retry-After: seconds to 00:00 UTC)'),
   500: errorResponseSchema.describe('A bug in the gateway; the cause is logged, never returned'),
   503: errorResponseSchema.describe('providers_unavailable: no provider could answer (all failed, cooling down or unconfigured), Retry-After when known; shutting_down: the gateway is draining'),
   504: errorResponseSchema.describe('The providers did not answer within the request budget'),

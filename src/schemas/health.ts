@@ -81,5 +81,9 @@ export const readinessResponseSchema = z
   .object({
     status: z.enum(['ready', 'not_ready']).describe('ready: the configuration is loaded, the gateway is not draining and at least one provider is usable'),
     usable_providers: z.array(z.string()).describe('Configured providers whose breaker is ready now'),
+    shared_state: z
+      .enum(['redis', 'local_fallback'])
+      .optional()
+      .describe('With REDIS_URL only: redis while limits, quotas and cooldowns are shared; local_fallback while Redis is unreachable and each replica counts on its own (still ready: it keeps serving)'),
   })
   .describe('Readiness');

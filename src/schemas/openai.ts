@@ -431,7 +431,8 @@ export const openAiErrorSchema = z
 
 const base = {
   401: openAiErrorSchema.describe('Missing or wrong API key (Authorization: Bearer or X-API-Key)'),
-  429: openAiErrorSchema.describe('rate_limited: the per-key rate limit (see Retry-After and x-ratelimit-* headers); too_many_concurrent_requests: the key already has MAX_CONCURRENT_PER_KEY requests in flight (Retry-After: 1)'),
+  403: openAiErrorSchema.describe("forbidden_route / forbidden_model: the client's tier (KEYS_FILE) does not allow this route / this model (param: model)"),
+  429: openAiErrorSchema.describe('rate_limited: the per-key rate limit (see Retry-After and x-ratelimit-* headers); too_many_concurrent_requests: the key already has MAX_CONCURRENT_PER_KEY requests in flight (Retry-After: 1); quota_exceeded: the client tier\'s tokens for the day are spent (Retry-After: seconds to 00:00 UTC)'),
   500: openAiErrorSchema.describe('A bug in the gateway; the cause is logged, never returned'),
 };
 

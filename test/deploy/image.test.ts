@@ -153,7 +153,7 @@ describe('the image, replayed without Docker', () => {
     expect(devOnly.map(([path]) => path)).toContain('node_modules/vitest');
     for (const [path] of devOnly) expect(existsSync(join(app, path)), path).toBe(false);
     expect(existsSync(join(app, 'node_modules', 'fastify'))).toBe(true);
-    expect(readdirSync(app).sort()).toEqual(['node_modules', 'package.json', 'src', 'start-app.sh']);
+    expect(readdirSync(app).sort()).toEqual(['migrations', 'node_modules', 'package.json', 'src', 'start-app.sh']);
     // The compile cache written while building, for the uid that runs the server.
     expect(readdirSync(join(home, '.cache', 'node-compile-cache')).some((name) => name.endsWith(`-${process.getuid?.() ?? 0}`))).toBe(true);
   });

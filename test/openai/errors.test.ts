@@ -191,7 +191,7 @@ describe('the OpenAPI document', () => {
       expect(Object.keys(error.properties.error.properties).sort()).toEqual(['code', 'message', 'param', 'request_id', 'type']);
     }
     const [chat, embeddings] = operations;
-    expect(Object.keys(chat.responses).sort()).toEqual(['200', '400', '401', '404', '413', '415', '429', '500', '503', '504']);
+    expect(Object.keys(chat.responses).sort()).toEqual(['200', '400', '401', '403', '404', '413', '415', '429', '500', '503', '504']);
     const body = chat.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(['messages']);
     expect(body.additionalProperties).toBe(false);
