@@ -2,7 +2,6 @@
 // that belong to them, each by the SHA-256 of its key (the key itself is never stored). Read at
 // start and on SIGHUP; a file that does not validate is refused whole, naming what is wrong.
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 /** Hex SHA-256, as `npm run keys -- hash` prints it. */
@@ -94,10 +93,12 @@ export class KeysFileError extends Error {
 }
 
 /** Parses and validates the file's text; `defaultPerMinute` (RATE_LIMIT_PER_MINUTE) fills a tier that sets none. */
-export function parseKeysFile(text: string, path: string, defaultPerMinute: number): ClientDirectory {
+export async function parseKeysFile(text: string, path: string, defaultPerMinute: number): Promise<ClientDirectory> {
+  // The YAML parser is loaded only for a YAML file: no memory for it otherwise.
+  const parse: (source: string) => unknown = path.endsWith('.json') ? (source) => JSON.parse(source) : (await import('yaml')).parse;
   let raw: unknown;
   try {
-    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    raw = parse(text);
   } catch (error) {
     throw new KeysFileError(`${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`);
   }

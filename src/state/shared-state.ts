@@ -4,9 +4,8 @@
 // reached, counting it in a metric; the connection (redis.ts) logs the outage once and its end.
 import type { Breakers } from '../cascade/breakers.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
-import { BreakerSync } from './breaker-sync.ts';
 import { MemoryClientQuotaStore, RedisClientQuotaStore, type ClientQuotaStore } from './client-quota-store.ts';
-import { connectRedis, type RedisConnection, type RedisLog } from './redis.ts';
+import type { RedisConnection, RedisLog } from './redis.ts';
 import { sharedLimitStore } from './shared-limit-store.ts';
 
 export interface SharedState {
@@ -21,6 +20,8 @@ export async function openSharedState(redisUrl: string | undefined, breakers: Br
   if (redisUrl === undefined) {
     return { redis: undefined, limitStore: sharedLimitStore(undefined, () => undefined), quotaStore: new MemoryClientQuotaStore(), close: async () => undefined };
   }
+  // Loaded only with REDIS_URL: the Redis client is no part of a single container's memory.
+  const [{ connectRedis }, { BreakerSync }] = await Promise.all([import('./redis.ts'), import('./breaker-sync.ts')]);
   const redis = await connectRedis(redisUrl, log);
   metrics.watchSharedState(() => redis.available);
   const sync = new BreakerSync(redis, breakers, log, () => metrics.sharedStateFallback('breakers'));

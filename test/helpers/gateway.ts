@@ -83,7 +83,11 @@ export async function startGateway(env: Record<string, string> = {}, options: St
       for (const fake of Object.values(simulator?.servers ?? {})) fake.reset();
     },
     async close() {
-      await app.close();
+      // The test is over: a connection a raw-socket test left mid-request must not hold the close
+      // until the server's request timeout (draining itself is tested in shutdown.test.ts).
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
       await simulator?.close();
     },
   };
